@@ -1,0 +1,32 @@
+# `make demo` and `make test` do all the set-up on a fresh machine: they create
+# .venv once, install torch 2.13.0 only where torch is missing (a CPU wheel on
+# this machine's disk; never a multi-GB CUDA build), then the project itself.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+PYTEST ?= -q
+
+.PHONY: demo test test-slow bench clean
+
+$(PY):
+	python3 -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install "torch==2.13.0"
+	$(PY) -m pip install -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/gumbel-softmax demo
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST)
+
+test-slow: $(STAMP)
+	$(PY) -m pytest $(PYTEST) -m slow
+
+bench: $(STAMP)
+	$(PY) benchmarks/cpu_core.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

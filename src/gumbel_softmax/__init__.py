@@ -1,0 +1,38 @@
+"""gumbel-softmax: exact Gumbel sampling and the Gumbel-Softmax relaxation for PyTorch.
+
+The public API, re-exported; see each module for the math and the papers.
+"""
+
+from gumbel_softmax.backend import get_backend as get_backend
+from gumbel_softmax.backend import set_backend as set_backend
+from gumbel_softmax.backend import use_backend as use_backend
+from gumbel_softmax.functional import gumbel_softmax as gumbel_softmax
+from gumbel_softmax.functional import gumbel_softmax_from_noise as gumbel_softmax_from_noise
+from gumbel_softmax.functional import sample as sample
+from gumbel_softmax.functional import sample_one_hot as sample_one_hot
+from gumbel_softmax.noise import gumbel_like as gumbel_like
+from gumbel_softmax.noise import gumbel_noise as gumbel_noise
+from gumbel_softmax.noise import noise_range as noise_range
+from gumbel_softmax.validation import DimensionError as DimensionError
+from gumbel_softmax.validation import set_validation as set_validation
+from gumbel_softmax.validation import validation as validation
+from gumbel_softmax.validation import validation_enabled as validation_enabled
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DimensionError",
+    "get_backend",
+    "gumbel_like",
+    "gumbel_noise",
+    "gumbel_softmax",
+    "gumbel_softmax_from_noise",
+    "noise_range",
+    "sample",
+    "sample_one_hot",
+    "set_backend",
+    "set_validation",
+    "use_backend",
+    "validation",
+    "validation_enabled",
+]

@@ -1,0 +1,183 @@
+"""The reference definitions: Gumbel-Softmax, and exact sampling by the Gumbel-max trick.
+
+With ``G_k`` independent standard Gumbel noise (:mod:`gumbel_softmax.noise`):
+
+* Gumbel-max (Gumbel 1954; Maddison, Tarlow, Minka 2014):
+  ``argmax_k (logits_k + G_k) ~ Categorical(softmax(logits))`` exactly.
+* Gumbel-Softmax / Concrete (Jang, Gu, Poole, ICLR 2017; Maddison, Mnih, Teh,
+  ICLR 2017): ``y = softmax((logits + G) / tau)``, a differentiable point on the
+  simplex that tends to the Gumbel-max one-hot sample as ``tau -> 0``.
+* Straight-through Gumbel-Softmax (Jang et al. 2017, Section 2.2): the forward
+  value is the exact one-hot ``onehot(argmax_k (logits_k + G_k))``; the backward
+  pass is the gradient of the soft ``y`` drawn with the same noise.
+
+These pure-PyTorch functions are the definitions. A fused kernel, where
+:mod:`gumbel_softmax.backend` selects one, computes the same function.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+from torch import Tensor
+
+from gumbel_softmax.backend import kernel_for
+from gumbel_softmax.noise import compute_dtype, log_exponential
+from gumbel_softmax.validation import check_logits, check_tau
+
+__all__ = ["gumbel_softmax", "gumbel_softmax_from_noise", "sample", "sample_one_hot"]
+
+
+def gumbel_softmax(
+    logits: Tensor,
+    tau: float | Tensor = 1.0,
+    hard: bool = False,
+    eps: float = 1e-10,
+    dim: int = -1,
+    *,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    r"""Draw a Gumbel-Softmax sample; a drop-in for ``torch.nn.functional.gumbel_softmax``.
+
+    .. math:: y_k = \frac{\exp((\ell_k + G_k)/\tau)}{\sum_j \exp((\ell_j + G_j)/\tau)},
+              \qquad G_k \sim \mathrm{Gumbel}(0, 1)
+
+    (Jang, Gu, Poole 2017, eq. 1; Maddison, Mnih, Teh 2017.)
+
+    **Arguments:**
+        logits: ``[..., K, ...]`` unnormalized log-probabilities, floating dtype.
+            ``-inf`` masks a category: it gets exactly 0 in the output and
+            exactly 0 gradient. Every row needs one unmasked category.
+        tau: temperature > 0: a float, or a tensor broadcastable to ``logits``
+            with the ``dim`` axis kept (e.g. ``[B, 1]`` for per-row values).
+            A tensor that requires grad receives a gradient.
+        hard: if ``True``, the forward value is exactly one-hot (entries 0.0
+            and 1.0, one 1 per row, ties included) and the backward pass is the
+            straight-through gradient of the soft sample.
+        eps: deprecated and ignored, as in torch.
+        dim: the category axis.
+        generator: a ``torch.Generator`` on the device of ``logits``.
+
+    **Returns:** a tensor of the shape and dtype of ``logits``. float16 and
+    bfloat16 inputs are computed in float32 and rounded at the end, so tiny
+    temperatures (down to 1e-4 and below) stay finite in value and gradient.
+
+    Raises ``ValueError`` for a temperature that is not finite and positive,
+    for NaN or ``+inf`` logits and for fully masked rows (value checks can be
+    switched off with :func:`gumbel_softmax.set_validation`), and for an
+    out-of-range ``dim``; ``TypeError`` for non-floating logits.
+
+    >>> g = torch.Generator().manual_seed(0)
+    >>> y = gumbel_softmax(torch.zeros(2, 3), tau=0.5, hard=True, generator=g)
+    >>> y.sum(-1)
+    tensor([1., 1.])
+    """
+    if eps != 1e-10:
+        warnings.warn("`eps` is deprecated and has no effect", DeprecationWarning, stacklevel=2)
+    dim = check_logits(logits, dim)
+    tau = check_tau(tau, logits)
+    kernel = kernel_for("gumbel_softmax", logits)
+    if kernel is not None:
+        return kernel(logits, tau, hard, dim, generator)
+    if logits.numel() == 0:
+        return logits.softmax(dim)
+    minus_gumbel = log_exponential(logits.shape, compute_dtype(logits.dtype), logits.device, generator)
+    return _relax(logits, minus_gumbel, tau, hard, dim)
+
+
+def gumbel_softmax_from_noise(
+    logits: Tensor,
+    gumbels: Tensor,
+    tau: float | Tensor = 1.0,
+    hard: bool = False,
+    dim: int = -1,
+) -> Tensor:
+    """:func:`gumbel_softmax` with the Gumbel noise given instead of drawn.
+
+    ``gumbels`` must broadcast to the shape of ``logits``. Useful to reuse one
+    draw of noise (common random numbers), to feed conditional noise (Gumbel-Rao),
+    and to compare with other implementations given the same noise.
+    """
+    dim = check_logits(logits, dim)
+    tau = check_tau(tau, logits)
+    if torch.broadcast_shapes(gumbels.shape, logits.shape) != logits.shape:
+        raise ValueError(
+            f"gumbels of shape {tuple(gumbels.shape)} do not broadcast to logits of shape {tuple(logits.shape)}"
+        )
+    minus_gumbel = gumbels.to(compute_dtype(logits.dtype)).neg().expand(logits.shape)
+    return _relax(logits, minus_gumbel, tau, hard, dim)
+
+
+def _relax(logits: Tensor, minus_gumbel: Tensor, tau: float | Tensor, hard: bool, dim: int) -> Tensor:
+    """softmax((logits - minus_gumbel) / tau), hard or soft; ``minus_gumbel`` is in the compute dtype.
+
+    Without autograd, ``minus_gumbel`` (a fresh buffer) is overwritten in place,
+    which saves passes over memory.
+    """
+    work = minus_gumbel.dtype
+    tau_grad = isinstance(tau, Tensor) and tau.requires_grad
+    needs_grad = torch.is_grad_enabled() and (logits.requires_grad or minus_gumbel.requires_grad or tau_grad)
+    x = logits.to(work)
+    if isinstance(tau, Tensor):
+        tau = tau.to(work)
+    if not needs_grad and minus_gumbel.is_contiguous() and minus_gumbel.data_ptr() != x.data_ptr():
+        z = torch.sub(x, minus_gumbel, out=minus_gumbel)
+    else:
+        z = x - minus_gumbel
+    # The argmax of the unscaled perturbed logits is the exact Gumbel-max sample,
+    # the same one `sample` returns for the same noise (scaling could create ties).
+    index = z.argmax(dim, keepdim=True) if hard else None
+    if tau_grad:
+        # Keep -inf out of the quotient so that d/dtau at masked entries is 0, not NaN.
+        masked = torch.isneginf(z)
+        z = (z.masked_fill(masked, 0.0) / tau).masked_fill(masked, float("-inf"))
+    elif not (isinstance(tau, float) and tau == 1.0):
+        z = z / tau if needs_grad else z.div_(tau)
+    y = torch.softmax(z, dim)
+    if y.dtype != logits.dtype:
+        y = y.to(logits.dtype)
+    if index is None:
+        return y
+    y_hard = torch.zeros_like(y).scatter_(dim, index, 1.0)
+    if not needs_grad:
+        return y_hard
+    # y - y.detach() is exactly 0 in the forward pass, so the value stays exactly one-hot.
+    return y_hard + (y - y.detach())
+
+
+def sample(logits: Tensor, dim: int = -1, *, generator: torch.Generator | None = None) -> Tensor:
+    """Exact categorical samples by the Gumbel-max trick: ``argmax(logits + G, dim)``.
+
+    **Arguments:** as in :func:`gumbel_softmax`; ``-inf`` categories are never drawn.
+
+    **Returns:** int64 indices, the shape of ``logits`` with ``dim`` removed.
+    Not differentiable; use ``gumbel_softmax(..., hard=True)`` for gradients.
+
+    >>> g = torch.Generator().manual_seed(0)
+    >>> sample(torch.tensor([[0.0, float("-inf")]]), generator=g)
+    tensor([0])
+    """
+    dim = check_logits(logits, dim)
+    out_shape = logits.shape[:dim] + logits.shape[dim + 1 :]
+    if logits.numel() == 0:
+        if logits.shape[dim] == 0 and out_shape.numel() > 0:
+            raise ValueError(f"cannot sample from 0 categories: logits has size 0 along dim={dim}")
+        return torch.empty(out_shape, dtype=torch.int64, device=logits.device)
+    kernel = kernel_for("sample", logits)
+    if kernel is not None:
+        return kernel(logits, dim, generator)
+    with torch.no_grad():
+        minus_gumbel = log_exponential(logits.shape, compute_dtype(logits.dtype), logits.device, generator)
+        z = torch.sub(logits.to(minus_gumbel.dtype), minus_gumbel, out=minus_gumbel)
+        return z.argmax(dim)
+
+
+def sample_one_hot(logits: Tensor, dim: int = -1, *, generator: torch.Generator | None = None) -> Tensor:
+    """:func:`sample` in one-hot form: exact 0.0/1.0 in the dtype and shape of ``logits``.
+
+    Not differentiable; use ``gumbel_softmax(..., hard=True)`` for gradients.
+    """
+    index = sample(logits, dim, generator=generator)
+    dim = dim % logits.ndim
+    return torch.zeros_like(logits, requires_grad=False).scatter_(dim, index.unsqueeze(dim), 1.0)

@@ -1,0 +1,141 @@
+"""Argument and value checks for the public functions, and the switch that skips them.
+
+Checks of types, shapes and Python numbers are free and always run. Checks of
+tensor *values* (NaN, ``+inf``, rows with every category masked, non-positive
+temperatures inside a tensor) need one reduction and a host-device sync, so they
+follow a switch that is on by default, like
+``torch.distributions.Distribution.set_default_validate_args``::
+
+    gumbel_softmax.set_validation(False)        # for speed, everywhere
+    with gumbel_softmax.validation(False): ...  # for one block
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor
+
+__all__ = ["set_validation", "validation_enabled", "validation", "DimensionError"]
+
+_enabled = True
+
+
+def set_validation(enabled: bool) -> None:
+    """Turn the value checks (those that need a device sync) on or off globally."""
+    global _enabled
+    _enabled = bool(enabled)
+
+
+def validation_enabled() -> bool:
+    """Whether value checks run (default ``True``)."""
+    return _enabled
+
+
+@contextlib.contextmanager
+def validation(enabled: bool) -> Iterator[None]:
+    """Context manager that sets the validation switch for a block and restores it."""
+    previous = _enabled
+    set_validation(enabled)
+    try:
+        yield
+    finally:
+        set_validation(previous)
+
+
+class DimensionError(ValueError, IndexError):
+    """``dim`` is out of range. A ``ValueError``, and an ``IndexError`` as torch raises."""
+
+
+def check_dim(tensor: Tensor, dim: int, name: str = "logits") -> int:
+    """Normalize ``dim`` to ``0 <= dim < tensor.ndim`` or raise :class:`DimensionError`."""
+    if isinstance(dim, bool) or not isinstance(dim, int):
+        raise TypeError(f"dim must be an int, got {type(dim).__name__}")
+    if tensor.ndim == 0:
+        raise DimensionError(f"{name} must have at least one dimension (the categories); got a 0-d tensor")
+    if not -tensor.ndim <= dim < tensor.ndim:
+        raise DimensionError(
+            f"dim={dim} is out of range for {name} with {tensor.ndim} dimension(s) "
+            f"(shape {tuple(tensor.shape)}); use a value in [{-tensor.ndim}, {tensor.ndim - 1}]"
+        )
+    return dim % tensor.ndim
+
+
+def check_logits(logits: Tensor, dim: int, name: str = "logits") -> int:
+    """Check type and ``dim`` always, and values when validation is on; return the normalized dim.
+
+    ``-inf`` marks a masked category and is allowed, as long as every row (slice
+    along ``dim``) keeps at least one finite entry. NaN and ``+inf`` are refused.
+    """
+    if not isinstance(logits, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(logits).__name__}")
+    if not logits.dtype.is_floating_point:
+        raise TypeError(
+            f"{name} must be a floating tensor of unnormalized log-probabilities, got dtype {logits.dtype}; "
+            f"convert with {name}.float()"
+        )
+    dim = check_dim(logits, dim, name)
+    if _enabled and logits.numel() > 0:
+        # One cheap reduction covers all three faults: the row max is NaN if the
+        # row holds a NaN, +inf if it holds +inf, and -inf if every entry is masked.
+        row_max = logits.detach().amax(dim)
+        if not bool(torch.isfinite(row_max).all()):
+            raise ValueError(_describe_bad_logits(logits.detach(), dim, row_max, name))
+    return dim
+
+
+def _describe_bad_logits(logits: Tensor, dim: int, row_max: Tensor, name: str) -> str:
+    rows = row_max.numel()
+    parts = []
+    nan_rows = int(torch.isnan(logits).any(dim).sum())
+    if nan_rows:
+        parts.append(f"{nan_rows} of {rows} row(s) contain NaN")
+    inf_rows = int(torch.isposinf(logits).any(dim).sum())
+    if inf_rows:
+        parts.append(f"{inf_rows} of {rows} row(s) contain +inf")
+    masked_rows = int(torch.isneginf(row_max).sum())
+    if masked_rows:
+        parts.append(f"{masked_rows} of {rows} row(s) have every category masked (all -inf)")
+    return (
+        f"{name} along dim={dim}: " + "; ".join(parts) + ". Logits must be finite, with -inf only for "
+        "masked categories and at least one unmasked category per row "
+        "(gumbel_softmax.set_validation(False) skips this check)."
+    )
+
+
+def check_tau(tau: float | Tensor, logits: Tensor) -> float | Tensor:
+    """Check a temperature: a positive finite number, or a tensor of them broadcastable to ``logits``.
+
+    A tensor must broadcast against ``logits`` without growing it (per-row
+    temperatures keep the category axis with size 1, e.g. shape ``[B, 1]``).
+    Returns a float, or the tensor on the device of ``logits``.
+    """
+    if isinstance(tau, Tensor):
+        try:
+            shape = torch.broadcast_shapes(tau.shape, logits.shape)
+        except RuntimeError:
+            shape = None
+        if shape != logits.shape:
+            raise ValueError(
+                f"tau of shape {tuple(tau.shape)} does not broadcast to logits of shape {tuple(logits.shape)}; "
+                "per-row temperatures keep the category dim with size 1"
+            )
+        if tau.dtype == torch.bool or tau.is_complex():
+            raise TypeError(f"tau must be a real tensor, got dtype {tau.dtype}")
+        if _enabled and tau.numel() > 0:
+            bad = ~(torch.isfinite(tau) & (tau > 0))
+            if bool(bad.any()):
+                first = tau.detach()[bad].flatten()[0].item()
+                raise ValueError(
+                    f"tau must be finite and > 0 everywhere; {int(bad.sum())} of {tau.numel()} "
+                    f"element(s) are not (for example {first})"
+                )
+        return tau.to(logits.device)
+    if isinstance(tau, bool) or not isinstance(tau, (int, float)):
+        raise TypeError(f"tau must be a float or a tensor, got {type(tau).__name__}")
+    if not (math.isfinite(tau) and tau > 0):
+        raise ValueError(f"tau must be finite and > 0, got tau={tau}")
+    return float(tau)

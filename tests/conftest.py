@@ -1,0 +1,21 @@
+"""Shared fixtures: a seeded generator per test, and the library's global switches restored after each test."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import gumbel_softmax
+
+
+@pytest.fixture
+def generator() -> torch.Generator:
+    return torch.Generator().manual_seed(20170101)
+
+
+@pytest.fixture(autouse=True)
+def _restore_switches():
+    validation, backend = gumbel_softmax.validation_enabled(), gumbel_softmax.get_backend()
+    yield
+    gumbel_softmax.set_validation(validation)
+    gumbel_softmax.set_backend(backend)

@@ -1,0 +1,78 @@
+"""Goodness-of-fit helpers shared by every sampler test.
+
+Each helper fails when the p-value of its test falls below ``ALPHA``. Under the
+null hypothesis (a correct sampler) a p-value is uniform on [0, 1] (exactly for
+KS on continuous data, asymptotically for chi-square with expected counts >= 5),
+so a correct sampler fails with probability ``ALPHA`` = 1e-7 per call, below the
+project's budget of 1e-6 per test. Tests use fixed seeds, so a given run is
+deterministic; the bound is over the choice of seed.
+
+To show the tests can fail, tests/test_stats.py checks that these helpers reject
+slightly wrong samplers at the same sample sizes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import scipy.stats
+import torch
+
+ALPHA = 1e-7
+MIN_EXPECTED = 5.0
+
+
+def chi_square_pvalue(counts: Sequence[float] | torch.Tensor, probs: Sequence[float] | torch.Tensor) -> float:
+    """p-value of Pearson's chi-square test of ``counts`` against ``probs``.
+
+    Categories with probability exactly 0 must have count 0 (else p = 0) and are
+    dropped. Categories with expected count below 5 are pooled into one bin so the
+    asymptotic chi-square law holds.
+    """
+    counts = np.asarray(torch.as_tensor(counts, dtype=torch.float64).cpu(), dtype=np.float64)
+    probs = np.asarray(torch.as_tensor(probs, dtype=torch.float64).cpu(), dtype=np.float64)
+    if counts.shape != probs.shape:
+        raise ValueError(f"counts {counts.shape} and probs {probs.shape} differ in shape")
+    if (counts[probs == 0] > 0).any():
+        return 0.0
+    keep = probs > 0
+    counts, probs = counts[keep], probs[keep] / probs[keep].sum()
+    n = counts.sum()
+    expected = n * probs
+    small = expected < MIN_EXPECTED
+    if small.any():
+        counts = np.append(counts[~small], counts[small].sum())
+        expected = np.append(expected[~small], expected[small].sum())
+    if len(counts) < 2:
+        return 1.0
+    statistic = float(((counts - expected) ** 2 / expected).sum())
+    return float(scipy.stats.chi2.sf(statistic, df=len(counts) - 1))
+
+
+def assert_categorical(counts, probs, alpha: float = ALPHA) -> None:
+    """Assert that ``counts`` are a draw from ``Multinomial(n, probs)`` (false failure <= alpha)."""
+    p = chi_square_pvalue(counts, probs)
+    assert p > alpha, f"chi-square p-value {p:.3g} <= {alpha:g}: counts {list(counts)} vs probs {list(probs)}"
+
+
+def ks_pvalue(samples: torch.Tensor | np.ndarray, cdf: Callable | str, args: tuple = ()) -> float:
+    """p-value of the one-sample Kolmogorov-Smirnov test of ``samples`` against ``cdf``."""
+    data = np.asarray(torch.as_tensor(samples).detach().double().cpu().flatten())
+    return float(scipy.stats.kstest(data, cdf, args=args).pvalue)
+
+
+def assert_ks(samples, cdf: Callable | str, args: tuple = (), alpha: float = ALPHA) -> None:
+    """Assert that ``samples`` follow the continuous law with CDF ``cdf`` (false failure <= alpha)."""
+    p = ks_pvalue(samples, cdf, args)
+    assert p > alpha, f"Kolmogorov-Smirnov p-value {p:.3g} <= {alpha:g}"
+
+
+def mean_bound(std: float, n: int, alpha: float = ALPHA) -> float:
+    """Half-width of a two-sided interval that a mean of ``n`` draws leaves with probability <= alpha.
+
+    By the central limit theorem, with the z-quantile of ``alpha`` (5.33 for 1e-7).
+    Use for averages of bounded variables with many draws, where the normal
+    approximation is good.
+    """
+    return float(scipy.stats.norm.isf(alpha / 2)) * std / n**0.5
