@@ -105,45 +105,60 @@ def gumbel_softmax_from_noise(
         raise ValueError(
             f"gumbels of shape {tuple(gumbels.shape)} do not broadcast to logits of shape {tuple(logits.shape)}"
         )
-    minus_gumbel = gumbels.to(compute_dtype(logits.dtype)).neg().expand(logits.shape)
+    minus_gumbel = gumbels.to(compute_dtype(logits.dtype)).expand(logits.shape).neg()
     return _relax(logits, minus_gumbel, tau, hard, dim)
 
 
 def _relax(logits: Tensor, minus_gumbel: Tensor, tau: float | Tensor, hard: bool, dim: int) -> Tensor:
     """softmax((logits - minus_gumbel) / tau), hard or soft; ``minus_gumbel`` is in the compute dtype.
 
-    Without autograd, ``minus_gumbel`` (a fresh buffer) is overwritten in place,
-    which saves passes over memory.
+    ``minus_gumbel`` must be a fresh buffer: it is overwritten in place with
+    ``-(logits + G)``, then divided by ``-tau``, which saves passes over memory and
+    allocations (autograd records the in-place ops; none needs the old values).
     """
-    work = minus_gumbel.dtype
+    x = logits.to(minus_gumbel.dtype)
     tau_grad = isinstance(tau, Tensor) and tau.requires_grad
-    needs_grad = torch.is_grad_enabled() and (logits.requires_grad or minus_gumbel.requires_grad or tau_grad)
-    x = logits.to(work)
+    needs_grad = torch.is_grad_enabled() and (x.requires_grad or minus_gumbel.requires_grad or tau_grad)
     if isinstance(tau, Tensor):
-        tau = tau.to(work)
-    if not needs_grad and minus_gumbel.is_contiguous() and minus_gumbel.data_ptr() != x.data_ptr():
-        z = torch.sub(x, minus_gumbel, out=minus_gumbel)
-    else:
-        z = x - minus_gumbel
-    # The argmax of the unscaled perturbed logits is the exact Gumbel-max sample,
-    # the same one `sample` returns for the same noise (scaling could create ties).
-    index = z.argmax(dim, keepdim=True) if hard else None
+        tau = tau.to(minus_gumbel.dtype)
+    neg_z = minus_gumbel.sub_(x)
+    # argmin of -(logits + G) is the exact Gumbel-max sample (negation is exact, so ties
+    # resolve to the first index, as in `sample`); scaling by tau first could create ties.
+    index = neg_z.argmin(dim, keepdim=True) if hard else None
+    if index is not None and not needs_grad:
+        return _one_hot(index, logits, dim)
     if tau_grad:
-        # Keep -inf out of the quotient so that d/dtau at masked entries is 0, not NaN.
-        masked = torch.isneginf(z)
-        z = (z.masked_fill(masked, 0.0) / tau).masked_fill(masked, float("-inf"))
-    elif not (isinstance(tau, float) and tau == 1.0):
-        z = z / tau if needs_grad else z.div_(tau)
+        # Keep infinities out of the quotient so that d/dtau at masked entries is 0, not NaN.
+        masked = torch.isposinf(neg_z)
+        z = (neg_z.masked_fill(masked, 0.0) / -tau).masked_fill(masked, float("-inf"))
+    else:
+        z = neg_z.div_(-tau)
     y = torch.softmax(z, dim)
     if y.dtype != logits.dtype:
         y = y.to(logits.dtype)
-    if index is None:
-        return y
-    y_hard = torch.zeros_like(y).scatter_(dim, index, 1.0)
-    if not needs_grad:
-        return y_hard
-    # y - y.detach() is exactly 0 in the forward pass, so the value stays exactly one-hot.
-    return y_hard + (y - y.detach())
+    return y if index is None else _StraightThrough.apply(y, index, dim)
+
+
+def _one_hot(index: Tensor, like: Tensor, dim: int) -> Tensor:
+    """Exact one-hot (0.0 and 1.0) in the shape and dtype of ``like``, with ``index`` (keepdim) along ``dim``."""
+    return torch.zeros(like.shape, dtype=like.dtype, device=like.device).scatter_(dim, index, 1.0)
+
+
+class _StraightThrough(torch.autograd.Function):
+    """Forward: the exact one-hot of ``index``. Backward: the incoming gradient, unchanged, to ``soft``.
+
+    The straight-through estimator (Bengio, Leonard, Courville 2013) as one node,
+    which saves the two passes over memory of ``hard - soft.detach() + soft``
+    and keeps the forward value exactly 0.0/1.0.
+    """
+
+    @staticmethod
+    def forward(ctx: object, soft: Tensor, index: Tensor, dim: int) -> Tensor:  # type: ignore[override]
+        return _one_hot(index, soft, dim)
+
+    @staticmethod
+    def backward(ctx: object, grad: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
+        return grad, None, None
 
 
 def sample(logits: Tensor, dim: int = -1, *, generator: torch.Generator | None = None) -> Tensor:
@@ -180,4 +195,4 @@ def sample_one_hot(logits: Tensor, dim: int = -1, *, generator: torch.Generator 
     """
     index = sample(logits, dim, generator=generator)
     dim = dim % logits.ndim
-    return torch.zeros_like(logits, requires_grad=False).scatter_(dim, index.unsqueeze(dim), 1.0)
+    return _one_hot(index.unsqueeze(dim), logits, dim)
