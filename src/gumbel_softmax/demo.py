@@ -56,7 +56,7 @@ def temperature_table(ctx: DemoContext) -> None:
     for tau in TEMPERATURES:
         y = gumbel_softmax(logits, tau=tau, generator=ctx.generator)
         mean = y.mean(0)
-        rows.append([tau, *[float(m) for m in mean], float(y.max(-1).values.mean())])
+        rows.append([f"{tau:g}", *[float(m) for m in mean], float(y.max(-1).values.mean())])
     headers = ["tau", *[f"mean y[{k}]" for k in range(len(PI))], "mean max_k y_k"]
     print(f"Soft samples: mean of {ctx.samples:,} Gumbel-Softmax samples, pi = {list(PI)}")
     print(format_table(headers, rows))
