@@ -8,6 +8,9 @@ follow a switch that is on by default, like
 
     gumbel_softmax.set_validation(False)        # for speed, everywhere
     with gumbel_softmax.validation(False): ...  # for one block
+
+Inside ``torch.compile`` the value checks are skipped (they are data-dependent
+branches that a full graph cannot hold); run the function eagerly to check.
 """
 
 from __future__ import annotations
@@ -33,6 +36,12 @@ def set_validation(enabled: bool) -> None:
 def validation_enabled() -> bool:
     """Whether value checks run (default ``True``)."""
     return _enabled
+
+
+def _check_values() -> bool:
+    # A value check is a data-dependent branch, which torch.compile(fullgraph=True)
+    # cannot trace: while compiling, the checks are skipped (validate eagerly).
+    return _enabled and not torch.compiler.is_compiling()
 
 
 @contextlib.contextmanager
@@ -78,7 +87,7 @@ def check_logits(logits: Tensor, dim: int, name: str = "logits") -> int:
             f"convert with {name}.float()"
         )
     dim = check_dim(logits, dim, name)
-    if _enabled and logits.numel() > 0:
+    if _check_values() and logits.numel() > 0:
         # One cheap reduction covers all three faults: the row max is NaN if the
         # row holds a NaN, +inf if it holds +inf, and -inf if every entry is masked.
         row_max = logits.detach().amax(dim)
@@ -125,7 +134,7 @@ def check_tau(tau: float | Tensor, logits: Tensor) -> float | Tensor:
             )
         if tau.dtype == torch.bool or tau.is_complex():
             raise TypeError(f"tau must be a real tensor, got dtype {tau.dtype}")
-        if _enabled and tau.numel() > 0:
+        if _check_values() and tau.numel() > 0:
             bad = ~(torch.isfinite(tau) & (tau > 0))
             if bool(bad.any()):
                 first = tau.detach()[bad].flatten()[0].item()
