@@ -49,13 +49,16 @@ function showError(message) {
 
 async function refresh(freshSeed = false) {
   const number = ++state.request;
+  document.body.dataset.busy = "1";
   const params = { logits: state.logits.map(formatLogit).join(","), tau: state.tau, n: state.n, noise: state.noise };
   if (!freshSeed && state.seed !== null) params.seed = state.seed;
   try {
-    const { url, body } = await api("/api/sample", params);
+    const { body } = await api("/api/sample", params);
     if (number !== state.request) return;
     state.seed = body.seed;
     showError("");
+    // The link repeats this very draw: it carries the seed the server chose.
+    const url = `/api/sample?${query({ ...params, seed: body.seed })}`;
     const link = $("api-url");
     link.href = url;
     link.textContent = decodeURIComponent(url);
@@ -64,12 +67,15 @@ async function refresh(freshSeed = false) {
     render(body);
   } catch (error) {
     if (number === state.request) showError(error.message);
+  } finally {
+    if (number === state.request) delete document.body.dataset.busy;
   }
 }
 
 let pending = null;
 function refreshSoon() {
   clearTimeout(pending);
+  document.body.dataset.busy = "1";
   pending = setTimeout(() => refresh(false), 60);
 }
 
@@ -83,7 +89,7 @@ function el(name, attrs = {}, parent = null) {
 }
 
 function niceMax(value) {
-  for (const step of [0.05, 0.1, 0.2, 0.25, 0.5, 1]) if (value <= step) return step;
+  for (const step of [0.05, 0.1, 0.2, 0.25, 0.4, 0.5, 0.6, 0.8, 1]) if (value <= step) return step;
   return Math.ceil(value);
 }
 
@@ -145,6 +151,8 @@ function render(body) {
   ], { yMax: 1, marks: [hard] });
   $("hard-class").textContent = `class ${hard}`;
 
+  drawDraws(samples.soft, samples.hard, n);
+
   $("many-title").textContent = `N = ${n.toLocaleString("en")} samples`;
   const top = Math.max(...probs, ...summary.frequencies, ...summary.mean_soft);
   drawBars($("chart-many"), [
@@ -179,6 +187,36 @@ function render(body) {
   document.body.dataset.updates = state.updates;
 }
 
+const DRAWS = 12;
+
+// A grid of the first draws: a row per draw, a cell per class shaded by y_k, the argmax outlined.
+// (Built with the DOM, not HTML text: the page's content policy forbids inline style attributes.)
+function drawDraws(soft, hard, n) {
+  const rows = soft.slice(0, DRAWS);
+  const k = rows[0].length;
+  $("draws-title").textContent = rows.length === 1 ? "The draw" : `The first ${rows.length} of ${n.toLocaleString("en")} draws`;
+  const grid = $("draws");
+  grid.style.gridTemplateColumns = `28px repeat(${k}, minmax(0, 1fr))`;
+  const span = (cls, text) => {
+    const node = document.createElement("span");
+    node.className = cls;
+    node.textContent = text;
+    return node;
+  };
+  const cells = [span("head", "")];
+  for (let c = 0; c < k; c++) cells.push(span("head", k > 16 && c % 4 ? "" : c));
+  rows.forEach((row, r) => {
+    cells.push(span("head", r + 1));
+    row.forEach((v, c) => {
+      const cell = span(`cell${v > 0.55 ? " dark" : ""}${hard[r] === c ? " chosen" : ""}`, k <= 10 ? v.toFixed(2) : "");
+      cell.style.setProperty("--y", v);
+      cell.title = `draw ${r + 1}, class ${c}: ${v.toPrecision(4)}`;
+      cells.push(cell);
+    });
+  });
+  grid.replaceChildren(...cells);
+}
+
 // ---------- the Concrete density (K = 3) ----------
 
 const STOPS = [[13, 8, 135], [126, 3, 168], [204, 71, 120], [248, 149, 64], [240, 249, 33]];
@@ -198,13 +236,7 @@ function densityAvailable(k) {
 async function renderDensity(body) {
   const on = densityAvailable(body.k);
   $("panel-density").hidden = !on;
-  $("density-off").hidden = on || body.k !== 3;
-  if (!on) {
-    $("density-reason").textContent = state.info && !state.info.density
-      ? "Not available: this installation has no gumbel_softmax.distributions.Concrete."
-      : "Shown for three unmasked classes.";
-    return;
-  }
+  if (!on) return;
   const key = `${body.logits.join(",")}|${body.tau}`;
   if (key === state.densityKey) return;
   const { body: density } = await api("/api/density", {
