@@ -155,7 +155,8 @@ def test_fifty_concurrent_requests_all_succeed(base):
     assert all(sum(body["summary"]["counts"]) == 2000 for _, _, body in results)
 
 
-def test_ctrl_c_stops_cleanly(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_stops_cleanly(signum):
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
     process = subprocess.Popen(
         [sys.executable, "-m", "gumbel_softmax", "explore", "--port", "0"],
@@ -166,7 +167,7 @@ def test_ctrl_c_stops_cleanly(tmp_path):
         match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
         assert match, line
         assert get(f"http://127.0.0.1:{match.group(1)}", "/api/info")[0] == 200
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         out, err = process.communicate(timeout=20)
     finally:
         if process.poll() is None:

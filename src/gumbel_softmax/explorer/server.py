@@ -4,7 +4,7 @@
 :mod:`gumbel_softmax.explorer.api`) from the standard library's
 ``ThreadingHTTPServer`` on http://127.0.0.1:8765/ and prints the URL; Ctrl-C
 stops it. The page computes nothing random itself: every sample comes from the
-server, i.e. from this library.
+server, i.e. from this library. SIGTERM stops it the same way.
 
 Safety: it binds to 127.0.0.1 unless ``--host`` says otherwise; it serves only
 the files of its own ``static/`` folder, looked up by exact name (no path is
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import threading
 import webbrowser
@@ -143,14 +144,28 @@ def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = False,
         print(f"warning: listening on {host}: other machines can reach this server", file=sys.stderr, flush=True)
     if open_browser:
         threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+    previous = _stop_on_sigterm()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     print("explorer stopped", flush=True)
     return 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_on_sigterm() -> Any:
+    """Make SIGTERM stop the server like Ctrl-C (from the main thread only); return the old handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _interrupt)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
