@@ -176,3 +176,11 @@ def test_ctrl_c_stops_cleanly(signum):
     assert process.returncode == 0, err
     assert "explorer stopped" in out
     assert "Traceback" not in err
+
+
+def test_static_files_are_package_data():
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from Python 3.11")
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    globs = pyproject["tool"]["setuptools"]["package-data"]["gumbel_softmax.explorer"]
+    shipped = {p for g in globs for p in STATIC.parent.glob(g)}
+    assert {p for p in STATIC.iterdir() if p.is_file()} <= shipped

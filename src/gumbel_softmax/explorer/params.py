@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 __all__ = [
     "BadRequest",
@@ -107,12 +108,17 @@ def parse_logits(text: str | None, name: str = "logits") -> list[float]:
     return values
 
 
+def _default(name: str, default: Any, wanted: str) -> Any:
+    """The value of an absent parameter: ``default``, or a :class:`BadRequest` when it is required."""
+    if default is None:
+        raise BadRequest(name, f"required: {wanted}")
+    return default
+
+
 def parse_float(text: str | None, name: str, low: float, high: float, default: float | None = None) -> float:
     """A finite number in ``[low, high]`` (``default`` when absent; required when ``default`` is None)."""
     if text is None:
-        if default is None:
-            raise BadRequest(name, f"required: a number in [{low:g}, {high:g}]")
-        return default
+        return _default(name, default, f"a number in [{low:g}, {high:g}]")
     try:
         value = float(text)
     except ValueError:
@@ -125,9 +131,7 @@ def parse_float(text: str | None, name: str, low: float, high: float, default: f
 def parse_int(text: str | None, name: str, low: int, high: int, default: int | None = None) -> int:
     """A decimal integer in ``[low, high]`` (``default`` when absent; required when ``default`` is None)."""
     if text is None:
-        if default is None:
-            raise BadRequest(name, f"required: an integer in [{low}, {high}]")
-        return default
+        return _default(name, default, f"an integer in [{low}, {high}]")
     token = text.strip()
     # Checked before int(): int() of a long digit string is slow, and "1e3" or "2.0" should be refused.
     if not (token.isdigit() and token.isascii() and len(token) <= len(str(high))):
