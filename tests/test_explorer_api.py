@@ -50,7 +50,9 @@ def test_normal_noise_of_the_same_variance_does_not_give_pi():
     assert_categorical(same["summary"]["counts"], same["probs"])
 
 
-@pytest.mark.parametrize("kind, law", [("gumbel", scipy.stats.gumbel_r()), ("normal", scipy.stats.norm(0, api.NORMAL_STD))])
+@pytest.mark.parametrize(
+    "kind, law", [("gumbel", scipy.stats.gumbel_r()), ("normal", scipy.stats.norm(0, api.NORMAL_STD))]
+)
 def test_noise_laws(kind, law, generator):
     noise = api.draw_noise(kind, (20_000,), generator)
     assert noise.dtype == torch.float64
@@ -76,7 +78,9 @@ def test_samples_are_the_librarys_and_consistent():
     assert (soft[:, 3] == 0).all()
     summary = out["summary"]
     assert summary["counts"] == torch.bincount(hard, minlength=5).tolist()
-    torch.testing.assert_close(torch.tensor(summary["mean_soft"], dtype=torch.float64), soft.mean(0), rtol=1e-5, atol=1e-9)
+    torch.testing.assert_close(
+        torch.tensor(summary["mean_soft"], dtype=torch.float64), soft.mean(0), rtol=1e-5, atol=1e-9
+    )
     assert summary["mean_max"] == pytest.approx(float(soft.amax(-1).mean()), rel=1e-5)
     assert call(api.sample, logits=text(LOGITS), tau=0.3, n=200, seed=5) == out  # reproducible from the seed
 
@@ -191,8 +195,12 @@ def test_density_grid_covers_the_simplex():
 
 @pytest.mark.parametrize(
     "params, parameter",
-    [({"logits": "0,1"}, "logits"), ({"logits": "0,1,-inf"}, "logits"), ({"logits": "0,1,2", "resolution": "3"}, "resolution"),
-     ({"logits": "0,1,2", "tau": "20"}, "tau")],
+    [
+        ({"logits": "0,1"}, "logits"),
+        ({"logits": "0,1,-inf"}, "logits"),
+        ({"logits": "0,1,2", "resolution": "3"}, "resolution"),
+        ({"logits": "0,1,2", "tau": "20"}, "tau"),
+    ],
 )
 def test_bad_density_parameters(params, parameter):
     with pytest.raises(BadRequest) as error:
@@ -202,8 +210,8 @@ def test_bad_density_parameters(params, parameter):
 
 @pytest.mark.skipif(
     api.concrete_class() is None,
-    reason="gumbel_softmax.distributions.Concrete is not installed (the distributions issue has not landed): "
-    "the density panel is hidden and /api/density answers 400",
+    reason=f"no usable Concrete density, so the page hides its panel and /api/density answers 400: "
+    f"{api.density_unavailable()}",
 )
 @pytest.mark.parametrize("tau", [0.5, 1.0, 2.0])
 def test_density_matches_the_concrete_formula(tau):
@@ -214,7 +222,9 @@ def test_density_matches_the_concrete_formula(tau):
     _, y = api._simplex_triangles(20)
     k = 3
     expected = (
-        math.lgamma(k) + (k - 1) * math.log(tau) - k * torch.log((pi / y**tau).sum(-1))
+        math.lgamma(k)
+        + (k - 1) * math.log(tau)
+        - k * torch.log((pi / y**tau).sum(-1))
         + (pi.log() - (tau + 1) * y.log()).sum(-1)
     )
     torch.testing.assert_close(torch.tensor(out["log_density"], dtype=torch.float64), expected, rtol=1e-9, atol=1e-9)

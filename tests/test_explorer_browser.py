@@ -70,7 +70,9 @@ def check_against_api(page, base: str) -> dict:
     assert bars(page, "chart-many", "mean") == approx(body["summary"]["mean_soft"])
     # The drawn heights are proportional to the numbers (the one-sample chart's axis runs from 0 to 1).
     drawn = heights(page, "chart-one", "soft")
-    shaded = page.eval_on_selector_all("#draws .cell", "cells => cells.map(c => Number(c.style.getPropertyValue('--y')))")
+    shaded = page.eval_on_selector_all(
+        "#draws .cell", "cells => cells.map(c => Number(c.style.getPropertyValue('--y')))"
+    )
     assert shaded == approx([v for row in body["samples"]["soft"][:12] for v in row])
     scale = max(drawn) / max(body["samples"]["soft"][0])
     assert drawn == pytest.approx([v * scale for v in body["samples"]["soft"][0]], abs=1.0)

@@ -160,7 +160,10 @@ def test_ctrl_c_stops_cleanly(signum):
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
     process = subprocess.Popen(
         [sys.executable, "-m", "gumbel_softmax", "explore", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         line = process.stdout.readline()

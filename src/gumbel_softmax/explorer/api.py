@@ -25,6 +25,7 @@ that module is installed.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import math
 import secrets
@@ -38,7 +39,18 @@ from gumbel_softmax.explorer import params as P
 from gumbel_softmax.explorer.params import BadRequest
 from gumbel_softmax.report import chi_square_pvalue
 
-__all__ = ["ROUTES", "info", "sample", "density", "draw_noise", "concrete_class", "NORMAL_STD", "SAMPLES_SHOWN", "CHUNK"]
+__all__ = [
+    "ROUTES",
+    "info",
+    "sample",
+    "density",
+    "draw_noise",
+    "concrete_class",
+    "density_unavailable",
+    "NORMAL_STD",
+    "SAMPLES_SHOWN",
+    "CHUNK",
+]
 
 Query = Mapping[str, Sequence[str]]
 
@@ -65,13 +77,35 @@ def draw_noise(kind: str, shape: tuple[int, ...], generator: torch.Generator) ->
     raise ValueError(f"noise must be one of {P.NOISES}, got {kind!r}")
 
 
-def concrete_class() -> Any | None:
-    """``gumbel_softmax.distributions.Concrete`` if that module is installed, else ``None``."""
+@functools.cache
+def _probe_concrete() -> tuple[Any | None, str | None]:
+    """Import ``Concrete`` and evaluate it once; return (the class, None) or (None, why it cannot be used)."""
     try:
         module = importlib.import_module("gumbel_softmax.distributions")
-    except ImportError:
-        return None
-    return getattr(module, "Concrete", None)
+    except ImportError as error:
+        return None, f"gumbel_softmax.distributions is not installed ({error})"
+    concrete = getattr(module, "Concrete", None)
+    if concrete is None:
+        return None, "gumbel_softmax.distributions has no Concrete"
+    centre = torch.full((1, 3), 1 / 3, dtype=torch.float64)
+    try:
+        dist = concrete(torch.tensor(1.0, dtype=torch.float64), logits=torch.zeros(3, dtype=torch.float64))
+        value = dist.log_prob(centre)
+    except Exception as error:  # noqa: BLE001 - any failure means: hide the panel, say why
+        return None, f"Concrete(tau, logits=...).log_prob(x) failed: {error!r}"
+    if tuple(value.shape) != (1,) or not bool(torch.isfinite(value).all()):
+        return None, "Concrete(tau, logits=...).log_prob(x) did not give one finite value per point"
+    return concrete, None
+
+
+def concrete_class() -> Any | None:
+    """``gumbel_softmax.distributions.Concrete`` if it is installed and works, else ``None``."""
+    return _probe_concrete()[0]
+
+
+def density_unavailable() -> str | None:
+    """Why the density panel is off (``None`` when it works)."""
+    return _probe_concrete()[1]
 
 
 def info(query: Query) -> dict[str, Any]:
@@ -205,7 +239,7 @@ def density(query: Query) -> dict[str, Any]:
     resolution = P.parse_int(P.single(query, "resolution"), "resolution", *P.RESOLUTION_RANGE, default=40)
     concrete = concrete_class()
     if concrete is None:
-        raise BadRequest("density", "unavailable: gumbel_softmax.distributions.Concrete is not installed")
+        raise BadRequest("density", f"unavailable: {density_unavailable() or 'no Concrete distribution'}")
     triangles, centroids = _simplex_triangles(resolution)
     with torch.no_grad():
         dist = concrete(torch.tensor(tau, dtype=torch.float64), logits=torch.tensor(logits, dtype=torch.float64))

@@ -99,8 +99,9 @@ def parse_logits(text: str | None, name: str = "logits") -> list[float]:
             raise BadRequest(name, f"value {index} ({token[:20]!r}) is not a number; use a decimal or -inf") from None
         if not math.isfinite(value) or abs(value) > LOGIT_LIMIT:
             raise BadRequest(
-                name, f"value {index} is {token[:20]!r}; each logit must be finite with |x| <= {LOGIT_LIMIT:g}, "
-                "or -inf to mask a class"
+                name,
+                f"value {index} is {token[:20]!r}; each logit must be finite with |x| <= {LOGIT_LIMIT:g}, "
+                "or -inf to mask a class",
             )
         values.append(value)
     if all(math.isinf(v) for v in values):
