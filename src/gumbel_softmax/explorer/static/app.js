@@ -88,13 +88,15 @@ function el(name, attrs = {}, parent = null) {
   return node;
 }
 
-function niceMax(value) {
-  for (const step of [0.05, 0.1, 0.2, 0.25, 0.4, 0.5, 0.6, 0.8, 1]) if (value <= step) return step;
-  return Math.ceil(value);
+// The top of the y axis and the spacing of its grid lines, for data whose largest value is `value`.
+const AXES = [[0.05, 0.01], [0.1, 0.02], [0.2, 0.05], [0.3, 0.05], [0.4, 0.1], [0.5, 0.1], [0.6, 0.1], [0.8, 0.2]];
+function niceAxis(value) {
+  for (const [top, step] of AXES) if (value <= top) return { yMax: top, step };
+  return { yMax: 1, step: 0.25 };
 }
 
 // Grouped bars: one group per class, one bar per series. marks: class indices to flag with a triangle.
-function drawBars(svg, series, { yMax, marks = [] }) {
+function drawBars(svg, series, { yMax, step, marks = [] }) {
   const width = svg.clientWidth || 640;
   const height = 260;
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
@@ -104,8 +106,9 @@ function drawBars(svg, series, { yMax, marks = [] }) {
   const plotW = width - pad.left - pad.right;
   const plotH = height - pad.top - pad.bottom;
   const y = (v) => pad.top + plotH * (1 - v / yMax);
-  for (let i = 0; i <= 4; i++) {
-    const v = (yMax * i) / 4;
+  const lines = Math.round(yMax / step);
+  for (let i = 0; i <= lines; i++) {
+    const v = step * i;
     el("line", { x1: pad.left, x2: width - pad.right, y1: y(v), y2: y(v), class: "grid" }, svg);
     el("text", { x: pad.left - 6, y: y(v) + 4, class: "axis", "text-anchor": "end" }, svg).textContent =
       Number(v.toFixed(3));
@@ -113,7 +116,8 @@ function drawBars(svg, series, { yMax, marks = [] }) {
   const group = plotW / k;
   const inner = Math.min(group * 0.8, 28 * series.length);
   const barW = inner / series.length;
-  const labelEvery = Math.ceil(k / 32);
+  // Label every class while they fit (about 24 px each), else every 2nd, 4th, 5th, 8th or 10th.
+  const labelEvery = [1, 2, 4, 5, 8, 10, 16].find((every) => (group * every) >= 24) || 16;
   for (let c = 0; c < k; c++) {
     const x0 = pad.left + group * c + (group - inner) / 2;
     series.forEach((s, j) => {
@@ -148,7 +152,7 @@ function render(body) {
   drawBars($("chart-one"), [
     { name: "pi", label: "π", cls: "pi", values: probs },
     { name: "soft", label: "soft sample y", cls: "soft", values: soft },
-  ], { yMax: 1, marks: [hard] });
+  ], { ...niceAxis(1), marks: [hard] });
   $("hard-class").textContent = `class ${hard}`;
 
   drawDraws(samples.soft, samples.hard, n);
@@ -159,7 +163,7 @@ function render(body) {
     { name: "pi", label: "π", cls: "pi", values: probs },
     { name: "frequency", label: "argmax frequency", cls: "freq", values: summary.frequencies },
     { name: "mean", label: "mean soft sample", cls: "mean", values: summary.mean_soft },
-  ], { yMax: niceMax(top * 1.08) });
+  ], niceAxis(top * 1.08));
 
   const chi = summary.chi_square;
   const verdict = $("chi-square");
