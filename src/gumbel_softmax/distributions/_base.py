@@ -14,13 +14,18 @@ from torch.distributions import Distribution, constraints
 from gumbel_softmax.noise import compute_dtype
 from gumbel_softmax.validation import check_logits, validation, validation_enabled
 
-__all__ = ["GeneratorSampling", "Relaxed", "smallest_positive", "largest_below_one", "work_dtype"]
+__all__ = ["GeneratorSampling", "Relaxed", "coordinate_floor", "largest_below_one", "work_dtype"]
 
 
-def smallest_positive(dtype: torch.dtype) -> float:
-    """The smallest positive number of ``dtype`` (a subnormal): coordinates below it round to 0."""
+def coordinate_floor(dtype: torch.dtype) -> float:
+    """The least value a relaxed sample's coordinate takes: the smallest normal number of ``dtype``.
+
+    A sample coordinate below it would be a subnormal or 0, whose log is imprecise or
+    ``-inf``; and ``1 / x`` (the gradient of ``log x``) overflows for subnormal ``x``. float16,
+    whose normal range ends at 6e-5, keeps its subnormals down to 6e-8 instead.
+    """
     info = torch.finfo(dtype)
-    return info.tiny * info.eps
+    return info.tiny * info.eps if dtype == torch.float16 else info.tiny
 
 
 def largest_below_one(dtype: torch.dtype) -> float:

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.distributions import constraints
 
-from gumbel_softmax.distributions._base import Relaxed, largest_below_one, smallest_positive, work_dtype
+from gumbel_softmax.distributions._base import Relaxed, largest_below_one, coordinate_floor, work_dtype
 from gumbel_softmax.noise import compute_dtype, log_exponential
 
 __all__ = ["BinaryConcrete", "LogitBinaryConcrete"]
@@ -114,13 +114,15 @@ class BinaryConcrete(_RelaxedBernoulli):
     def rsample(self, sample_shape: torch.Size = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
         perturbed, tau = self._perturbed(sample_shape, generator)
         x = torch.sigmoid(perturbed / tau).to(self.logits.dtype)
-        return x.clamp(smallest_positive(x.dtype), largest_below_one(x.dtype))
+        return x.clamp(coordinate_floor(x.dtype), largest_below_one(x.dtype))
 
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
         work = work_dtype(value, self.logits)
-        x = value.clamp(smallest_positive(value.dtype), largest_below_one(value.dtype)).to(work)
+        # 0 and 1 (underflow and rounding) are read as the nearest values rsample returns.
+        x = torch.where(value > 0, value, coordinate_floor(value.dtype))
+        x = torch.where(x < 1, x, largest_below_one(value.dtype)).to(work)
         log_x, log_1mx = x.log(), torch.log1p(-x)
         z = log_x - log_1mx
         out = logistic_logit_density(self.logits.to(work), self.temperature.to(work), z) - log_x - log_1mx

@@ -42,7 +42,7 @@ import torch
 from torch import Tensor
 from torch.distributions import constraints
 
-from gumbel_softmax.distributions._base import Relaxed, simplex, smallest_positive, work_dtype
+from gumbel_softmax.distributions._base import Relaxed, simplex, coordinate_floor, work_dtype
 from gumbel_softmax.functional import gumbel_softmax_from_noise
 from gumbel_softmax.noise import compute_dtype, gumbel_noise, log_exponential
 
@@ -138,14 +138,15 @@ class Concrete(Relaxed):
         logits, tau = self._params_for(shape, self.logits.dtype)
         noise = gumbel_noise(shape, dtype=compute_dtype(logits.dtype), device=logits.device, generator=generator)
         x = gumbel_softmax_from_noise(logits, noise, tau)
-        return _masked_where(logits, x.clamp_min(smallest_positive(x.dtype)), 0.0)
+        return _masked_where(logits, x.clamp_min(coordinate_floor(x.dtype)), 0.0)
 
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
         work = work_dtype(value, self.logits)
         logits = self.logits.to(work)
-        log_x = value.clamp_min(smallest_positive(value.dtype)).to(work).log()
+        # A 0 (an underflow, as in torch's float32 samples) is read as the floor; positive values as they are.
+        log_x = torch.where(value > 0, value, coordinate_floor(value.dtype)).to(work).log()
         log_x = _masked_where(logits, log_x, 0.0)
         out = exp_concrete_log_density(logits, self.temperature.to(work), log_x) - log_x.sum(-1)
         return out.to(torch.promote_types(value.dtype, self.logits.dtype))
