@@ -83,7 +83,7 @@ class ExpConcrete(Relaxed):
 
     >>> d = ExpConcrete(0.5, logits=torch.zeros(3))
     >>> y = d.rsample((4,), generator=torch.Generator().manual_seed(0))
-    >>> torch.allclose(y.logsumexp(-1), torch.zeros(4))
+    >>> bool((y.logsumexp(-1).abs() < 1e-6).all())  # exp(y) is on the simplex
     True
     """
 
