@@ -146,19 +146,11 @@ class Linear(Schedule):
         return self.start + (self.end - self.start) * fraction
 
 
-class Cosine(Schedule):
+class Cosine(Linear):
     """Half a cosine from ``start`` (step 0) to ``end`` (step ``steps``), then ``end``.
 
     ``tau = end + (start - end) * (1 + cos(pi * min(step, steps) / steps)) / 2``.
     """
-
-    _params = ("start", "end", "steps")
-
-    def __init__(self, start: float, end: float, steps: int) -> None:
-        super().__init__()
-        self.start = _positive("start", start)
-        self.end = _positive("end", end)
-        self.steps = _count("steps", steps, 1)
 
     def _at(self, step: int) -> float:
         fraction = min(step, self.steps) / self.steps

@@ -115,7 +115,8 @@ class Relaxed(GeneratorSampling):
 
     def _parse_logits(self, probs: Tensor | None, logits: Tensor | None, validate: bool) -> Tensor:
         if (probs is None) == (logits is None):
-            raise ValueError(f"{type(self).__name__} needs exactly one of `probs` or `logits`, got {'both' if probs is not None else 'neither'}")
+            got = "both" if probs is not None else "neither"
+            raise ValueError(f"{type(self).__name__} needs exactly one of `probs` or `logits`, got {got}")
         name = "probs" if probs is not None else "logits"
         given = probs if probs is not None else logits
         if not isinstance(given, Tensor) or not given.dtype.is_floating_point:
@@ -147,15 +148,21 @@ class Relaxed(GeneratorSampling):
         new._validate_args = self._validate_args
         return new
 
-    def _noise_shape(self, sample_shape: torch.Size) -> torch.Size:
-        return self._extended_shape(sample_shape)
+    def _prepare(self, value: Tensor) -> tuple[Tensor, Tensor, Tensor, torch.dtype]:
+        """Validate ``value``; return it, ``logits``, ``temperature`` in the compute dtype, and the dtype to return."""
+        if self._validate_args:
+            self._validate_sample(value)
+        work = work_dtype(value, self.logits)
+        out = torch.promote_types(value.dtype, self.logits.dtype)
+        return value.to(work), self.logits.to(work), self.temperature.to(work), out
 
     def _params_for(self, shape: torch.Size, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-        """Logits and temperature in ``dtype``, broadcast for a sample of ``shape`` (temperature with a size-1 event axis)."""
+        """Logits and temperature in ``dtype`` for a sample of ``shape``; the temperature keeps a size-1 event axis."""
         tau = self.temperature.to(dtype)
         if self.event_dims:
             tau = tau.unsqueeze(-1)
-        return self.logits.to(dtype).expand(shape), tau.expand(shape[: len(shape) - self.event_dims] + (1,) * self.event_dims)
+        tau_shape = shape[: len(shape) - self.event_dims] + (1,) * self.event_dims
+        return self.logits.to(dtype).expand(shape), tau.expand(tau_shape)
 
 
 def _parse_temperature(temperature: float | Tensor, logits: Tensor, event_dims: int, validate: bool) -> Tensor:

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.distributions import constraints
 
-from gumbel_softmax.distributions._base import Relaxed, largest_below_one, coordinate_floor, work_dtype
+from gumbel_softmax.distributions._base import Relaxed, coordinate_floor, largest_below_one
 from gumbel_softmax.noise import compute_dtype, log_exponential
 
 __all__ = ["BinaryConcrete", "LogitBinaryConcrete"]
@@ -72,11 +72,8 @@ class LogitBinaryConcrete(_RelaxedBernoulli):
         return (perturbed / tau).to(self.logits.dtype)
 
     def log_prob(self, value: Tensor) -> Tensor:
-        if self._validate_args:
-            self._validate_sample(value)
-        work = work_dtype(value, self.logits)
-        out = logistic_logit_density(self.logits.to(work), self.temperature.to(work), value.to(work))
-        return out.to(torch.promote_types(value.dtype, self.logits.dtype))
+        z, logits, tau, dtype = self._prepare(value)
+        return logistic_logit_density(logits, tau, z).to(dtype)
 
     @property
     def mean(self) -> Tensor:
@@ -117,13 +114,9 @@ class BinaryConcrete(_RelaxedBernoulli):
         return x.clamp(coordinate_floor(x.dtype), largest_below_one(x.dtype))
 
     def log_prob(self, value: Tensor) -> Tensor:
-        if self._validate_args:
-            self._validate_sample(value)
-        work = work_dtype(value, self.logits)
+        x, logits, tau, dtype = self._prepare(value)
         # 0 and 1 (underflow and rounding) are read as the nearest values rsample returns.
-        x = torch.where(value > 0, value, coordinate_floor(value.dtype))
-        x = torch.where(x < 1, x, largest_below_one(value.dtype)).to(work)
+        x = torch.where(x > 0, x, coordinate_floor(value.dtype))
+        x = torch.where(x < 1, x, largest_below_one(value.dtype))
         log_x, log_1mx = x.log(), torch.log1p(-x)
-        z = log_x - log_1mx
-        out = logistic_logit_density(self.logits.to(work), self.temperature.to(work), z) - log_x - log_1mx
-        return out.to(torch.promote_types(value.dtype, self.logits.dtype))
+        return (logistic_logit_density(logits, tau, log_x - log_1mx) - log_x - log_1mx).to(dtype)

@@ -42,7 +42,7 @@ import torch
 from torch import Tensor
 from torch.distributions import constraints
 
-from gumbel_softmax.distributions._base import Relaxed, simplex, coordinate_floor, work_dtype
+from gumbel_softmax.distributions._base import Relaxed, coordinate_floor, simplex
 from gumbel_softmax.functional import gumbel_softmax_from_noise
 from gumbel_softmax.noise import compute_dtype, gumbel_noise, log_exponential
 
@@ -100,11 +100,8 @@ class ExpConcrete(Relaxed):
         return scaled.log_softmax(-1).to(self.logits.dtype)
 
     def log_prob(self, value: Tensor) -> Tensor:
-        if self._validate_args:
-            self._validate_sample(value)
-        work = work_dtype(value, self.logits)
-        out = exp_concrete_log_density(self.logits.to(work), self.temperature.to(work), value.to(work))
-        return out.to(torch.promote_types(value.dtype, self.logits.dtype))
+        y, logits, tau, dtype = self._prepare(value)
+        return exp_concrete_log_density(logits, tau, y).to(dtype)
 
 
 class Concrete(Relaxed):
@@ -141,12 +138,8 @@ class Concrete(Relaxed):
         return _masked_where(logits, x.clamp_min(coordinate_floor(x.dtype)), 0.0)
 
     def log_prob(self, value: Tensor) -> Tensor:
-        if self._validate_args:
-            self._validate_sample(value)
-        work = work_dtype(value, self.logits)
-        logits = self.logits.to(work)
+        x, logits, tau, dtype = self._prepare(value)
         # A 0 (an underflow, as in torch's float32 samples) is read as the floor; positive values as they are.
-        log_x = torch.where(value > 0, value, coordinate_floor(value.dtype)).to(work).log()
+        log_x = torch.where(x > 0, x, coordinate_floor(value.dtype)).log()
         log_x = _masked_where(logits, log_x, 0.0)
-        out = exp_concrete_log_density(logits, self.temperature.to(work), log_x) - log_x.sum(-1)
-        return out.to(torch.promote_types(value.dtype, self.logits.dtype))
+        return (exp_concrete_log_density(logits, tau, log_x) - log_x.sum(-1)).to(dtype)

@@ -27,7 +27,8 @@ FIGURE_PI = (0.15, 0.4, 0.45)
 
 
 def _finite_share(distribution, samples: int, generator: torch.Generator | None) -> float:
-    value = distribution.sample((samples,)) if generator is None else distribution.sample((samples,), generator=generator)
+    # torch's samplers take no generator (they draw from torch's global RNG).
+    value = distribution.sample((samples,), generator=generator) if generator else distribution.sample((samples,))
     return float(distribution.log_prob(value).isfinite().double().mean())
 
 

@@ -68,7 +68,8 @@ class Gumbel(GeneratorSampling):
         if self._validate_args:
             self._validate_sample(value)
         work = work_dtype(value, self.loc)
-        return (value.to(work) - self.loc.to(work)) / self.scale.to(work), torch.promote_types(value.dtype, self.loc.dtype)
+        z = (value.to(work) - self.loc.to(work)) / self.scale.to(work)
+        return z, torch.promote_types(value.dtype, self.loc.dtype)
 
     def log_prob(self, value: Tensor) -> Tensor:
         z, dtype = self._z(value)

@@ -24,7 +24,6 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.distributions import constraints
 
-from gumbel_softmax.distributions._base import work_dtype
 from gumbel_softmax.distributions.binary_concrete import BinaryConcrete
 from gumbel_softmax.distributions.concrete import Concrete
 from gumbel_softmax.functional import gumbel_softmax_from_noise
@@ -33,7 +32,15 @@ from gumbel_softmax.noise import compute_dtype, gumbel_noise
 __all__ = ["ConcreteStraightThrough", "BinaryConcreteStraightThrough"]
 
 
-class ConcreteStraightThrough(Concrete):
+class _MeanIsProbs:
+    """The forward value is exactly categorical (Bernoulli), so its mean is ``probs``."""
+
+    @property
+    def mean(self) -> Tensor:
+        return self.probs  # type: ignore[attr-defined]
+
+
+class ConcreteStraightThrough(_MeanIsProbs, Concrete):
     """One-hot samples with straight-through Gumbel-Softmax gradients; arguments as :class:`Concrete`.
 
     ``rsample`` returns exact 0.0/1.0 one-hot tensors ``[*sample_shape, *batch_shape, K]``;
@@ -55,16 +62,9 @@ class ConcreteStraightThrough(Concrete):
         return gumbel_softmax_from_noise(logits, noise, tau, hard=True)
 
     def log_prob(self, value: Tensor) -> Tensor:
-        if self._validate_args:
-            self._validate_sample(value)
-        logits, value = torch.broadcast_tensors(self.logits, value.detach())
-        log_probs = logits.to(work_dtype(logits)).log_softmax(-1)
-        out = log_probs.gather(-1, value.argmax(-1, keepdim=True)).squeeze(-1)
-        return out.to(torch.promote_types(value.dtype, self.logits.dtype))
-
-    @property
-    def mean(self) -> Tensor:
-        return self.probs
+        value, logits, _, dtype = self._prepare(value.detach())
+        logits, value = torch.broadcast_tensors(logits, value)
+        return logits.log_softmax(-1).gather(-1, value.argmax(-1, keepdim=True)).squeeze(-1).to(dtype)
 
     @property
     def mode(self) -> Tensor:
@@ -72,7 +72,7 @@ class ConcreteStraightThrough(Concrete):
         return torch.zeros_like(self.logits).scatter_(-1, index, 1.0)
 
 
-class BinaryConcreteStraightThrough(BinaryConcrete):
+class BinaryConcreteStraightThrough(_MeanIsProbs, BinaryConcrete):
     """{0, 1} samples with straight-through Binary Concrete gradients; arguments as :class:`BinaryConcrete`.
 
     ``rsample`` returns exact 0.0/1.0 values ``[*sample_shape, *batch_shape]``; ``log_prob``
@@ -89,16 +89,9 @@ class BinaryConcreteStraightThrough(BinaryConcrete):
         return hard + (soft - soft.detach()) if soft.requires_grad else hard
 
     def log_prob(self, value: Tensor) -> Tensor:
-        if self._validate_args:
-            self._validate_sample(value)
-        work = work_dtype(value, self.logits)
-        logits, target = torch.broadcast_tensors(self.logits.to(work), value.detach().to(work))
-        out = -F.binary_cross_entropy_with_logits(logits, target, reduction="none")
-        return out.to(torch.promote_types(value.dtype, self.logits.dtype))
-
-    @property
-    def mean(self) -> Tensor:
-        return self.probs
+        value, logits, _, dtype = self._prepare(value.detach())
+        logits, value = torch.broadcast_tensors(logits, value)
+        return -F.binary_cross_entropy_with_logits(logits, value, reduction="none").to(dtype)
 
     @property
     def mode(self) -> Tensor:
