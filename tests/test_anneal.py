@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from gumbel_softmax.anneal import Constant, Cosine, Exponential, Lambda, Linear
@@ -11,6 +12,7 @@ STEPS = [0, 1, 2, 499, 500, 501, 999, 1000, 7777, 10**6]
 
 def test_constant():
     assert all(Constant(0.7).value(s) == 0.7 for s in STEPS)
+    assert Constant(0.7).value(np.int64(3)) == 0.7  # numpy integers are steps too
 
 
 @pytest.mark.parametrize("every", [1, 500, 1000])

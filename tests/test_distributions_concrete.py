@@ -249,3 +249,21 @@ def test_own_float32_samples_pass_the_support_check_at_k_1000(generator):
 def test_bad_input_raises_a_clear_error(make, error, match):
     with pytest.raises(error, match=match):
         make()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tau", TAUS)
+def test_finite_on_many_own_samples_at_k_1000(tau, generator):
+    logits = torch.randn(1000, generator=generator) * 2
+    for cls in (Concrete, ExpConcrete):
+        d = cls(tau, logits=logits)
+        for _ in range(10):
+            assert bool(d.log_prob(d.sample((1000,), generator=generator)).isfinite().all())
+
+
+@pytest.mark.slow
+def test_two_category_samples_follow_log_prob_with_many_draws(generator):
+    logits = torch.tensor([0.4, 0.0], dtype=F64)
+    d = Concrete(torch.tensor(0.3, dtype=F64), logits=logits)
+    x = d.sample((500_000,), generator=generator)
+    assert_ks((x[:, 0].log() - x[:, 1].log()).numpy(), _cdf_from_log_prob(d, 0.3, 0.4))

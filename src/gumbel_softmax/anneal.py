@@ -19,6 +19,7 @@ Jang, Gu, Poole (ICLR 2017, Section 4) anneal ``tau = max(0.5, exp(-r t))`` with
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -34,11 +35,11 @@ def _positive(name: str, value: float) -> float:
 
 
 def _count(name: str, value: int, smallest: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < smallest:
         raise ValueError(f"{name} must be >= {smallest}, got {value}")
-    return value
+    return int(value)
 
 
 class Schedule:
