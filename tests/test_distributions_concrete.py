@@ -163,6 +163,20 @@ def test_gradcheck_rsample_and_log_prob(cls):
                                     (logits, tau, value))
 
 
+def test_concrete_path_gradient_is_the_exp_concrete_one_with_its_jacobian():
+    # Same noise (same generator state): x = exp(y), and log p_X(x) = log p_Y(y) - sum_k y_k.
+    logits = torch.tensor([0.2, -0.7, 1.1, 0.0], dtype=F64, requires_grad=True)
+    tau = torch.tensor(0.7, dtype=F64, requires_grad=True)
+    x = Concrete(tau, logits=logits).rsample((3,), generator=torch.Generator().manual_seed(11))
+    y = ExpConcrete(tau, logits=logits).rsample((3,), generator=torch.Generator().manual_seed(11))
+    torch.testing.assert_close(x.log(), y)
+    simplex_path = Concrete(tau, logits=logits).log_prob(x).sum()
+    log_path = (ExpConcrete(tau, logits=logits).log_prob(y) - y.sum(-1)).sum()
+    torch.testing.assert_close(simplex_path, log_path)
+    for a, b in zip(torch.autograd.grad(simplex_path, (logits, tau)), torch.autograd.grad(log_path, (logits, tau))):
+        torch.testing.assert_close(a, b)
+
+
 # ---- masks, batched temperatures, dtypes, shapes ------------------------------------------------------
 
 

@@ -30,10 +30,13 @@ would be :math:`p_Y(y) - y_n` in log space. :math:`p_Y` is what torch's
 **Finite on its own samples.** In float32 a coordinate below ``1e-45`` is 0, so
 torch's ``RelaxedOneHotCategorical.log_prob``, which takes ``log x``, returns
 ``nan``/``inf`` for a large share of its samples at low temperature. Here
-``Concrete.rsample`` returns coordinates of at least the dtype's smallest
-positive number, and ``log_prob`` reads a 0 at an unmasked category as that
-number: the density of the returned point, finite. ``ExpConcrete`` keeps the
-samples in log space, where nothing underflows.
+``Concrete.rsample`` floors unmasked coordinates at the dtype's smallest normal
+number (``coordinate_floor``: 1.2e-38 in float32), and ``log_prob`` reads a 0 at an
+unmasked category as that floor: the result is the density of the returned point,
+finite. When a coordinate sits at the floor that point differs from the exact
+sample (whose coordinate was smaller), and ``log_prob(rsample())`` gets no gradient
+through it. ``ExpConcrete`` keeps samples in log space, where nothing underflows:
+use it for densities of exact samples and their gradients (relaxed ELBOs).
 """
 
 from __future__ import annotations
@@ -117,8 +120,8 @@ class Concrete(Relaxed):
 
     ``rsample(sample_shape, generator=None)`` returns ``[*sample_shape, *batch_shape, K]``
     points of the simplex in the dtype of ``logits``, drawn through
-    :func:`gumbel_softmax.gumbel_softmax_from_noise` and lifted to at least the
-    dtype's smallest positive number at unmasked categories. ``log_prob(x)``
+    :func:`gumbel_softmax.gumbel_softmax_from_noise` and floored at the dtype's
+    smallest normal number at unmasked categories (module docstring). ``log_prob(x)``
     returns ``[*sample_shape, *batch_shape]``, :math:`\\log p_X(x)` of the module
     docstring, computed in float32 or float64 and returned in the input dtype.
 
