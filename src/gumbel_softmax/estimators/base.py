@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from gumbel_softmax.functional import sample
 from gumbel_softmax.validation import check_logits, check_tau
 
 __all__ = ["Estimator", "EstimatorOutput", "Loss"]
@@ -74,9 +75,29 @@ def log_prob(logits: Tensor, index: Tensor, batch_ndim: int) -> Tensor:
     return sum_to(logp, batch_ndim)
 
 
+def score_term(signal: Tensor, logits: Tensor, index: Tensor) -> Tensor:
+    """Zero-valued per-example term with gradient ``signal * grad log p(index)`` (``signal`` is detached)."""
+    return zero_valued(signal.detach() * log_prob(logits, index, signal.ndim))
+
+
 def one_hot(index: Tensor, like: Tensor) -> Tensor:
     """One-hot of ``index`` along the last axis, in the dtype and shape of ``like``."""
     return torch.zeros_like(like, requires_grad=False).scatter_(-1, index.unsqueeze(-1), 1.0)
+
+
+def input_gradient(f: Loss, point: Tensor) -> tuple[Tensor, Tensor]:
+    """``(f(point), df/dpoint)``, both detached; the gradient is for the input only, not ``f``'s parameters."""
+    x = point.detach().requires_grad_()
+    with torch.enable_grad():
+        value = f(x)
+        (grad,) = torch.autograd.grad(value.sum(), x, allow_unused=True)
+    return value.detach(), torch.zeros_like(x) if grad is None else grad
+
+
+def draw(logits: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+    """An exact categorical sample of ``logits`` (categories last): ``(index, one_hot)``."""
+    index = sample(logits.detach(), generator=generator)
+    return index, one_hot(index, logits)
 
 
 class Estimator:

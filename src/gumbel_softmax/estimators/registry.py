@@ -27,7 +27,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gumbel_softmax.estimators.base import Estimator, PathwiseEstimator
+from gumbel_softmax.estimators.darn import DARN
 from gumbel_softmax.estimators.gumbel_rao import gumbel_rao
+from gumbel_softmax.estimators.muprop import MuProp
+from gumbel_softmax.estimators.rebar import rebar, relax
+from gumbel_softmax.estimators.reinforce import RLOO, Reinforce
 from gumbel_softmax.estimators.reinmax import reinmax
 from gumbel_softmax.estimators.relaxed import soft_estimator, straight_through_gumbel_estimator
 from gumbel_softmax.estimators.straight_through import straight_through
@@ -66,3 +70,11 @@ register("st_gumbel_softmax", straight_through_gumbel_estimator)
 register("straight_through", lambda: PathwiseEstimator("straight_through", straight_through))
 register("gumbel_rao", lambda k=10: PathwiseEstimator("gumbel_rao", gumbel_rao, k=k))
 register("reinmax", lambda: PathwiseEstimator("reinmax", reinmax))
+register("reinforce", lambda: Reinforce("none"))
+register("reinforce_ema", lambda decay=0.9: Reinforce("ema", decay=decay))
+register("nvil", lambda decay=0.9, normalize=False: Reinforce("nvil", decay=decay, normalize=normalize))
+register("rloo", lambda samples=4: RLOO(samples))
+register("muprop", MuProp)
+register("darn", DARN)
+register("rebar", rebar)
+register("relax", relax)
