@@ -18,6 +18,7 @@ Tree = dict[str, Union[str, "Tree"]]
 
 COMMANDS: Tree = {
     "demo": "gumbel_softmax.demo",
+    "bench": {"estimators": "gumbel_softmax.estimators.bench"},
 }
 
 
