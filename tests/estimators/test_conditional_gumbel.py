@@ -83,3 +83,18 @@ def test_masked_categories_stay_masked_with_finite_gradients(generator):
     noise.sum().backward()
     assert bool(torch.isfinite(logits.grad).all())
     assert logits.grad[0, 1] == 0.0
+
+
+def test_conditional_gumbel_gradient_for_fixed_draws():
+    """REBAR/RELAX differentiate the conditional sample in the logits for fixed draws: gradcheck in float64."""
+    index = torch.tensor([2, 0, 1])
+
+    def perturbed(logits):
+        return logits + conditional_gumbel(logits, index, generator=torch.Generator().manual_seed(5))
+
+    logits = torch.randn(3, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(1), requires_grad=True)
+    assert torch.autograd.gradcheck(perturbed, (logits,))
+    upper = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda loc, b: truncated_gumbel(loc, b, generator=torch.Generator().manual_seed(2)), (logits, upper)
+    )

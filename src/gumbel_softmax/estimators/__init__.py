@@ -12,6 +12,7 @@ from gumbel_softmax.estimators.base import Estimator as Estimator
 from gumbel_softmax.estimators.base import EstimatorOutput as EstimatorOutput
 from gumbel_softmax.estimators.conditional_gumbel import conditional_gumbel as conditional_gumbel
 from gumbel_softmax.estimators.conditional_gumbel import truncated_gumbel as truncated_gumbel
+from gumbel_softmax.estimators.exact import exact_gradient as exact_gradient
 from gumbel_softmax.estimators.gumbel_rao import gumbel_rao as gumbel_rao
 from gumbel_softmax.estimators.registry import get as get
 from gumbel_softmax.estimators.registry import names as names
@@ -23,6 +24,7 @@ __all__ = [
     "Estimator",
     "EstimatorOutput",
     "conditional_gumbel",
+    "exact_gradient",
     "get",
     "gumbel_rao",
     "names",

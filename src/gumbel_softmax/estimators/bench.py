@@ -181,7 +181,12 @@ def plot(rows: list[Row], path: Path) -> Path:
             for r in mine:
                 if r.tau is not None:
                     ax.annotate(f"{r.tau:g}", (r.variance, max(r.relative_bias, 1e-6)), fontsize=6)
-        ax.set(xscale="log", yscale="log", title=name, xlabel="variance (trace of covariance)",
+        mine = [r for r in rows if r.problem == name and r.variance > 0]
+        if mine:  # relative bias = noise floor: points near or below this line are consistent with no bias
+            scale = mine[0].noise_floor / math.sqrt(mine[0].variance)
+            xs = sorted(r.variance for r in mine)
+            ax.plot(xs, [scale * math.sqrt(x) for x in xs], "k--", linewidth=0.8, label="_noise floor")
+        ax.set(xscale="log", yscale="log", title=f"{name} (dashed: Monte Carlo noise floor)", xlabel="variance (trace of covariance)",
                ylabel="relative bias of the mean estimate")  # fmt: skip
     axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return save_figure(fig, path)
