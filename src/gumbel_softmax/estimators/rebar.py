@@ -61,13 +61,21 @@ class ControlVariateEstimator(Estimator):
         self.network: nn.Module | None = None
         self.optimizer: torch.optim.Optimizer | None = None
 
-    def _build(self, inputs: int, dtype: torch.dtype, device: torch.device) -> None:
-        """Create ``r_phi`` and the optimizer on first use, when the input size is known."""
-        self.eta = self.eta.to(dtype=dtype, device=device).requires_grad_()
+    def _build(self, inputs: int, like: Tensor, generator: torch.Generator | None) -> None:
+        """Create ``r_phi`` and the optimizer on first use, when the input size is known.
+
+        The first layer is drawn from ``generator`` (torch's default ``Linear`` law,
+        ``U(-1/sqrt(inputs), 1/sqrt(inputs))``); the last layer starts at zero.
+        """
+        self.eta = self.eta.to(dtype=like.dtype, device=like.device).requires_grad_()
         self.network = nn.Sequential(nn.Linear(inputs, self.hidden), nn.Tanh(), nn.Linear(self.hidden, 1))
-        self.network.to(dtype=dtype, device=device)
-        nn.init.zeros_(self.network[2].weight)
-        nn.init.zeros_(self.network[2].bias)
+        self.network.to(dtype=like.dtype, device=like.device)
+        with torch.no_grad():
+            bound = 1.0 / math.sqrt(inputs)
+            for p in self.network[0].parameters():
+                p.uniform_(-bound, bound, generator=generator)
+            for p in self.network[2].parameters():
+                p.zero_()
         self.optimizer = torch.optim.Adam([self.eta, *self.network.parameters()], lr=self.lr)
 
     def control(self, logits: Tensor, noise: Tensor, tau, f, batch_ndim: int) -> Tensor:
@@ -79,6 +87,7 @@ class ControlVariateEstimator(Estimator):
         return value
 
     def estimate(self, logits, f, tau, generator, baseline):
+        learning = torch.is_grad_enabled()  # no tuning of the control variate under torch.no_grad()
         theta = logits.detach().requires_grad_()
         index = sample(theta.detach(), generator=generator)
         b = one_hot(index, theta)
@@ -86,7 +95,7 @@ class ControlVariateEstimator(Estimator):
         batch = loss.ndim
         inputs = math.prod(theta.shape[batch:])
         if self.learn and self.network is None:
-            self._build(inputs, theta.dtype, theta.device)
+            self._build(inputs, theta, generator)
         if self.network is not None and self.network[0].in_features != inputs:
             raise ValueError(
                 f"{self.name}'s control-variate network takes {self.network[0].in_features} inputs per example, "
@@ -97,10 +106,10 @@ class ControlVariateEstimator(Estimator):
             tilde = conditional_gumbel(theta, index, generator=generator)
             c_z = self.control(theta, noise, tau, f, batch)
             c_tilde = self.control(theta, tilde, tau, f, batch)
-            (pathwise,) = torch.autograd.grad((c_z - c_tilde).sum(), theta, create_graph=self.learn)
+            (pathwise,) = torch.autograd.grad((c_z - c_tilde).sum(), theta, create_graph=self.learn and learning)
             score = b - torch.softmax(theta, -1)
             estimate = expand_to(loss.detach() - c_tilde, theta) * score + pathwise
-            if self.learn:
+            if self.learn and learning:
                 self._step((estimate**2).sum() / max(1, loss.numel()))
         return loss + linear_in(logits, estimate.detach(), batch), loss, b
 
