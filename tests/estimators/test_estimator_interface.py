@@ -102,3 +102,17 @@ def test_plain_functions_are_exported():
     y = estimators.gumbel_rao(logits, 0.5, 5, generator=torch.Generator().manual_seed(0))
     (y * torch.arange(4.0)).sum().backward()
     assert bool((y.sum(-1) == 1).all()) and logits.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("name", ["st_gumbel_softmax", "gumbel_rao", "reinmax", "rebar"])
+def test_per_row_temperature_tensor(name):
+    """A [B, 1] temperature tensor gives the same estimate as the equal float, categories on dim 1 or last."""
+    logits = torch.randn(6, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    w = torch.arange(4.0, dtype=torch.float64)
+    grads = []
+    for tau in (0.7, torch.full((6, 1), 0.7, dtype=torch.float64)):
+        x = logits.clone().requires_grad_()
+        out = get(name)(x, lambda z: (z * w).sum(-1), tau=tau, generator=torch.Generator().manual_seed(1))
+        out.surrogate.sum().backward()
+        grads.append(x.grad)
+    torch.testing.assert_close(grads[0], grads[1])

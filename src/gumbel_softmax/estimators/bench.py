@@ -212,6 +212,25 @@ def run_benchmark(
     return rows
 
 
+def demo_section(ctx) -> None:
+    """Demo: a few estimators on the 3 x 10 quadratic at tau = 0.5 (the full study: `bench estimators`)."""
+    chosen = [
+        Config("st_gumbel_softmax", {}, 0.5, 1),
+        Config("gumbel_rao", {"k": 10}, 0.5, 10),
+        Config("reinmax", {}, 1.0, 1),
+        Config("reinforce", {}, None, 1),
+        Config("rloo", {"samples": 4}, None, 4),
+        Config("muprop", {}, None, 1),
+        Config("rebar", {}, 0.5, 1),
+    ]
+    quadratic = problems(0)[2]
+    draws = max(2, min(ctx.samples, 2_000))
+    rows = [measure(quadratic, config, draws, 0, ctx.generator) for config in chosen]
+    print(f"Gradient estimators on a random quadratic over 3 x 10 categories, {draws:,} estimates each")
+    print(table(rows))
+    print("(unbiased ones sit near the noise floor; `gumbel-softmax bench estimators` runs the full study)\n")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--draws", type=int, default=4_000, help="estimates per row on the quadratic (default 4000)")
     parser.add_argument("--toy-draws", type=int, default=20_000, help="estimates per row on the toys (default 20000)")
