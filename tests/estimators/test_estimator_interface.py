@@ -7,6 +7,7 @@ import torch
 
 from gumbel_softmax import estimators
 from gumbel_softmax.estimators import get, names
+from gumbel_softmax.estimators.reinforce import Reinforce
 
 REQUIRED = [
     "gumbel_softmax", "st_gumbel_softmax", "straight_through", "gumbel_rao", "reinmax", "reinforce",
@@ -116,3 +117,21 @@ def test_per_row_temperature_tensor(name):
         out.surrogate.sum().backward()
         grads.append(x.grad)
     torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_nvil_variance_normalization_divides_by_the_running_std(generator):
+    """With normalize=True the learning signal is divided by max(1, running std): smaller steps for a noisy f."""
+    logits = torch.zeros(256, 3)
+    plain, normalized = get("nvil"), get("nvil", normalize=True)
+    grads = []
+    for est in (plain, normalized):
+        g = torch.Generator().manual_seed(4)
+        for _ in range(5):
+            x = logits.clone().requires_grad_()
+            est(x, lambda z: 100 * (z * torch.tensor([1.0, -2.0, 3.0])).sum(-1), baseline=torch.zeros(256),
+                generator=g).surrogate.sum().backward()  # fmt: skip
+        grads.append(x.grad)
+    assert bool(torch.isfinite(grads[1]).all())
+    assert grads[1].abs().sum() < grads[0].abs().sum() / 10
+    with pytest.raises(ValueError, match="nvil"):
+        Reinforce("ema", normalize=True)

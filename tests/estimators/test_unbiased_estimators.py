@@ -125,3 +125,24 @@ def test_masked_category_is_never_drawn_and_gets_no_gradient(generator):
         out.surrogate.sum().backward()
         assert bool((out.sample[:, 1] == 0).all()), name
         assert bool(torch.isfinite(logits.grad).all()) and bool((logits.grad[:, 1] == 0).all()), name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "options"), UNBIASED, ids=[n for n, _ in UNBIASED])
+def test_unbiased_on_three_variables_with_ten_classes(generator, name, options):
+    """The largest enumerable case of the issue (10^3 configurations), 40,000 estimates, same bound."""
+    g = torch.Generator().manual_seed(12)
+    logits = torch.randn(3, 10, generator=g, dtype=torch.float64)
+    f = quadratic(30, 6)
+    _, exact = exact_gradient(logits, f)
+    est = get(name, **options)
+
+    def call(n):
+        batch = logits.expand(n, 3, 10).clone().requires_grad_()
+        kw = {"baseline": torch.full((n,), -0.2, dtype=torch.float64)} if est.needs_baseline else {}
+        est(batch, f, tau=0.5, generator=generator, **kw).surrogate.sum().backward()
+        return batch.grad.flatten(1)
+
+    for _ in range(3):
+        call(256)
+    assert_unbiased(call(40_000), exact)

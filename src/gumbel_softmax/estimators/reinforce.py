@@ -80,7 +80,7 @@ class Reinforce(Estimator):
         if self.kind != "none":
             centre, scale = self.mean.value(), 1.0
             if self.normalize:
-                scale = max(1.0, (self.square.value() - centre**2) ** 0.5)
+                scale = max(1.0, max(0.0, self.square.value() - centre**2) ** 0.5)
             self.mean.update(float(signal.mean()))
             self.square.update(float((signal**2).mean()))
             signal = (signal - centre) / scale
