@@ -40,8 +40,9 @@ class EstimatorOutput:
 
     **Arguments:**
         surrogate: per-example tensor (the shape of ``f``'s output); backpropagate its sum.
-        loss: ``f`` at the sample drawn, detached from nothing (for logging).
-        sample: the sample ``f`` saw (one-hot, ``{0, 1}`` or relaxed), in the layout of ``logits``.
+        loss: ``f`` at the sample drawn, detached, for logging (RLOO: the mean over its draws).
+        sample: the sample ``f`` saw (one-hot, ``{0, 1}`` or relaxed), in the layout of ``logits``
+            (RLOO: the first of its draws).
     """
 
     surrogate: Tensor
