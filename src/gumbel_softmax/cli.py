@@ -19,6 +19,7 @@ Tree = dict[str, Union[str, "Tree"]]
 COMMANDS: Tree = {
     "demo": "gumbel_softmax.demo",
     "explore": "gumbel_softmax.explorer.server",
+    "bench": {"estimators": "gumbel_softmax.estimators.bench"},
 }
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from gumbel_softmax.distributions.demo import density_section
+from gumbel_softmax.estimators.bench import demo_section as estimators_demo
 from gumbel_softmax.functional import gumbel_softmax, sample
 from gumbel_softmax.report import chi_square_pvalue, format_table, new_figure, save_figure
 
@@ -85,7 +86,13 @@ def core_figure(ctx: DemoContext) -> None:
     print(f"saved {path}")
 
 
-SECTIONS: list[Callable[[DemoContext], None]] = [gumbel_max_check, temperature_table, core_figure, density_section]
+SECTIONS: list[Callable[[DemoContext], None]] = [
+    gumbel_max_check,
+    temperature_table,
+    core_figure,
+    density_section,
+    estimators_demo,
+]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,0 +1,44 @@
+"""The estimator benchmark runs end to end at tiny sizes and measures what it says."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+import torch
+
+from gumbel_softmax.estimators import bench
+from gumbel_softmax.estimators.exact import exact_gradient
+
+
+def test_toy_problems_have_the_published_gradient():
+    """Tucker et al.'s toy at l = 0: d/dl E[(b - 0.499)^2] = 0.25 * (1 - 2 * 0.499) = 5e-4."""
+    toy = bench.problems(0)[0]
+    _, grad = exact_gradient(toy.logits, toy.f, bernoulli=True)
+    torch.testing.assert_close(grad, torch.tensor([5e-4]))
+
+
+def test_measured_variance_of_st_on_the_bernoulli_toy_is_the_closed_form():
+    """Plain ST at l = 0 returns sigmoid'(0) f'(b) = 0.25 * 2 (b - 0.499) = 0.5 (b - 0.499).
+
+    Its variance is 0.25 Var(b) = 0.0625 exactly. For a symmetric two-point law the sample
+    variance has fourth-moment term mu4 - sigma^4 = 0, so it matches to rounding only through
+    the fluctuation of the sample mean (relative 1/n); 1e-3 relative is loose.
+    """
+    toy = bench.problems(0)[0]
+    row = bench.measure(toy, bench.Config("straight_through", {}, 1.0, 1), 20_000, 0, torch.Generator().manual_seed(0))
+    assert row.variance == pytest.approx(0.0625, rel=1e-3)
+
+
+def test_cli_writes_the_table_and_the_plot(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    args = parser.parse_args(
+        ["--draws", "50", "--toy-draws", "50", "--warmup", "1", "--estimators", "reinforce", "rebar",
+         "--problems", "toy-bernoulli", "quadratic", "--out", str(tmp_path)]
+    )  # fmt: skip
+    assert bench.run(args) == 0
+    out = capsys.readouterr().out
+    assert "| toy-bernoulli |" in out and "rebar" in out and "quadratic" in out
+    assert (tmp_path / "estimators.png").stat().st_size > 0
+    assert (tmp_path / "estimators.md").read_text().count("\n") == 2 + 2 * (1 + 4)
