@@ -29,3 +29,7 @@ TOLERANCES = {
 def generator(seed: int) -> torch.Generator:
     """A generator on the test device, seeded."""
     return torch.Generator(device=DEVICE).manual_seed(seed)
+
+# The interpreter computes padded lanes (rows past the end, y = 0 under log) that the kernels mask out;
+# numpy warns about their NaN/inf. Outputs themselves are checked for finiteness by the tests.
+quiet_interpreter = pytest.mark.filterwarnings("ignore::RuntimeWarning:triton.runtime.interpreter")

@@ -235,7 +235,7 @@ def _per_row_tau(tau: Tensor, logits: Tensor, dim: int) -> Tensor | None:
     if aligned.shape[dim] != 1:
         return None
     row_shape = logits.shape[:dim] + (1,) + logits.shape[dim + 1 :]
-    return aligned.expand(row_shape).reshape(-1).to(torch.float32)
+    return aligned.expand(row_shape).reshape(-1).to(torch.float32).contiguous()
 
 
 def gumbel_softmax(
