@@ -66,7 +66,7 @@ __all__ = ["gumbel_softmax"]
 @triton.jit
 def _inverse_tau(tau_ptr, tau, rows, n_rows, PER_ROW_TAU: tl.constexpr):
     if PER_ROW_TAU:
-        return (1.0 / tl.load(tau_ptr + rows, mask=rows < n_rows, other=1.0))[:, :, None]
+        return 1.0 / tl.load(tau_ptr + rows, mask=rows < n_rows, other=1.0)
     else:
         return 1.0 / tau
 
@@ -96,9 +96,9 @@ def _forward_kernel(logits_ptr, noise_ptr, key_ptr, tau_ptr, out_ptr, soft_ptr, 
                 tl.store(out_ptr + offsets, y, mask=mask)
     else:
         # Pass 1: online maximum, sum of exponentials, and first argmax over the tiles.
-        top = tl.full((ROWS, 1, 1), float("-inf"), tl.float32)
-        total = tl.zeros((ROWS, 1, 1), tl.float32)
-        index = tl.zeros((ROWS, 1, 1), tl.int32)
+        top = tl.full((ROWS, 1), float("-inf"), tl.float32)
+        total = tl.zeros((ROWS, 1), tl.float32)
+        index = tl.zeros((ROWS, 1), tl.int32)
         for t in range(NUM_TILES):
             groups, cols, offsets, mask = column_tile(t * BLOCK, n_cols, inner, base, row_mask, BLOCK)
             z = perturbed_log2(logits_ptr, noise_ptr, key, rows, groups, offsets, mask, FROM_NOISE, N_ROUNDS)
@@ -129,9 +129,9 @@ def _backward_kernel(grad_ptr, soft_ptr, tau_ptr, dlogits_ptr, dtau_ptr, tau, n_
                      TAU_GRAD: tl.constexpr):
     rows, base, row_mask = row_tile(n_rows, n_cols, inner, ROWS)
     inv_tau = _inverse_tau(tau_ptr, tau, rows, n_rows, PER_ROW_TAU)
-    dot = tl.zeros((ROWS, 1, 1), tl.float32)  # <g, y>
-    g_ylogy = tl.zeros((ROWS, 1, 1), tl.float32)  # <g, y log y>
-    ylogy = tl.zeros((ROWS, 1, 1), tl.float32)  # <1, y log y>
+    dot = tl.zeros((ROWS, 1), tl.float32)  # <g, y>
+    g_ylogy = tl.zeros((ROWS, 1), tl.float32)  # <g, y log y>
+    ylogy = tl.zeros((ROWS, 1), tl.float32)  # <1, y log y>
     for t in range(NUM_TILES):
         groups, cols, offsets, mask = column_tile(t * BLOCK, n_cols, inner, base, row_mask, BLOCK)
         g = tl.load(grad_ptr + offsets, mask=mask, other=0.0).to(tl.float32)
@@ -150,7 +150,7 @@ def _backward_kernel(grad_ptr, soft_ptr, tau_ptr, dlogits_ptr, dtau_ptr, tau, n_
             y = tl.load(soft_ptr + offsets, mask=mask, other=0.0).to(tl.float32)
             tl.store(dlogits_ptr + offsets, y * (g - dot) * inv_tau, mask=mask)
     if TAU_GRAD:
-        tl.store(dtau_ptr + rows[:, :, None], -inv_tau * (g_ylogy - dot * ylogy), mask=row_mask)
+        tl.store(dtau_ptr + rows, -inv_tau * (g_ylogy - dot * ylogy), mask=row_mask)
 
 
 @torch.library.custom_op("gumbel_softmax::forward", mutates_args=())

@@ -30,15 +30,15 @@ def _sample_kernel(logits_ptr, noise_ptr, key_ptr, out_ptr, n_rows, n_cols, inne
                    BLOCK: tl.constexpr, NUM_TILES: tl.constexpr, FROM_NOISE: tl.constexpr, N_ROUNDS: tl.constexpr):
     rows, base, row_mask = row_tile(n_rows, n_cols, inner, ROWS)
     key = tl.load(key_ptr)
-    top = tl.full((ROWS, 1, 1), float("-inf"), tl.float32)
-    index = tl.zeros((ROWS, 1, 1), tl.int32)
+    top = tl.full((ROWS, 1), float("-inf"), tl.float32)
+    index = tl.zeros((ROWS, 1), tl.int32)
     for t in range(NUM_TILES):
         groups, cols, offsets, mask = column_tile(t * BLOCK, n_cols, inner, base, row_mask, BLOCK)
         z = perturbed_log2(logits_ptr, noise_ptr, key, rows, groups, offsets, mask, FROM_NOISE, N_ROUNDS)
         tile_top = row_max(z)
         index = tl.where(tile_top > top, first_index_of(z, tile_top, cols, n_cols), index)
         top = tl.maximum(top, tile_top)
-    tl.store(out_ptr + rows[:, :, None], index.to(tl.int64), mask=row_mask)
+    tl.store(out_ptr + rows, index.to(tl.int64), mask=row_mask)
 
 
 @torch.library.custom_op("gumbel_softmax::sample", mutates_args=())

@@ -9,8 +9,8 @@ through strides, with no copy (for ``dim`` other than the last, loads are less
 coalesced).
 
 A program handles ``rows_per_program`` rows and walks along them in tiles of
-``block`` columns, shaped ``[rows, block // 4, 4]``: the last axis holds the four
-columns that share one Philox call (:mod:`gumbel_softmax.kernels.noise`).
+``[rows, block]``; each run of four columns shares one Philox call
+(:mod:`gumbel_softmax.kernels.noise`).
 
 * ``num_tiles == 1`` (``K <= MAX_SINGLE_BLOCK``): the whole row stays in
   registers, one pass over memory.
@@ -117,39 +117,39 @@ def rows_and_inner(shape: tuple[int, ...], dim: int) -> tuple[int, int]:
 
 @triton.jit
 def row_tile(n_rows, n_cols, inner, ROWS: tl.constexpr):
-    """This program's rows ``[ROWS, 1]`` (int32), their memory bases ``[ROWS, 1, 1]`` (int64), and row mask."""
+    """This program's rows ``[ROWS, 1]`` (int32), their memory bases (int64), and row mask."""
     rows = tl.program_id(0) * ROWS + tl.arange(0, ROWS)[:, None]
     base = (rows // inner).to(tl.int64) * n_cols * inner + (rows % inner)
-    return rows, base[:, :, None], (rows < n_rows)[:, :, None]
+    return rows, base, rows < n_rows
 
 
 @triton.jit
 def column_tile(col0, n_cols, inner, base, row_mask, BLOCK: tl.constexpr):
-    """Columns ``col0 .. col0 + BLOCK`` as ``[1, BLOCK // 4, 4]``: groups, columns, offsets, mask."""
+    """Columns ``col0 .. col0 + BLOCK``: Philox groups ``[1, BLOCK // 4]``, columns ``[1, BLOCK]``, offsets, mask."""
     groups = col0 // 4 + tl.arange(0, BLOCK // 4)[None, :]
-    cols = groups[:, :, None] * 4 + tl.arange(0, 4)[None, None, :]
+    cols = col0 + tl.arange(0, BLOCK)[None, :]
     offsets = base + cols.to(tl.int64) * inner
     return groups, cols, offsets, row_mask & (cols < n_cols)
 
 
 @triton.jit
 def row_max(x):
-    """Maximum over the two column axes of a ``[ROWS, G, 4]`` tile, kept as ``[ROWS, 1, 1]``."""
-    return tl.max(tl.max(x, axis=2), axis=1)[:, None, None]
+    """Maximum along the columns of a ``[ROWS, BLOCK]`` tile, kept as ``[ROWS, 1]``."""
+    return tl.max(x, axis=1)[:, None]
 
 
 @triton.jit
 def row_sum(x):
-    """Sum over the two column axes of a ``[ROWS, G, 4]`` tile, kept as ``[ROWS, 1, 1]``."""
-    return tl.sum(tl.sum(x, axis=2), axis=1)[:, None, None]
+    """Sum along the columns of a ``[ROWS, BLOCK]`` tile, kept as ``[ROWS, 1]``."""
+    return tl.sum(x, axis=1)[:, None]
 
 
 @triton.jit
 def first_index_of(x, value, cols, n_cols):
-    """Smallest column where ``x == value`` (``[ROWS, 1, 1]``).
+    """Smallest column where ``x == value`` (``[ROWS, 1]``).
 
     Clamped to ``n_cols - 1`` where there is none (a NaN row, possible only with
     validation off), so no index ever points outside the row.
     """
     hit = tl.where(x == value, cols, n_cols - 1)
-    return tl.min(tl.min(hit, axis=2), axis=1)[:, None, None]
+    return tl.min(hit, axis=1)[:, None]
