@@ -20,8 +20,8 @@ from gumbel_softmax.kernels.gumbel_softmax import gumbel_softmax as kernel_gumbe
 
 pytestmark = quiet_interpreter
 
-# (shape, dim): packed short rows, K not a multiple of 4, 3-d along a middle and the first dim, long rows.
-CASES = [((37, 10), -1), ((9, 3), 1), ((4, 5, 6), 1), ((6, 4, 3), 0), ((3, 9000), 1)]
+# (shape, dim): packed short rows, K not a multiple of 4, K = 1, 3-d along a middle and the first dim, long rows.
+CASES = [((37, 10), -1), ((9, 3), 1), ((4, 1), 1), ((4, 5, 6), 1), ((6, 4, 3), 0), ((3, 9000), 1)]
 
 
 def _case(shape, dtype, seed):
