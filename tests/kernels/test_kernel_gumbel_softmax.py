@@ -59,7 +59,9 @@ def test_matches_reference_given_the_same_noise(shape, dim, hard, dtype):
 
 
 @pytest.mark.parametrize("hard", [False, True])
-@pytest.mark.parametrize(("tau_shape", "shape", "dim"), [((5, 1), (5, 7), 1), ((4, 1, 6), (4, 5, 6), 1), ((), (3, 9000), 1)])
+@pytest.mark.parametrize(
+    ("tau_shape", "shape", "dim"), [((5, 1), (5, 7), 1), ((4, 1, 6), (4, 5, 6), 1), ((), (3, 9000), 1)]
+)
 def test_per_row_tau_and_its_gradient(tau_shape, shape, dim, hard):
     logits, noise = _case(shape, torch.float32, 3)
     tau0 = torch.empty(tau_shape).uniform_(0.3, 2.0, generator=torch.Generator().manual_seed(4)).to(DEVICE)

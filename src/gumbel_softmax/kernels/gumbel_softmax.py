@@ -16,7 +16,8 @@ Backward, with ``g`` the incoming gradient (for hard, the straight-through
 gradient of ``y``): ``dl = y (g - <g, y>) / tau``, and for a per-row ``tau``
 
 .. math:: \\frac{\\partial L}{\\partial \\tau} = -\\frac1\\tau \\sum_k y_k (g_k - \\langle g, y\\rangle) \\log y_k
-          = -\\frac1\\tau \\big(\\langle g, y \\log y\\rangle - \\langle g, y\\rangle \\langle 1, y \\log y\\rangle\\big),
+          = -\\frac1\\tau \\big(\\langle g, y \\log y\\rangle
+            - \\langle g, y\\rangle \\langle 1, y \\log y\\rangle\\big),
 
 (``s = z / tau`` equals ``log y`` up to a per-row constant that the weights
 ``y (g - <g, y>)`` sum to zero against), so ``z`` and the noise are not needed.

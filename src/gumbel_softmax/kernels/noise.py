@@ -95,7 +95,9 @@ def gumbel_log2(key, rows, groups, N_ROUNDS: tl.constexpr):
 @triton.jit
 def perturbed_log2(logits_ptr, noise_ptr, key, rows, groups, offsets, mask, FROM_NOISE: tl.constexpr,
                    N_ROUNDS: tl.constexpr):
-    """``(logits + G) * log2(e)`` (log2(e) = 1.4426950408889634) in float32 for a tile; ``-inf`` outside the tensor and at masked logits.
+    """``(logits + G) * log2(e)`` in float32 for a tile (log2(e) = 1.4426950408889634).
+
+    ``-inf`` outside the tensor and at masked logits.
 
     ``FROM_NOISE`` (a test hook) reads ``G`` from ``noise_ptr`` instead of drawing it.
     """
