@@ -11,6 +11,7 @@ import torch
 from kernel_support import DEVICE, HAS_CUDA, quiet_interpreter, requires_cuda
 
 import gumbel_softmax as gs
+import gumbel_softmax.kernels  # noqa: F401  (registers the custom operators)
 
 pytestmark = quiet_interpreter
 
@@ -99,3 +100,16 @@ def test_auto_backend_uses_the_kernel_on_cuda(dtype):
     with gs.use_backend("torch"):
         reference = gs.sample(logits, generator=g[2])
     assert torch.equal(auto, forced) and not torch.equal(auto, reference)
+
+
+def test_custom_operators_pass_opcheck():
+    """torch.library.opcheck: schema, fake-tensor implementation and autograd registration agree with the op."""
+    logits = torch.randn(8, 10, device=DEVICE, requires_grad=True)
+    key = torch.tensor([12345], device=DEVICE)
+    tau_rows = torch.rand(8, device=DEVICE).add(0.5).requires_grad_(True)
+    ops = torch.ops.gumbel_softmax
+    torch.library.opcheck(ops.forward, (logits, key, None, tau_rows, 1.0, 1, True, True))
+    torch.library.opcheck(ops.forward, (logits, key, None, None, 0.5, 1, False, False))
+    soft = torch.softmax(logits.detach(), -1)
+    torch.library.opcheck(ops.backward, (torch.randn_like(soft), soft, tau_rows.detach(), 1.0, 1, True))
+    torch.library.opcheck(ops.sample, (logits.detach(), key, None, 1))
