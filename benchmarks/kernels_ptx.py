@@ -4,7 +4,11 @@
 
 The interpreter checks what the kernels compute, not that they compile for a
 GPU nor what code they become. Triton can compile to PTX and cubin without a
-device; this prints, per variant and per thread: Philox multiplications
+device; this prints, per variant: machine (SASS) instructions per element
+(static count over the code divided by the elements a thread handles per pass;
+an H100 issues 128 per cycle per SM, and at copy speed it moves about
+13 bytes per cycle per SM, so a float32 forward at memory speed can afford about
+80 instructions per element, a bfloat16 one about 40), and per thread: Philox multiplications
 (``mul.hi``; 10 rounds x 2 per call, one call per 4 elements), approximate and
 accurate logarithms, global loads (vectorized loads mean fewer), shared memory,
 and layout conversions left in the Triton GPU IR (each is a trip through shared
@@ -15,6 +19,9 @@ input: ``inner == 1`` and sizes divisible by 16.
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import tempfile
 
 import triton
 from triton.backends.compiler import GPUTarget
@@ -39,9 +46,20 @@ def compile_variant(fn, signature: dict[str, str], constants: dict, num_warps: i
     return triton.compile(source, target=TARGET, options={"num_warps": num_warps})
 
 
-def counts(kernel) -> list:
+def sass_instructions(kernel) -> int:
+    """Number of machine instructions in the kernel's cubin (nvdisasm ships with Triton)."""
+    nvdisasm = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "nvdisasm")
+    with tempfile.NamedTemporaryFile(suffix=".cubin") as cubin:
+        cubin.write(kernel.asm["cubin"])
+        cubin.flush()
+        listing = subprocess.run([nvdisasm, "-c", cubin.name], capture_output=True, text=True, check=True).stdout
+    return sum(1 for line in listing.splitlines() if line.lstrip().startswith("/*") and "*/" in line
+               and line.split("*/", 1)[1].strip(" ;"))  # fmt: skip
+
+
+def counts(kernel, per_thread: int) -> list:
     ptx, ttgir = kernel.asm["ptx"], kernel.asm["ttgir"]
-    return [ptx.count("mul.hi"), ptx.count("lg2.approx"), ptx.count("__nv_logf"), ptx.count("ld.global"),
+    return [sass_instructions(kernel) / per_thread, ptx.count("mul.hi"), ptx.count("lg2.approx"), ptx.count("__nv_logf"), ptx.count("ld.global"),
             kernel.metadata.shared, ttgir.count("convert_layout")]  # fmt: skip
 
 
@@ -69,12 +87,12 @@ def main() -> None:
         ]  # fmt: skip
         for name, fn, signature, flags in variants:
             kernel = compile_variant(fn, signature, {**tiling, **flags}, s.num_warps)
-            per_thread = s.rows_per_program * s.block * s.num_tiles // (32 * s.num_warps)
-            rows.append([f"{shape[0]}x{shape[1]}", name, per_thread, *counts(kernel)])
-    headers = ["shape", "kernel", "elements/thread", "mul.hi", "lg2.approx", "__nv_logf", "ld.global", "shared B",
+            per_thread = s.rows_per_program * s.block // (32 * s.num_warps)  # per tile: loops count once
+            rows.append([f"{shape[0]}x{shape[1]}", name, per_thread, *counts(kernel, per_thread)])
+    headers = ["shape", "kernel", "elements/thread", "SASS/element", "mul.hi", "lg2.approx", "__nv_logf", "ld.global", "shared B",
                "convert_layout"]  # fmt: skip
     print(f"# sm_90 PTX, {dt}, triton {triton.__version__} (counts are static instructions in the code)")
-    print(format_table(headers, rows, floatfmt=".0f"))
+    print(format_table(headers, rows, floatfmt=".1f"))
 
 
 if __name__ == "__main__":

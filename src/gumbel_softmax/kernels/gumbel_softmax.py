@@ -90,7 +90,7 @@ def _forward_kernel(logits_ptr, noise_ptr, key_ptr, tau_ptr, out_ptr, soft_ptr, 
         if SAVE_SOFT or not HARD:  # SAVE_SOFT implies HARD
             # Rows past the end (and fully masked ones) have top = -inf: shift by 0 there, not NaN.
             weights = tl.exp2((z - tl.where(top == float("-inf"), 0.0, top)) * inv_tau)
-            y = weights / row_sum(weights)
+            y = weights * (1.0 / row_sum(weights))  # one reciprocal per row, not a division per element
             if HARD:
                 tl.store(soft_ptr + offsets, y, mask=mask)
             else:
@@ -111,13 +111,14 @@ def _forward_kernel(logits_ptr, noise_ptr, key_ptr, tau_ptr, out_ptr, soft_ptr, 
             total = total * tl.exp2((top - shift) * inv_tau) + row_sum(tl.exp2((z - shift) * inv_tau))
             top = new_top
         # Pass 2: write; the noise is drawn again (same counters), not stored.
+        inv_total = 1.0 / total
         for t in range(NUM_TILES):
             groups, cols, offsets, mask = column_tile(t * BLOCK, n_cols, inner, base, row_mask, BLOCK)
             if HARD:
                 tl.store(out_ptr + offsets, tl.where(cols == index, 1.0, 0.0), mask=mask)
             if SAVE_SOFT or not HARD:
                 z = perturbed_log2(logits_ptr, noise_ptr, key, rows, groups, offsets, mask, FROM_NOISE, N_ROUNDS)
-                y = tl.exp2((z - top) * inv_tau) / total
+                y = tl.exp2((z - top) * inv_tau) * inv_total
                 if HARD:
                     tl.store(soft_ptr + offsets, y, mask=mask)
                 else:
