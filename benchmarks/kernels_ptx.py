@@ -59,8 +59,8 @@ def sass_instructions(kernel) -> int:
 
 def counts(kernel, per_thread: int) -> list:
     ptx, ttgir = kernel.asm["ptx"], kernel.asm["ttgir"]
-    return [sass_instructions(kernel) / per_thread, ptx.count("mul.hi"), ptx.count("lg2.approx"), ptx.count("__nv_logf"), ptx.count("ld.global"),
-            kernel.metadata.shared, ttgir.count("convert_layout")]  # fmt: skip
+    return [sass_instructions(kernel) / per_thread, ptx.count("mul.hi"), ptx.count("lg2.approx"),
+            ptx.count("__nv_logf"), ptx.count("ld.global"), kernel.metadata.shared, ttgir.count("convert_layout")]
 
 
 def main() -> None:
@@ -82,6 +82,11 @@ def main() -> None:
              {"HARD": hard, "SAVE_SOFT": save, "PER_ROW_TAU": False, "FROM_NOISE": False, "N_ROUNDS": PHILOX_ROUNDS})
             for name, hard, save in [("soft", False, False), ("hard", True, False), ("hard+save", True, True)]
         ] + [
+            # What the noise costs: the same kernel reading stored noise, and with fewer Philox rounds.
+            ("forward soft, noise read", _forward_kernel, forward_sig,
+             {"HARD": False, "SAVE_SOFT": False, "PER_ROW_TAU": False, "FROM_NOISE": True, "N_ROUNDS": PHILOX_ROUNDS}),
+            ("forward soft, 7 rounds", _forward_kernel, forward_sig,
+             {"HARD": False, "SAVE_SOFT": False, "PER_ROW_TAU": False, "FROM_NOISE": False, "N_ROUNDS": 7}),
             ("backward", _backward_kernel, backward_sig, {"PER_ROW_TAU": False, "TAU_GRAD": False}),
             ("sample", _sample_kernel, sample_sig, {"FROM_NOISE": False, "N_ROUNDS": PHILOX_ROUNDS}),
         ]  # fmt: skip
@@ -89,8 +94,8 @@ def main() -> None:
             kernel = compile_variant(fn, signature, {**tiling, **flags}, s.num_warps)
             per_thread = s.rows_per_program * s.block // (32 * s.num_warps)  # per tile: loops count once
             rows.append([f"{shape[0]}x{shape[1]}", name, per_thread, *counts(kernel, per_thread)])
-    headers = ["shape", "kernel", "elements/thread", "SASS/element", "mul.hi", "lg2.approx", "__nv_logf", "ld.global", "shared B",
-               "convert_layout"]  # fmt: skip
+    headers = ["shape", "kernel", "elements/thread", "SASS/element", "mul.hi", "lg2.approx", "__nv_logf",
+               "ld.global", "shared B", "convert_layout"]  # fmt: skip
     print(f"# sm_90 PTX, {dt}, triton {triton.__version__} (counts are static instructions in the code)")
     print(format_table(headers, rows, floatfmt=".1f"))
 
