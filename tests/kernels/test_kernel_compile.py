@@ -52,7 +52,8 @@ def test_fullgraph_compile_matches_eager():
 def test_cuda_graph_capture_and_replay():
     logits = torch.randn(1024, 100, device="cuda")
     with gs.validation(False):
-        gs.sample(logits)  # compile the kernel outside capture
+        gs.sample(logits), gs.gumbel_softmax(logits, tau=0.5)  # compile and load the kernels outside capture
+        torch.cuda.synchronize()
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
             index = gs.sample(logits)
