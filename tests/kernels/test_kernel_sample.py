@@ -72,3 +72,14 @@ def test_seeding():
         c, d = gs.sample(logits, generator=g), gs.sample(logits, generator=g)
     assert torch.equal(a, b) and torch.equal(a, c)
     assert not torch.equal(c, d)
+
+
+@pytest.mark.slow
+def test_categorical_law_rare_categories_large_sample():
+    """Chi-square of 1,000,000 draws where two categories have probability 1.6e-5 and 1.6e-4 (about 16 and
+    160 expected): they win only through the far tail of the noise (G above about 8), which an inexact
+    logarithm near U = 1 would bend."""
+    logits = torch.tensor([0.0, 0.5, -0.5, -9.0, -6.7, 0.2, -1.0, 1.0], device=DEVICE)
+    with gs.use_backend("triton"):
+        index = gs.sample(logits.expand(1_000_000, 8), generator=generator(36))
+    assert_categorical(_counts(index, 8), torch.softmax(logits.cpu(), 0))
