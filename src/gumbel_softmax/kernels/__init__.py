@@ -1,0 +1,41 @@
+"""Fused Triton kernels for :mod:`gumbel_softmax.functional`, registered with :mod:`gumbel_softmax.backend`.
+
+Importing this package registers them; it raises ``ImportError`` where Triton
+is not installed, and the backend then keeps the pure-PyTorch reference.
+
+* :mod:`~gumbel_softmax.kernels.gumbel_softmax`: Gumbel-Softmax forward (soft,
+  hard) and backward, as the custom operators ``torch.ops.gumbel_softmax.forward``
+  and ``.backward``.
+* :mod:`~gumbel_softmax.kernels.sample`: Gumbel-max index sampling,
+  ``torch.ops.gumbel_softmax.sample``.
+* :mod:`~gumbel_softmax.kernels.noise`: the Philox noise they share.
+* :mod:`~gumbel_softmax.kernels.tiles`: launch settings and tile addressing.
+
+They run on CUDA tensors of dtype float32, float16 and bfloat16, and on CPU
+tensors when Triton's interpreter is on (``TRITON_INTERPRET=1`` before import;
+for tests). ``gumbel_softmax.set_backend("triton")`` forces them,
+``"torch"`` forces the reference.
+"""
+
+import torch
+import triton  # noqa: F401  (ImportError here keeps the reference backend)
+from torch import Tensor
+
+from gumbel_softmax.backend import register
+from gumbel_softmax.kernels.gumbel_softmax import gumbel_softmax
+from gumbel_softmax.kernels.sample import sample
+from gumbel_softmax.kernels.tiles import INTERPRETING
+
+__all__ = ["supports", "SUPPORTED_DTYPES"]
+
+SUPPORTED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def supports(tensor: Tensor) -> bool:
+    """Whether the kernels run on ``tensor``: a supported dtype on CUDA (or on CPU under the interpreter)."""
+    device_ok = tensor.device.type == "cuda" or (INTERPRETING and tensor.device.type == "cpu")
+    return device_ok and tensor.dtype in SUPPORTED_DTYPES
+
+
+register("gumbel_softmax", gumbel_softmax, supports)
+register("sample", sample, supports)

@@ -1,0 +1,70 @@
+"""Fused Gumbel-max sampling: read the logits once, write one int64 per row.
+
+The function is :func:`gumbel_softmax.functional.sample`: ``argmax_k (l_k + G_k)``
+is an exact draw from ``Categorical(softmax(l))`` (Gumbel 1954; Maddison,
+Tarlow, Minka 2014), with the kernels' Philox noise
+(:mod:`gumbel_softmax.kernels.noise`). Masked (``-inf``) categories are never
+drawn; ties go to the first index.
+
+Any row length takes one pass: a program keeps a running maximum and its first
+index over tiles of columns (for ``K <= 8192`` a single tile). No host sync, no
+``torch.multinomial``. Registered as the custom operator
+``torch.ops.gumbel_softmax.sample`` with a fake-tensor implementation.
+"""
+
+from typing import Optional
+
+import torch
+import triton
+import triton.language as tl
+from torch import Tensor
+
+from gumbel_softmax.kernels.noise import PHILOX_ROUNDS, key_and_noise, perturbed_log2
+from gumbel_softmax.kernels.tiles import column_tile, first_index_of, row_max, row_tile, rows_and_inner, settings_for
+
+__all__ = ["sample"]
+
+
+@triton.jit
+def _sample_kernel(logits_ptr, noise_ptr, key_ptr, out_ptr, n_rows, n_cols, inner, ROWS: tl.constexpr,
+                   BLOCK: tl.constexpr, NUM_TILES: tl.constexpr, FROM_NOISE: tl.constexpr, N_ROUNDS: tl.constexpr):
+    rows, base, row_mask = row_tile(n_rows, n_cols, inner, ROWS)
+    key = tl.load(key_ptr)
+    top = tl.full((ROWS, 1), float("-inf"), tl.float32)
+    index = tl.zeros((ROWS, 1), tl.int32)
+    for t in range(NUM_TILES):
+        groups, cols, offsets, mask = column_tile(t * BLOCK, n_cols, inner, base, row_mask, BLOCK)
+        z = perturbed_log2(logits_ptr, noise_ptr, key, rows, groups, offsets, mask, FROM_NOISE, N_ROUNDS)
+        tile_top = row_max(z)
+        index = tl.where(tile_top > top, first_index_of(z, tile_top, cols, n_cols), index)
+        top = tl.maximum(top, tile_top)
+    tl.store(out_ptr + rows, index.to(tl.int64), mask=row_mask)
+
+
+@torch.library.custom_op("gumbel_softmax::sample", mutates_args=())
+def _sample(logits: Tensor, key: Tensor, noise: Optional[Tensor], dim: int) -> Tensor:
+    """int64 indices (``logits``' shape without ``dim``) for contiguous, non-empty ``logits``."""
+    n_rows, inner = rows_and_inner(tuple(logits.shape), dim)
+    n_cols = logits.shape[dim]
+    out = torch.empty(logits.shape[:dim] + logits.shape[dim + 1 :], dtype=torch.int64, device=logits.device)
+    s = settings_for(n_rows, n_cols)
+    _sample_kernel[(s.grid,)](
+        logits, noise, key, out, n_rows, n_cols, inner, ROWS=s.rows_per_program, BLOCK=s.block,
+        NUM_TILES=s.num_tiles, FROM_NOISE=noise is not None, N_ROUNDS=PHILOX_ROUNDS, num_warps=s.num_warps,
+    )  # fmt: skip
+    return out
+
+
+@_sample.register_fake
+def _(logits, key, noise, dim):
+    return logits.new_empty(logits.shape[:dim] + logits.shape[dim + 1 :], dtype=torch.int64)
+
+
+def sample(logits: Tensor, dim: int, generator: torch.Generator | None, *, noise: Tensor | None = None) -> Tensor:
+    """The kernel behind :func:`gumbel_softmax.sample` (``logits`` non-empty and checked, ``dim`` normalized).
+
+    ``noise`` (tests only): Gumbel noise of the shape of ``logits`` to use
+    instead of the kernel's Philox draw.
+    """
+    key, noise = key_and_noise(logits, generator, noise)
+    return _sample(logits.detach().contiguous(), key, noise, dim)
