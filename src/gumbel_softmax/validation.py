@@ -143,6 +143,8 @@ def check_tau(tau: float | Tensor, logits: Tensor) -> float | Tensor:
                     f"element(s) are not (for example {first})"
                 )
         return tau.to(logits.device)
+    if torch.compiler.is_compiling():
+        return tau  # may be a traced number: a graph cannot branch on its value
     if isinstance(tau, bool) or not isinstance(tau, (int, float)):
         raise TypeError(f"tau must be a float or a tensor, got {type(tau).__name__}")
     if not (math.isfinite(tau) and tau > 0):
