@@ -60,7 +60,8 @@ class Limits:
 
     connections: int = 64  # above the 50 concurrent requests the tests send; each waiting thread is cheap
     compute_slots: int = 4  # 2-16 cores: 4 keeps the machine responsive
-    compute_wait: float = 60.0  # 64 requests of the largest size (~1 s each) drain through 4 slots in ~16 s
+    # The largest request (K = 64, n = 100,000) took 1.6 s on a shared 2-core machine: 64 of them finish in ~50 s.
+    compute_wait: float = 60.0
     socket_timeout: float = 10.0
     request_deadline: float = 20.0  # a real client sends its few hundred header bytes in milliseconds
 
@@ -145,7 +146,9 @@ def refuse(sock: socket.socket, body: dict[str, Any]) -> None:
         sock.settimeout(1.0)  # a fresh socket's send buffer takes the few hundred bytes at once
         sock.sendall(head.encode() + b"Connection: close\r\n\r\n" + data)
         sock.shutdown(socket.SHUT_WR)
-        sock.setblocking(False)
-        sock.recv(65536)  # read what the client already sent, so that closing does not reset the connection
+        # Read the request (waiting a moment for it), so that closing does not reset the connection and
+        # discard the answer before the client reads it.
+        sock.settimeout(0.2)
+        sock.recv(65536)
     except OSError:
         pass
