@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from tests.explorer_client import get, running_server
 
+from gumbel_softmax.explorer.api import ROUTES
+from gumbel_softmax.explorer.guard import Limits
 from gumbel_softmax.explorer.server import STATIC
 
 
@@ -155,21 +160,21 @@ def test_fifty_concurrent_requests_all_succeed(base):
     assert all(sum(body["summary"]["counts"]) == 2000 for _, _, body in results)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_ctrl_c_stops_cleanly(signum):
+def explore(*args: str) -> subprocess.Popen:
+    """``gumbel-softmax explore ARGS`` in a child process, its output as text."""
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gumbel_softmax", "explore", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    command = [sys.executable, "-m", "gumbel_softmax", "explore", *args]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def serve_and_stop(args: tuple[str, ...], url_pattern: str, signum: int = signal.SIGTERM) -> tuple[str, str]:
+    """Start the CLI, check that the URL it prints answers /api/info, stop it with ``signum``; (stdout, stderr)."""
+    process = explore(*args)
     try:
         line = process.stdout.readline()
-        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-        assert match, line
-        assert get(f"http://127.0.0.1:{match.group(1)}", "/api/info")[0] == 200
+        match = re.search(url_pattern, line)
+        assert match, (line, process.stderr.read() if process.poll() is not None else "")
+        assert get(match.group(1), "/api/info")[0] == 200
         process.send_signal(signum)
         out, err = process.communicate(timeout=20)
     finally:
@@ -179,6 +184,148 @@ def test_ctrl_c_stops_cleanly(signum):
     assert process.returncode == 0, err
     assert "explorer stopped" in out
     assert "Traceback" not in err
+    return line + out, err
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_stops_cleanly(signum):
+    serve_and_stop(("--port", "0"), r"(http://127\.0\.0\.1:\d+)/", signum)
+
+
+def ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="this machine has no IPv6 loopback")
+def test_ipv6_loopback_host():
+    _, err = serve_and_stop(("--host", "::1", "--port", "0"), r"(http://\[::1\]:\d+)/")
+    assert "warning" not in err  # ::1 is this machine only
+
+
+def test_a_busy_port_is_one_line_and_exit_status_2():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        process = explore("--port", str(taken.getsockname()[1]))
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 2, (out, err)
+    assert out == "" and len(err.splitlines()) == 1, err
+    assert "cannot listen on 127.0.0.1 port" in err and "Traceback" not in err
+
+
+def test_an_unresolvable_host_is_one_line_and_exit_status_2():
+    process = explore("--host", "no-such-host.invalid", "--port", "0")  # .invalid never resolves (RFC 2606)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 2 and len(err.splitlines()) == 1 and "no-such-host.invalid" in err, err
+
+
+def test_a_library_bug_is_a_json_500_logged_only_on_the_server(base, monkeypatch, caplog):
+    def broken(query):
+        raise ValueError("a bug in the library, not in the request")
+
+    monkeypatch.setitem(ROUTES, "/api/info", broken)
+    with caplog.at_level(logging.ERROR, logger="gumbel_softmax.explorer.server"):
+        status, headers, body = get(base, "/api/info")
+    assert status == 500 and headers["content-type"] == "application/json"
+    assert body == {"error": "internal error", "parameter": None}  # not a 400, and nothing of the traceback
+    logged = [r for r in caplog.records if r.exc_info is not None]
+    assert len(logged) == 1 and "a bug in the library" in str(logged[0].exc_info[1])
+
+
+@pytest.mark.parametrize(
+    "host, status",
+    [
+        ("evil.example:{port}", 403),  # DNS rebinding: a foreign name resolved to 127.0.0.1
+        ("evil.example", 403),
+        ("localhost.evil.example:{port}", 403),
+        ("127.0.0.1.evil.example:{port}", 403),
+        ("evil.example@127.0.0.1:{port}", 403),
+        ("127.0.0.1:{other}", 403),  # another port
+        ("127.0.0.1", 403),  # port 80
+        ("192.168.1.5:{port}", 403),  # an address this server was not bound to
+        ("", 403),
+        (None, 400),  # no Host header at all
+        ("127.0.0.1:{port}", 200),
+        ("localhost:{port}", 200),
+        ("LocalHost:{port}", 200),
+        ("[::1]:{port}", 200),
+    ],
+)
+def test_only_requests_for_this_host_are_answered(base, host, status):
+    port = int(base.rsplit(":", 1)[1])
+    header = None if host is None else host.format(port=port, other=port + 1)
+    for path in ("/api/info", "/"):
+        got, headers, body = get(base, path, headers={"Host": header})
+        assert got == status, (host, path)
+        if status != 200:
+            assert headers["content-type"] == "application/json" and body["parameter"] == "Host"
+
+
+def poll(base: str, path: str, want: int) -> dict:
+    """GET ``path`` until it answers ``want`` (200 or 503 only meanwhile), for up to ~10 s; return that body."""
+    for _ in range(400):
+        status, _, body = get(base, path)
+        assert status in (200, 503), status
+        if status == want:
+            return body
+        time.sleep(0.025)
+    raise AssertionError(f"{path} never answered {want}")
+
+
+def test_connections_past_the_cap_get_a_503_at_once():
+    with running_server(Limits(connections=3)) as base:
+        port = int(base.rsplit(":", 1)[1])
+        idle = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(3)]
+        try:
+            # The server accepts the three idle connections in its own time; from then on a fourth is refused.
+            assert "3 connections are open" in poll(base, "/api/info", 503)["error"]
+        finally:
+            for conn in idle:
+                conn.close()
+        poll(base, "/api/info", 200)  # closed connections free their places
+
+
+def test_a_request_that_waits_too_long_for_a_compute_slot_gets_a_503(monkeypatch):
+    inside, release = threading.Event(), threading.Event()
+
+    def slow(query):
+        inside.set()
+        assert release.wait(timeout=30)
+        return {"done": True}
+
+    monkeypatch.setitem(ROUTES, "/api/info", slow)
+    with running_server(Limits(compute_slots=1, compute_wait=0.2)) as base, ThreadPoolExecutor(1) as pool:
+        first = pool.submit(get, base, "/api/info")
+        assert inside.wait(timeout=30)  # the only slot is taken
+        status, _, body = get(base, "/api/info")
+        assert status == 503 and "no compute slot within 0.2 s" in body["error"]
+        release.set()
+        assert first.result(timeout=30)[:3:2] == (200, {"done": True})
+
+
+def test_a_trickling_client_is_dropped_at_the_request_deadline():
+    # One header byte every 0.1 s never trips the 10 s socket timeout, but the request deadline (1 s) ends it.
+    with running_server(Limits(request_deadline=1.0)) as base:
+        port = int(base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(f"GET /api/info HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Slow: ".encode())
+            dropped = False
+            for _ in range(150):  # 15 s of trickling at most
+                readable, _, _ = select.select([conn], [], [], 0.1)
+                if readable:
+                    try:
+                        dropped = conn.recv(4096) == b""
+                    except ConnectionResetError:
+                        dropped = True
+                    break
+                conn.sendall(b"x")
+            assert dropped
+        assert get(base, "/api/info")[0] == 200
 
 
 def test_static_files_are_package_data():

@@ -18,15 +18,13 @@ uniform (tau -> inf) (Jang, Gu, Poole 2017; Maddison, Mnih, Teh 2017).
 as a contrast: its argmax frequencies are *not* ``softmax(logits)`` (except for
 uniform logits), which is why the Gumbel is the right noise.
 
-``/api/density`` evaluates the Concrete log-density on a triangular grid of
-the 2-simplex (``K = 3``) with ``gumbel_softmax.distributions.Concrete`` when
-that module is installed.
+``/api/density`` evaluates the Concrete log-density (Jang, Gu, Poole 2017, eq. 3;
+Maddison, Mnih, Teh 2017) on a triangular grid of the 2-simplex (``K = 3``)
+with :class:`gumbel_softmax.distributions.Concrete`.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib
 import math
 import secrets
 from collections.abc import Mapping, Sequence
@@ -35,6 +33,7 @@ from typing import Any
 import torch
 
 import gumbel_softmax
+from gumbel_softmax.distributions import Concrete
 from gumbel_softmax.explorer import params as P
 from gumbel_softmax.explorer.params import BadRequest
 from gumbel_softmax.report import chi_square_pvalue
@@ -45,8 +44,6 @@ __all__ = [
     "sample",
     "density",
     "draw_noise",
-    "concrete_class",
-    "density_unavailable",
     "NORMAL_STD",
     "SAMPLES_SHOWN",
     "CHUNK",
@@ -77,45 +74,13 @@ def draw_noise(kind: str, shape: tuple[int, ...], generator: torch.Generator) ->
     raise ValueError(f"noise must be one of {P.NOISES}, got {kind!r}")
 
 
-@functools.cache
-def _probe_concrete() -> tuple[Any | None, str | None]:
-    """Import ``Concrete`` and evaluate it once; return (the class, None) or (None, why it cannot be used)."""
-    try:
-        module = importlib.import_module("gumbel_softmax.distributions")
-    except ImportError as error:
-        return None, f"gumbel_softmax.distributions is not installed ({error})"
-    concrete = getattr(module, "Concrete", None)
-    if concrete is None:
-        return None, "gumbel_softmax.distributions has no Concrete"
-    centre = torch.full((1, 3), 1 / 3, dtype=torch.float64)
-    try:
-        dist = concrete(torch.tensor(1.0, dtype=torch.float64), logits=torch.zeros(3, dtype=torch.float64))
-        value = dist.log_prob(centre)
-    except Exception as error:  # noqa: BLE001 - any failure means: hide the panel, say why
-        return None, f"Concrete(tau, logits=...).log_prob(x) failed: {error!r}"
-    if tuple(value.shape) != (1,) or not bool(torch.isfinite(value).all()):
-        return None, "Concrete(tau, logits=...).log_prob(x) did not give one finite value per point"
-    return concrete, None
-
-
-def concrete_class() -> Any | None:
-    """``gumbel_softmax.distributions.Concrete`` if it is installed and works, else ``None``."""
-    return _probe_concrete()[0]
-
-
-def density_unavailable() -> str | None:
-    """Why the density panel is off (``None`` when it works)."""
-    return _probe_concrete()[1]
-
-
 def info(query: Query) -> dict[str, Any]:
-    """``GET /api/info``: the library version, the parameter limits, and whether the density panel works."""
+    """``GET /api/info``: the library version and the parameter limits."""
     P.check_known(query, ())
     return {
         "version": gumbel_softmax.__version__,
         "limits": P.limits(),
         "samples_shown": SAMPLES_SHOWN,
-        "density": concrete_class() is not None,
     }
 
 
@@ -237,12 +202,9 @@ def density(query: Query) -> dict[str, Any]:
         raise BadRequest("logits", "the density is drawn on the 2-simplex: give exactly 3 finite logits")
     tau = P.parse_float(P.single(query, "tau"), "tau", *P.TAU_RANGE, default=1.0)
     resolution = P.parse_int(P.single(query, "resolution"), "resolution", *P.RESOLUTION_RANGE, default=40)
-    concrete = concrete_class()
-    if concrete is None:
-        raise BadRequest("density", f"unavailable: {density_unavailable() or 'no Concrete distribution'}")
     triangles, centroids = _simplex_triangles(resolution)
     with torch.no_grad():
-        dist = concrete(torch.tensor(tau, dtype=torch.float64), logits=torch.tensor(logits, dtype=torch.float64))
+        dist = Concrete(tau, logits=torch.tensor(logits, dtype=torch.float64))
         log_density = dist.log_prob(centroids)
     values = [v if math.isfinite(v) else None for v in log_density.tolist()]
     return {"logits": logits, "tau": tau, "resolution": resolution, "triangles": triangles, "log_density": values}

@@ -4,44 +4,55 @@
 :mod:`gumbel_softmax.explorer.api`) from the standard library's
 ``ThreadingHTTPServer`` on http://127.0.0.1:8765/ and prints the URL; Ctrl-C
 stops it. The page computes nothing random itself: every sample comes from the
-server, i.e. from this library. SIGTERM stops it the same way.
+server, i.e. from this library. SIGTERM stops it the same way. ``--host`` may
+name an IPv4 or IPv6 address or a host name; a port already in use, or a host
+that does not resolve, is one line on stderr and exit status 2.
 
 Safety: it binds to 127.0.0.1 unless ``--host`` says otherwise; it serves only
 the files of its own ``static/`` folder, looked up by exact name (no path is
 ever joined from the request, so ``..`` cannot escape); every API parameter is
 checked and a bad one gets HTTP 400 with ``{"error": ..., "parameter": ...}``;
-at most :data:`COMPUTE_SLOTS` requests compute at once, each in bounded memory;
-a client that stalls is dropped after :data:`SOCKET_TIMEOUT` seconds.
+a request whose ``Host`` header names another host gets 403 (DNS rebinding);
+a bug gets a JSON 500, its traceback logged on the server only. The
+:class:`~gumbel_softmax.explorer.guard.Limits` bound the open connections
+(503 past them), the requests computing at once (each in bounded memory; 503
+after waiting too long for a turn), and the time a client may take to send a
+request (see :mod:`gumbel_softmax.explorer.guard`).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import ipaddress
+import logging
 import signal
+import socket
 import sys
 import threading
+import time
 import webbrowser
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BufferedReader
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from gumbel_softmax.explorer import guard
 from gumbel_softmax.explorer.api import ROUTES
+from gumbel_softmax.explorer.guard import Limits
 from gumbel_softmax.explorer.params import MAX_QUERY, BadRequest
 
-__all__ = ["make_server", "serve", "STATIC", "COMPUTE_SLOTS", "SOCKET_TIMEOUT", "add_arguments", "run"]
+__all__ = ["make_server", "serve", "ExplorerServer", "Limits", "STATIC", "add_arguments", "run"]
 
 STATIC = Path(__file__).resolve().parent / "static"
-COMPUTE_SLOTS = 4  # concurrent computations; more requests wait their turn (2-16 cores: 4 keeps it responsive)
-SOCKET_TIMEOUT = 10.0  # seconds a client may stall mid-request before it is dropped
 MAX_FIELDS = 16  # query fields per request; no endpoint takes more than 5
 
 _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css"}
 _TYPES |= {".png": "image/png", ".svg": "image/svg+xml", ".ico": "image/x-icon"}
 # The page loads nothing from elsewhere: no CDN, no external fonts; the browser enforces it too.
 _POLICY = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'"
+_log = logging.getLogger(__name__)
 
 
 def _static_files() -> dict[str, Path]:
@@ -51,25 +62,86 @@ def _static_files() -> dict[str, Path]:
     return files
 
 
+class ExplorerServer(ThreadingHTTPServer):
+    """A ``ThreadingHTTPServer`` with the explorer's limits: at most ``limits.connections`` handler threads.
+
+    **Arguments:**
+        host: the host to bind, as the user gave it (kept for the ``Host`` check).
+        address: ``(address, port)`` to bind; ``family``: its address family (IPv4 or IPv6).
+        limits: the :class:`~gumbel_softmax.explorer.guard.Limits`.
+        quiet: if ``False``, log every request to stderr.
+    """
+
+    def __init__(self, host: str, address: tuple[str, int], family: int, limits: Limits, quiet: bool) -> None:
+        self.address_family = family
+        self.request_queue_size = limits.connections  # the listen backlog: a burst waits to be accepted
+        self.limits, self.quiet, self.files = limits, quiet, _static_files()
+        self.slots = threading.BoundedSemaphore(limits.compute_slots)
+        self.open_connections = 0
+        self._lock = threading.Lock()
+        super().__init__(address, ExplorerHandler)
+        bound = str(self.server_address[0])
+        self.host_names = guard.allowed_names(host, bound)
+        self.any_literal = guard.is_wildcard(bound)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve on a new thread if fewer than ``limits.connections`` are open, else answer 503 now."""
+        with self._lock:
+            full = self.open_connections >= self.limits.connections
+            self.open_connections += not full
+        if full:
+            body = {"error": f"busy: {self.limits.connections} connections are open; try again", "parameter": None}
+            guard.refuse(request, body)
+            return self.shutdown_request(request)
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._closed()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._closed()
+
+    def _closed(self) -> None:
+        with self._lock:
+            self.open_connections -= 1
+
+
 class ExplorerHandler(BaseHTTPRequestHandler):
     """Routes ``GET`` requests to the static files and the JSON API; everything else is a JSON error."""
 
+    server: ExplorerServer
     server_version = "gumbel-softmax-explorer"
-    timeout = SOCKET_TIMEOUT
-    files: dict[str, Path] = {}
-    slots = threading.BoundedSemaphore(COMPUTE_SLOTS)  # make_server gives each server its own
-    quiet = True
+
+    def setup(self) -> None:
+        self.timeout = self.server.limits.socket_timeout
+        super().setup()
+        self.rfile.close()  # the plain reader: replaced by one with a deadline
+        self.reader = guard.DeadlineReader(self.connection, self.timeout)
+        self.rfile = BufferedReader(self.reader)
+
+    def handle_one_request(self) -> None:
+        self.reader.deadline = time.monotonic() + self.server.limits.request_deadline
+        super().handle_one_request()
 
     def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
         try:
             self._get()
         except (ConnectionError, TimeoutError):
             pass  # the client went away; nothing to answer
-        except Exception as error:  # noqa: BLE001 - the last line of defence: log it, answer JSON, stay up
-            self.log_error("internal error on %s: %r", self.path[:200], error)
+        except Exception:  # noqa: BLE001 - the last line of defence: log it here, answer JSON, stay up
+            _log.exception("explorer: internal error on GET %s", self.path[:200])
             self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "internal error", "parameter": None})
 
     def _get(self) -> None:
+        host = self.headers.get("Host")
+        if not guard.host_allowed(host, self.server.host_names, self.server.server_port, self.server.any_literal):
+            status = HTTPStatus.BAD_REQUEST if host is None else HTTPStatus.FORBIDDEN
+            why = "no Host header" if host is None else f"Host {host[:100]!r} is not this server"
+            return self._json(status, {"error": f"{why}; open the URL the server printed", "parameter": "Host"})
         url = urlsplit(self.path)
         if len(url.query) > MAX_QUERY:
             return self._bad(BadRequest("request", f"query string of {len(url.query)} bytes; the limit is {MAX_QUERY}"))
@@ -77,24 +149,34 @@ class ExplorerHandler(BaseHTTPRequestHandler):
         if route is not None:
             try:
                 query = parse_qs(url.query, keep_blank_values=True, errors="strict", max_num_fields=MAX_FIELDS)
-                with self.slots:
-                    body = route(query)
-            except BadRequest as error:
-                return self._bad(error)
-            except ValueError:  # parse_qs: too many fields or bad percent-encoding
+            except ValueError:  # too many fields or bad percent-encoding
                 return self._bad(BadRequest("request", f"malformed query string (at most {MAX_FIELDS} fields, UTF-8)"))
-            return self._json(HTTPStatus.OK, body)
-        path = self.files.get(url.path)
+            return self._compute(route, query)
+        path = self.server.files.get(url.path)
         if path is None:
             return self._json(HTTPStatus.NOT_FOUND, {"error": "not found", "parameter": "path"})
         self._send(HTTPStatus.OK, path.read_bytes(), _TYPES[path.suffix])
+
+    def _compute(self, route: Any, query: dict[str, list[str]]) -> None:
+        """Run ``route`` in one of the compute slots; 503 if none frees up within ``limits.compute_wait``."""
+        wait = self.server.limits.compute_wait
+        if not self.server.slots.acquire(timeout=wait):
+            return self._json(
+                HTTPStatus.SERVICE_UNAVAILABLE, {"error": f"busy: no compute slot within {wait:g} s", "parameter": None}
+            )
+        try:
+            body = route(query)
+        except BadRequest as error:
+            return self._bad(error)
+        finally:
+            self.server.slots.release()
+        self._json(HTTPStatus.OK, body)
 
     def _bad(self, error: BadRequest) -> None:
         self._json(HTTPStatus.BAD_REQUEST, {"error": error.message, "parameter": error.parameter})
 
     def _json(self, status: HTTPStatus, body: dict[str, Any]) -> None:
-        data = json.dumps(body, allow_nan=False, separators=(",", ":")).encode()
-        self._send(status, data, "application/json")
+        self._send(status, guard.json_bytes(body), "application/json")
 
     def _send(self, status: HTTPStatus, data: bytes, content_type: str) -> None:
         self.send_response(status)
@@ -115,32 +197,46 @@ class ExplorerHandler(BaseHTTPRequestHandler):
             pass
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the standard library's name)
-        if not self.quiet:
+        if not self.server.quiet:
             super().log_message(format, *args)
 
 
-def make_server(host: str = "127.0.0.1", port: int = 8765, quiet: bool = True) -> ThreadingHTTPServer:
+def make_server(
+    host: str = "127.0.0.1", port: int = 8765, quiet: bool = True, limits: Limits | None = None
+) -> ExplorerServer:
     """A bound, not yet running explorer server (``port=0`` picks a free port: see ``server_address``).
 
     **Arguments:**
-        host: the interface to bind; 127.0.0.1 keeps it to this machine.
+        host: the interface to bind: an IPv4 or IPv6 address or a name (the first address it
+            resolves to is used); 127.0.0.1 keeps it to this machine.
         port: the TCP port, or 0 for any free one.
         quiet: if ``False``, log every request to stderr.
+        limits: the resource limits (:class:`~gumbel_softmax.explorer.guard.Limits`).
 
-    **Returns:** a ``ThreadingHTTPServer``; call ``serve_forever()`` (blocking) and ``server_close()``.
+    **Returns:** an :class:`ExplorerServer`; call ``serve_forever()`` (blocking) and ``server_close()``.
+
+    **Raises:** ``OSError`` if the host does not resolve (``socket.gaierror``) or the port cannot be bound.
     """
-    slots = threading.BoundedSemaphore(COMPUTE_SLOTS)
-    handler = type("Handler", (ExplorerHandler,), {"files": _static_files(), "quiet": quiet, "slots": slots})
-    return ThreadingHTTPServer((host, port), handler)
+    family, _, _, _, sockaddr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    return ExplorerServer(host, (sockaddr[0], port), family, limits or Limits(), quiet)
+
+
+def url_of(server: ExplorerServer) -> str:
+    """The URL to open for ``server``: a loopback address when it listens on every interface."""
+    address = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(server.server_address[0], server.server_address[0])
+    return f"http://{f'[{address}]' if ':' in address else address}:{server.server_port}/"
 
 
 def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = False, quiet: bool = True) -> int:
-    """Run the explorer until Ctrl-C; print the URL first. Returns the exit status (0)."""
-    server = make_server(host, port, quiet)
-    bound_host, bound_port = server.server_address[:2]
-    url = f"http://{'127.0.0.1' if bound_host == '0.0.0.0' else bound_host}:{bound_port}/"
+    """Run the explorer until Ctrl-C; print the URL first. Returns the exit status: 0, or 2 if it cannot listen."""
+    try:
+        server = make_server(host, port, quiet)
+    except OSError as error:
+        print(f"error: cannot listen on {host} port {port}: {error.strerror or error}", file=sys.stderr, flush=True)
+        return 2
+    url = url_of(server)
     print(f"Gumbel-Softmax explorer at {url}  (Ctrl-C stops it)", flush=True)
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    if not ipaddress.ip_address(server.server_address[0]).is_loopback:
         print(f"warning: listening on {host}: other machines can reach this server", file=sys.stderr, flush=True)
     if open_browser:
         threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()

@@ -234,7 +234,7 @@ function colour(t) {
 }
 
 function densityAvailable(k) {
-  return k === 3 && state.info && state.info.density && state.logits.every(Number.isFinite);
+  return k === 3 && state.logits.every(Number.isFinite);
 }
 
 async function renderDensity(body) {
