@@ -11,8 +11,16 @@ from torch.distributions import RelaxedOneHotCategorical, biject_to, transform_t
 from torch.distributions.relaxed_categorical import ExpRelaxedCategorical
 from torch.distributions.transforms import SoftmaxTransform, StickBreakingTransform
 
-from gumbel_softmax.distributions import Concrete, ConcreteStraightThrough, ExpConcrete
-from gumbel_softmax.distributions._base import coordinate_floor
+from gumbel_softmax import use_backend
+from gumbel_softmax.distributions import (
+    BinaryConcrete,
+    BinaryConcreteStraightThrough,
+    Concrete,
+    ConcreteStraightThrough,
+    ExpConcrete,
+    LogitBinaryConcrete,
+)
+from gumbel_softmax.distributions._base import coordinate_floor, largest_below_one
 from tests.stats import ALPHA, assert_categorical, assert_ks, ks_pvalue
 
 F64 = torch.float64
@@ -252,8 +260,21 @@ def test_half_precision_computes_in_float32_and_returns_the_input_dtype(cls, dty
     torch.testing.assert_close(log_prob.float(), wide.to(dtype).float())
 
 
+RELAXED = [Concrete, ExpConcrete, ConcreteStraightThrough, BinaryConcrete, LogitBinaryConcrete,
+           BinaryConcreteStraightThrough]
+
+
+def _rounded_like_rsample(cls: type, x: torch.Tensor) -> torch.Tensor:
+    """A wider sample rounded to ``x.dtype`` and kept in the documented range of ``cls`` in that dtype."""
+    if cls is Concrete:
+        return x.clamp_min(coordinate_floor(x.dtype))
+    if cls is BinaryConcrete:
+        return x.clamp(coordinate_floor(x.dtype), largest_below_one(x.dtype))
+    return x
+
+
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-@pytest.mark.parametrize("cls", [Concrete, ExpConcrete, ConcreteStraightThrough])
+@pytest.mark.parametrize("cls", RELAXED)
 def test_half_precision_keeps_the_parameters_in_float32(cls, dtype, generator):
     # bfloat16 would round tau = 0.3 to 0.30078: the parameters stay float32, only outputs are rounded.
     logits = (torch.randn(4, 6, generator=generator) * 2).to(dtype)
@@ -262,9 +283,7 @@ def test_half_precision_keeps_the_parameters_in_float32(cls, dtype, generator):
     assert torch.equal(d.temperature, wide.temperature) and torch.equal(d.logits, wide.logits)
     value = d.rsample((50,), generator=torch.Generator().manual_seed(3))
     expected = wide.rsample((50,), generator=torch.Generator().manual_seed(3)).to(dtype)
-    if cls is Concrete:  # the documented floor of the output dtype
-        expected = expected.clamp_min(coordinate_floor(dtype))
-    assert value.dtype == dtype and torch.equal(value, expected)
+    assert value.dtype == dtype and torch.equal(value, _rounded_like_rsample(cls, expected))
     assert torch.equal(d.log_prob(value), wide.log_prob(value).to(dtype))
 
 
@@ -277,9 +296,7 @@ def test_a_float64_temperature_makes_the_compute_dtype_float64(cls):
     value = d.sample((200,), generator=torch.Generator().manual_seed(4))
     assert value.dtype == torch.float32  # samples in the dtype of the logits
     expected = wide.sample((200,), generator=torch.Generator().manual_seed(4)).float()
-    if cls is Concrete:
-        expected = expected.clamp_min(coordinate_floor(torch.float32))
-    assert torch.equal(value, expected)
+    assert torch.equal(value, _rounded_like_rsample(cls, expected))
     assert torch.equal(d.log_prob(value), wide.log_prob(value.double()).float())
 
 
@@ -330,6 +347,17 @@ def test_the_support_has_transforms_for_hmc_and_autoguides(registry, transform, 
     x = t(u).float()
     assert x.shape == (10, 2, 4) and bool(d.support.check(x).all())
     assert bool(d.log_prob(x).isfinite().all())
+
+
+@pytest.mark.parametrize("cls", [Concrete, ConcreteStraightThrough])
+def test_samples_come_from_the_reference_noise_whatever_the_backend(cls):
+    # A fused kernel draws other noise from the same generator; Concrete = exp(ExpConcrete) and the
+    # other same-noise relations need the reference. ("triton" without a kernel for CPU would raise.)
+    logits = torch.tensor([[0.3, -1.2, 0.8], [1.0, 0.0, -0.5]])
+    reference = cls(0.5, logits=logits).sample((4,), generator=torch.Generator().manual_seed(2))
+    with use_backend("triton"):
+        forced = cls(0.5, logits=logits).sample((4,), generator=torch.Generator().manual_seed(2))
+    assert torch.equal(forced, reference)
 
 
 def test_expand_probs_and_reproducibility(generator):

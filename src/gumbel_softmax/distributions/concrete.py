@@ -45,6 +45,7 @@ import torch
 from torch import Tensor
 from torch.distributions import constraints
 
+from gumbel_softmax.backend import use_backend
 from gumbel_softmax.distributions._base import Relaxed, coordinate_floor, simplex
 from gumbel_softmax.functional import gumbel_softmax
 from gumbel_softmax.noise import log_exponential
@@ -152,9 +153,15 @@ class Concrete(Relaxed):
         return _masked_where(self.logits, x.clamp_min(coordinate_floor(x.dtype)), 0.0)
 
     def _gumbel_softmax(self, sample_shape: torch.Size, generator: torch.Generator | None, hard: bool) -> Tensor:
-        """:func:`gumbel_softmax` (soft or straight-through) of the parameters, in the compute dtype."""
+        """:func:`gumbel_softmax` (soft or straight-through) of the parameters, in the compute dtype.
+
+        Always the reference: a fused kernel draws other noise from the same generator, and the
+        families here share the reference's (``Concrete = exp(ExpConcrete)``, ``BinaryConcrete`` =
+        the two-category ``Concrete``, for the same generator state).
+        """
         logits, tau = self._params_for(self._extended_shape(sample_shape))
-        return gumbel_softmax(logits, tau, hard=hard, generator=generator)
+        with use_backend("torch"):
+            return gumbel_softmax(logits, tau, hard=hard, generator=generator)
 
     def log_prob(self, value: Tensor) -> Tensor:
         x, logits, tau, dtype = self._prepare(value)
