@@ -187,7 +187,7 @@ class Relaxed(GeneratorSampling):
         return value.to(work), self.logits.to(work), self.temperature.to(work), out
 
     def _params_for(self, shape: torch.Size) -> tuple[Tensor, Tensor]:
-        """Logits and temperature (compute dtype) for a sample of ``shape``; the temperature keeps a size-1 event axis."""
+        """Logits and temperature (compute dtype) for a sample of ``shape``; tau keeps a size-1 event axis."""
         tau = self.temperature
         if self.event_dims:
             tau = tau.unsqueeze(-1)

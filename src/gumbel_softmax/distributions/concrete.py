@@ -127,7 +127,9 @@ class Concrete(Relaxed):
 
     **Arguments:**
         temperature: ``lambda > 0``, a float or a tensor (batched: ``[B]``, or ``[B, 1]``
-            with logits ``[B, K]``; either gives batch shape ``[B]``).
+            with logits ``[B, K]``; either gives batch shape ``[B]``). A tensor ending in a
+            size-1 axis broadcasts against ``logits`` with the category axis kept, as in
+            :func:`gumbel_softmax` (``[B, 1]`` with logits ``[A, B, K]`` gives ``[A, B]``).
         probs / logits: ``[..., K]``, exactly one; ``-inf`` logits (0 probabilities)
             mask a category: samples put exactly 0 there and ``log_prob`` is the
             density over the other categories.
