@@ -78,3 +78,12 @@ def test_state_dict_restores_parameters():
 def test_bad_arguments_raise(bad, error):
     with pytest.raises(error):
         bad()
+
+
+def test_exponential_rate_may_be_zero_but_not_negative_or_a_bool():
+    assert [Exponential(2.0, 0, 0.5).value(s) for s in STEPS] == [2.0] * len(STEPS)
+    with pytest.raises(ValueError, match=">= 0"):
+        Exponential(rate=-1.0)
+    for flag in (False, True):
+        with pytest.raises(TypeError, match="rate"):
+            Exponential(rate=flag)

@@ -5,19 +5,36 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.integrate
+import scipy.stats
 import torch
-from torch.distributions import RelaxedOneHotCategorical
+from torch.distributions import RelaxedOneHotCategorical, biject_to, transform_to
 from torch.distributions.relaxed_categorical import ExpRelaxedCategorical
+from torch.distributions.transforms import SoftmaxTransform, StickBreakingTransform
 
-from gumbel_softmax.distributions import Concrete, ExpConcrete
-from tests.stats import assert_categorical, assert_ks, ks_pvalue
+from gumbel_softmax import use_backend
+from gumbel_softmax.distributions import (
+    BinaryConcrete,
+    BinaryConcreteStraightThrough,
+    Concrete,
+    ConcreteStraightThrough,
+    ExpConcrete,
+    LogitBinaryConcrete,
+)
+from gumbel_softmax.distributions._base import coordinate_floor, largest_below_one
+from tests.stats import ALPHA, assert_categorical, assert_ks, ks_pvalue
 
 F64 = torch.float64
 TAUS = [0.5, 0.1, 0.05, 0.01]
 
 
 def _relative_error(ours: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    return (ours.double() - reference).abs() / reference.abs().clamp_min(1.0)
+    """``|ours - reference| / |reference|``, a true relative error (no floor on the denominator).
+
+    The log-densities compared here are sums of terms of size ``|logits - tau y|``: at these
+    temperatures and K every reference value is far from 0 (|log p| >= 10 on every sample of these
+    tests), so the quotient is well defined; a reference of exactly 0 would give inf/nan and fail.
+    """
+    return (ours.double() - reference).abs() / reference.abs()
 
 
 @pytest.mark.parametrize("K, n", [(10, 2000), (1000, 100)])
@@ -143,7 +160,23 @@ def test_argmax_of_cold_samples_is_categorical(cls, tau, generator):
     counts = torch.bincount(x.argmax(-1), minlength=4)
     assert_categorical(counts, probs)
     if cls is Concrete and tau == 0.01:  # and the samples are nearly one-hot
+        assert _median_check_false_failure_bound(probs, tau, len(x)) < ALPHA
         assert float(x.max(-1).values.median()) > 1 - 1e-6
+
+
+def _median_check_false_failure_bound(probs: torch.Tensor, tau: float, n: int) -> float:
+    """Probability that the median of ``max_k x_k`` over ``n`` Concrete samples is at most ``1 - 1e-6``.
+
+    With ``d`` the gap between the two largest perturbed logits, ``1 - max_k x_k <= (K - 1) exp(-d / tau)``,
+    so ``1 - max_k x_k >= 0.9e-6`` (1e-6, less 1e-7 for float32 rounding of ``x``) needs
+    ``d <= tau log((K - 1) / 0.9e-6)``. In the exponential-race form (``exp(-logit_k - G_k)`` is
+    Exp(p_k)), ``P(d > delta) = sum_i p_i / (1 + (1 - p_i)(e^delta - 1))``. The median fails only if at
+    least half of the ``n`` independent samples fall short: a binomial tail.
+    """
+    delta = tau * np.log((len(probs) - 1) / 0.9e-6)
+    p = probs.double().numpy()
+    short = 1.0 - float(np.sum(p / (1.0 + (1.0 - p) * np.expm1(delta))))
+    return float(scipy.stats.binom.sf(n // 2 - 1, n, short))  # P(at least n / 2 of n fall short)
 
 
 # ---- gradients -----------------------------------------------------------------------------------
@@ -225,6 +258,106 @@ def test_half_precision_computes_in_float32_and_returns_the_input_dtype(cls, dty
     assert log_prob.dtype == dtype and bool(log_prob.isfinite().all())
     wide = cls(0.5, logits=d.logits.float(), validate_args=False).log_prob(value.float())
     torch.testing.assert_close(log_prob.float(), wide.to(dtype).float())
+
+
+RELAXED = [Concrete, ExpConcrete, ConcreteStraightThrough, BinaryConcrete, LogitBinaryConcrete,
+           BinaryConcreteStraightThrough]
+
+
+def _rounded_like_rsample(cls: type, x: torch.Tensor) -> torch.Tensor:
+    """A wider sample rounded to ``x.dtype`` and kept in the documented range of ``cls`` in that dtype."""
+    if cls is Concrete:
+        return x.clamp_min(coordinate_floor(x.dtype))
+    if cls is BinaryConcrete:
+        return x.clamp(coordinate_floor(x.dtype), largest_below_one(x.dtype))
+    return x
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("cls", RELAXED)
+def test_half_precision_keeps_the_parameters_in_float32(cls, dtype, generator):
+    # bfloat16 would round tau = 0.3 to 0.30078: the parameters stay float32, only outputs are rounded.
+    logits = (torch.randn(4, 6, generator=generator) * 2).to(dtype)
+    d, wide = cls(0.3, logits=logits), cls(0.3, logits=logits.float())
+    assert d.temperature.dtype == d.logits.dtype == torch.float32
+    assert torch.equal(d.temperature, wide.temperature) and torch.equal(d.logits, wide.logits)
+    value = d.rsample((50,), generator=torch.Generator().manual_seed(3))
+    expected = wide.rsample((50,), generator=torch.Generator().manual_seed(3)).to(dtype)
+    assert value.dtype == dtype and torch.equal(value, _rounded_like_rsample(cls, expected))
+    assert torch.equal(d.log_prob(value), wide.log_prob(value).to(dtype))
+
+
+@pytest.mark.parametrize("cls", [Concrete, ExpConcrete])
+def test_a_float64_temperature_makes_the_compute_dtype_float64(cls):
+    logits = torch.tensor([0.3, -1.2, 0.8, 2.0])
+    tau = torch.tensor(0.37, dtype=F64)
+    d, wide = cls(tau, logits=logits), cls(tau, logits=logits.double())
+    assert d.temperature.dtype == d.logits.dtype == F64 and torch.equal(d.logits, wide.logits)
+    value = d.sample((200,), generator=torch.Generator().manual_seed(4))
+    assert value.dtype == torch.float32  # samples in the dtype of the logits
+    expected = wide.sample((200,), generator=torch.Generator().manual_seed(4)).float()
+    assert torch.equal(value, _rounded_like_rsample(cls, expected))
+    assert torch.equal(d.log_prob(value), wide.log_prob(value.double()).float())
+
+
+def test_a_temperature_ending_in_a_size_1_axis_broadcasts_with_the_category_axis_kept(generator):
+    logits = torch.randn(4, 2, 3, generator=generator)
+    per_row = torch.tensor([[0.2], [1.5]])  # [2, 1] against [4, 2, 3]: one temperature per middle index
+    per_block = torch.tensor([0.1, 0.4, 0.9, 2.0]).reshape(4, 1, 1)
+    for tau, batch_form in [(per_row, per_row.squeeze(-1).expand(4, 2)), (per_block, per_block[..., 0].expand(4, 2))]:
+        d = Concrete(tau, logits=logits)
+        assert d.batch_shape == (4, 2)
+        assert torch.equal(d.temperature, batch_form)
+        x = d.sample((3,), generator=generator)
+        assert torch.equal(d.log_prob(x), Concrete(batch_form, logits=logits).log_prob(x))
+    # The rule is the same with one batch dim ([2, 1] with [2, 3]) ...
+    assert torch.equal(Concrete(per_row, logits=logits[0]).temperature, per_row.squeeze(-1))
+    # ... and a tensor that does not end in a size-1 axis broadcasts against the batch shape.
+    assert Concrete(torch.tensor([0.2, 1.5]), logits=logits).batch_shape == (4, 2)
+    with pytest.raises(ValueError, match="category axis"):
+        Concrete(torch.ones(3, 1), logits=logits)
+
+
+def test_float16_exp_concrete_samples_are_finite_where_unmasked(generator):
+    # y_1 is about -700 / 0.01 = -7e4, beyond float16's -65504: the sample is clamped there, not -inf.
+    d = ExpConcrete(0.01, logits=torch.tensor([0.0, -700.0, float("-inf")], dtype=torch.float16))
+    y = d.sample((100,), generator=generator)
+    assert bool(y[:, :2].isfinite().all()) and bool(torch.isneginf(y[:, 2]).all())
+    assert bool((y[:, 1] == torch.finfo(torch.float16).min).any())  # the clamp is reached
+    assert bool(d.log_prob(y).isfinite().all())
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_samples_pass_a_float32_concretes_support_check(dtype, generator):
+    for K in (2, 3, 1000):
+        d = Concrete(0.5, logits=torch.randn(K, generator=generator) * 3, validate_args=True)
+        for x in (d.sample((500,), generator=generator).to(dtype),
+                  Concrete(0.5, logits=d.logits.to(dtype)).sample((500,), generator=generator)):
+            assert bool(d.support.check(x).all()), (K, dtype)
+            assert bool(d.log_prob(x).isfinite().all())  # validates without raising
+
+
+@pytest.mark.parametrize("registry, transform", [(biject_to, StickBreakingTransform), (transform_to, SoftmaxTransform)])
+def test_the_support_has_transforms_for_hmc_and_autoguides(registry, transform, generator):
+    # Pyro's autoguides and HMC ask these registries for a map from unconstrained space to the support.
+    d = Concrete(0.5, logits=torch.randn(2, 4, generator=generator))
+    t = registry(d.support)
+    assert isinstance(t, transform)
+    u = torch.randn(10, 2, 3 if transform is StickBreakingTransform else 4, generator=generator, dtype=F64)
+    x = t(u).float()
+    assert x.shape == (10, 2, 4) and bool(d.support.check(x).all())
+    assert bool(d.log_prob(x).isfinite().all())
+
+
+@pytest.mark.parametrize("cls", [Concrete, ConcreteStraightThrough])
+def test_samples_come_from_the_reference_noise_whatever_the_backend(cls):
+    # A fused kernel draws other noise from the same generator; Concrete = exp(ExpConcrete) and the
+    # other same-noise relations need the reference. ("triton" without a kernel for CPU would raise.)
+    logits = torch.tensor([[0.3, -1.2, 0.8], [1.0, 0.0, -0.5]])
+    reference = cls(0.5, logits=logits).sample((4,), generator=torch.Generator().manual_seed(2))
+    with use_backend("triton"):
+        forced = cls(0.5, logits=logits).sample((4,), generator=torch.Generator().manual_seed(2))
+    assert torch.equal(forced, reference)
 
 
 def test_expand_probs_and_reproducibility(generator):

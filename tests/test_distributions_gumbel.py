@@ -53,3 +53,18 @@ def test_shapes_dtypes_and_errors(generator):
     assert x.dtype == torch.float16 and half.log_prob(x).dtype == torch.float16
     with pytest.raises(ValueError):
         Gumbel(0.0, -1.0)
+
+
+def test_icdf_validates_and_computes_in_float32():
+    d = Gumbel(torch.tensor(0.0), torch.tensor(2.0), validate_args=True)
+    for bad in (1.5, -0.1, float("nan")):
+        with pytest.raises(ValueError, match=r"\[0, 1\]"):
+            d.icdf(torch.tensor(bad))
+    assert torch.equal(d.icdf(torch.tensor([0.0, 1.0])), torch.tensor([float("-inf"), float("inf")]))
+    assert bool(Gumbel(0.0, 2.0, validate_args=False).icdf(torch.tensor(1.5)).isnan())  # unchecked: as asked
+    # bfloat16 parameters and quantiles: the float32 result, rounded once (not bfloat16 arithmetic).
+    bf16 = torch.bfloat16
+    q = torch.tensor([0.01, 0.3, 0.5, 0.99], dtype=bf16)
+    half = Gumbel(torch.tensor(0.5, dtype=bf16), torch.tensor(3.0, dtype=bf16)).icdf(q)
+    assert half.dtype == bf16
+    assert torch.equal(half, Gumbel(torch.tensor(0.5), torch.tensor(3.0)).icdf(q.float()).to(bf16))

@@ -26,11 +26,12 @@ from typing import Any
 __all__ = ["Schedule", "Constant", "Exponential", "Linear", "Cosine", "Lambda"]
 
 
-def _positive(name: str, value: float) -> float:
+def _positive(name: str, value: float, *, zero_ok: bool = False) -> float:
+    """``value`` as a float if it is a finite number > 0 (>= 0 with ``zero_ok``); bools are refused."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be finite and > 0, got {value}")
+    if not (math.isfinite(value) and (value >= 0 if zero_ok else value > 0)):
+        raise ValueError(f"{name} must be finite and {'>= 0' if zero_ok else '> 0'}, got {value}")
     return float(value)
 
 
@@ -122,7 +123,7 @@ class Exponential(Schedule):
     def __init__(self, tau0: float = 1.0, rate: float = 1e-4, minimum: float = 0.5, every: int = 1) -> None:
         super().__init__()
         self.tau0 = _positive("tau0", tau0)
-        self.rate = 0.0 if rate == 0 else _positive("rate", rate)
+        self.rate = _positive("rate", rate, zero_ok=True)
         self.minimum = _positive("minimum", minimum)
         self.every = _count("every", every, 1)
 

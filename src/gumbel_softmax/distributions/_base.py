@@ -9,7 +9,8 @@ import math
 
 import torch
 from torch import Tensor
-from torch.distributions import Distribution, constraints
+from torch.distributions import Distribution, biject_to, constraints, transform_to
+from torch.distributions.transforms import SoftmaxTransform, StickBreakingTransform
 
 from gumbel_softmax.noise import compute_dtype
 from gumbel_softmax.validation import check_logits, validation, validation_enabled
@@ -57,6 +58,9 @@ class _Simplex(constraints.Constraint):
 
 
 simplex = _Simplex()
+# As torch does for its own simplex: HMC and Pyro's autoguides find an unconstrained parametrization.
+biject_to.register(_Simplex, lambda constraint: StickBreakingTransform())
+transform_to.register(_Simplex, lambda constraint: SoftmaxTransform())
 
 
 class GeneratorSampling(Distribution):
@@ -76,16 +80,26 @@ class Relaxed(GeneratorSampling):
     """Base of the Concrete families: a ``temperature`` and ``logits`` (or ``probs``) over ``event_dims`` axes.
 
     **Arguments:**
-        temperature: a positive float or tensor broadcastable to the batch shape.
-            For categorical families (``event_dims = 1``) a tensor with as many
-            dims as ``logits`` and a trailing size-1 axis (``[B, 1]`` for
-            logits ``[B, K]``, the per-row form of :func:`gumbel_softmax`) has
-            that axis dropped, so its batch shape is ``[B]``.
+        temperature: a positive float or floating tensor. For categorical
+            families (``event_dims = 1``) a tensor whose last axis has size 1 is
+            the per-row form of :func:`gumbel_softmax`: it broadcasts against
+            ``logits`` with the category axis kept (``[B, 1]`` with logits
+            ``[B, K]`` or ``[A, B, K]``), so that axis is dropped from the batch
+            shape. Any other tensor (``[B]``, a 0-d tensor) broadcasts against
+            the batch shape ``logits.shape[:-1]``.
         probs / logits: exactly one of them. Categorical logits are normalized
             (``logits - logsumexp``); ``-inf`` masks a category. Bernoulli
             logits are ``log p - log(1 - p)`` and must be finite.
         validate_args: check parameters and values; default
             :func:`gumbel_softmax.validation_enabled`.
+
+    The attributes ``temperature`` and ``logits`` are held in the compute dtype
+    (:func:`gumbel_softmax.noise.compute_dtype` of the promoted dtype of
+    ``logits`` and a tensor ``temperature``: float32, or float64 if either is
+    float64), so float16/bfloat16 inputs do not round the parameters
+    (``tau = 0.3`` stays 0.3, not bfloat16's 0.30078). Samples are returned
+    in the dtype of the given ``logits``/``probs``, ``log_prob`` in the
+    promoted dtype of that and the value.
     """
 
     event_dims = 1
@@ -99,21 +113,27 @@ class Relaxed(GeneratorSampling):
         validate_args: bool | None = None,
     ) -> None:
         validate = validation_enabled() if validate_args is None else bool(validate_args)
-        logits = self._parse_logits(probs, logits, validate)
-        tau = _parse_temperature(temperature, logits, self.event_dims, validate)
+        name, given = self._given(probs, logits)
+        tau = _parse_temperature(temperature, given, self.event_dims, validate)
+        work = work_dtype(given, tau)
+        logits = self._to_logits(name, given.to(work), probs is not None, validate)
         event_shape = logits.shape[logits.ndim - self.event_dims :]
         try:
             batch_shape = torch.broadcast_shapes(tau.shape, logits.shape[: logits.ndim - self.event_dims])
         except RuntimeError as error:
+            per_row = " (its trailing size-1 axis read as the category axis)" if tau.ndim < temperature.ndim else ""
             raise ValueError(
-                f"temperature of shape {tuple(tau.shape)} does not broadcast with the batch shape "
-                f"{tuple(logits.shape[: logits.ndim - self.event_dims])} of logits {tuple(logits.shape)}"
+                f"temperature of shape {tuple(temperature.shape)}{per_row} does not broadcast with "
+                f"logits {tuple(logits.shape)}; give one value per batch element, of shape "
+                f"{tuple(logits.shape[: logits.ndim - self.event_dims])} or broadcastable to it"
             ) from error
-        self.temperature = tau.expand(batch_shape)
+        self.temperature = tau.to(work).expand(batch_shape)
         self.logits = logits.expand(batch_shape + event_shape)
+        self._sample_dtype = given.dtype
         super().__init__(batch_shape, event_shape, validate_args=validate)
 
-    def _parse_logits(self, probs: Tensor | None, logits: Tensor | None, validate: bool) -> Tensor:
+    def _given(self, probs: Tensor | None, logits: Tensor | None) -> tuple[str, Tensor]:
+        """The name and tensor of the one parameter given, after type and shape checks."""
         if (probs is None) == (logits is None):
             got = "both" if probs is not None else "neither"
             raise ValueError(f"{type(self).__name__} needs exactly one of `probs` or `logits`, got {got}")
@@ -124,15 +144,19 @@ class Relaxed(GeneratorSampling):
                             + (f" of dtype {given.dtype}" if isinstance(given, Tensor) else ""))
         if given.ndim < self.event_dims:
             raise ValueError(f"{name} needs at least {self.event_dims} dim(s) (the categories), got a 0-d tensor")
+        return name, given
+
+    def _to_logits(self, name: str, given: Tensor, is_probs: bool, validate: bool) -> Tensor:
+        """(Normalized) logits from ``given``, computed in its dtype."""
         if self.event_dims == 0:
-            logits = torch.logit(given) if probs is not None else given
+            logits = torch.logit(given) if is_probs else given
             if validate and not bool(torch.isfinite(logits).all()):
                 raise ValueError(f"{type(self).__name__}: {name} must give finite logits (probabilities strictly "
                                  "between 0 and 1, no NaN or inf)")
             return logits
-        logits = given.log() if probs is not None else given
+        logits = given.log() if is_probs else given
         with validation(validate):
-            check_logits(logits, -1, name="log(probs)" if probs is not None else "logits")
+            check_logits(logits, -1, name="log(probs)" if is_probs else "logits")
         return logits - logits.logsumexp(-1, keepdim=True)
 
     @property
@@ -144,40 +168,48 @@ class Relaxed(GeneratorSampling):
         batch_shape = torch.Size(batch_shape)
         new.temperature = self.temperature.expand(batch_shape)
         new.logits = self.logits.expand(batch_shape + self.event_shape)
+        new._sample_dtype = self._sample_dtype
         Distribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
 
     def _prepare(self, value: Tensor) -> tuple[Tensor, Tensor, Tensor, torch.dtype]:
-        """Validate ``value``; return it, ``logits``, ``temperature`` in the compute dtype, and the dtype to return."""
+        """Validate ``value``; return it, ``logits``, ``temperature`` in the compute dtype, and the dtype to return.
+
+        The compute dtype is that of the parameters (which already include the
+        temperature's dtype), promoted with ``value``'s; the dtype to return is
+        the promoted dtype of ``value`` and the given logits.
+        """
         if self._validate_args:
             self._validate_sample(value)
         work = work_dtype(value, self.logits)
-        out = torch.promote_types(value.dtype, self.logits.dtype)
+        out = torch.promote_types(value.dtype, self._sample_dtype)
         return value.to(work), self.logits.to(work), self.temperature.to(work), out
 
-    def _params_for(self, shape: torch.Size, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-        """Logits and temperature in ``dtype`` for a sample of ``shape``; the temperature keeps a size-1 event axis."""
-        tau = self.temperature.to(dtype)
+    def _params_for(self, shape: torch.Size) -> tuple[Tensor, Tensor]:
+        """Logits and temperature (compute dtype) for a sample of ``shape``; tau keeps a size-1 event axis."""
+        tau = self.temperature
         if self.event_dims:
             tau = tau.unsqueeze(-1)
         tau_shape = shape[: len(shape) - self.event_dims] + (1,) * self.event_dims
-        return self.logits.to(dtype).expand(shape), tau.expand(tau_shape)
+        return self.logits.expand(shape), tau.expand(tau_shape)
 
 
-def _parse_temperature(temperature: float | Tensor, logits: Tensor, event_dims: int, validate: bool) -> Tensor:
+def _parse_temperature(temperature: float | Tensor, like: Tensor, event_dims: int, validate: bool) -> Tensor:
+    """The temperature as a tensor on the device of ``like``: a tensor keeps its dtype, a float takes the
+    compute dtype of ``like``. A categorical temperature's trailing size-1 axis (the category axis) is dropped."""
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float, Tensor)):
         raise TypeError(f"temperature must be a float or a tensor, got {type(temperature).__name__}")
     if isinstance(temperature, Tensor):
         if not temperature.dtype.is_floating_point:
             raise TypeError(f"temperature must be a floating tensor, got dtype {temperature.dtype}")
-        tau = temperature.to(logits.device)
-        if event_dims and tau.ndim == logits.ndim and tau.shape[-1] == 1:
+        tau = temperature.to(like.device)
+        if event_dims and tau.ndim and tau.shape[-1] == 1:
             tau = tau.squeeze(-1)
     else:
         if not (math.isfinite(temperature) and temperature > 0):
             raise ValueError(f"temperature must be finite and > 0, got {temperature}")
-        tau = torch.tensor(float(temperature), dtype=logits.dtype, device=logits.device)
+        tau = torch.tensor(float(temperature), dtype=compute_dtype(like.dtype), device=like.device)
     if validate and tau.numel() and not bool((torch.isfinite(tau) & (tau > 0)).all()):
         raise ValueError(f"temperature must be finite and > 0 everywhere; got {tau.detach().flatten()[:8].tolist()}...")
     return tau

@@ -1,15 +1,15 @@
 r"""The Binary Concrete (relaxed Bernoulli) distribution on (0, 1), and its logit-space twin.
 
 Maddison, Mnih, Teh (ICLR 2017, Section 3.3 "BinConcrete"). With temperature
-:math:`\lambda`, logit :math:`\ell` and :math:`L = G_1 - G_0` logistic noise
+:math:`\lambda`, logit :math:`\ell` and :math:`L = G_0 - G_1` logistic noise
 (the difference of two standard Gumbels), the logit-space sample and the
 Binary Concrete sample are
 
 .. math:: z = (\ell + L) / \lambda, \qquad x = \sigma(z)
 
 which is the first coordinate of a two-category Concrete sample with logits
-:math:`(\ell, 0)`. Since :math:`\lambda z - \ell` is standard logistic, with
-:math:`u = \lambda z - \ell`,
+:math:`(\ell, 0)` and Gumbels :math:`(G_0, G_1)`. Since :math:`\lambda z - \ell`
+is standard logistic, with :math:`u = \lambda z - \ell`,
 
 .. math:: \log p_Z(z) = \log\lambda - \operatorname{softplus}(u) - \operatorname{softplus}(-u)
 
@@ -32,7 +32,7 @@ from torch import Tensor
 from torch.distributions import constraints
 
 from gumbel_softmax.distributions._base import Relaxed, coordinate_floor, largest_below_one
-from gumbel_softmax.noise import compute_dtype, log_exponential
+from gumbel_softmax.noise import log_exponential
 
 __all__ = ["BinaryConcrete", "LogitBinaryConcrete"]
 
@@ -51,10 +51,10 @@ class _RelaxedBernoulli(Relaxed):
 
     def _perturbed(self, sample_shape: torch.Size, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
         shape = self._extended_shape(sample_shape)
-        work = compute_dtype(self.logits.dtype)
-        logits, tau = self._params_for(shape, work)
-        # log E_0 - log E_1 = G_1 - G_0: the two Gumbels of a two-category Concrete with logits (l, 0).
-        minus_gumbels = log_exponential((*shape, 2), work, self.logits.device, generator)
+        logits, tau = self._params_for(shape)
+        # log E_1 - log E_0 = G_0 - G_1 (log E_k = -G_k): the two Gumbels of a two-category Concrete
+        # with logits (l, 0), so that l + G_0 - G_1 >= 0 exactly when category 0 wins the argmax.
+        minus_gumbels = log_exponential((*shape, 2), logits.dtype, logits.device, generator)
         return logits + minus_gumbels[..., 1] - minus_gumbels[..., 0], tau
 
 
@@ -71,7 +71,7 @@ class LogitBinaryConcrete(_RelaxedBernoulli):
 
     def rsample(self, sample_shape: torch.Size = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
         perturbed, tau = self._perturbed(sample_shape, generator)
-        return (perturbed / tau).to(self.logits.dtype)
+        return (perturbed / tau).to(self._sample_dtype)
 
     def log_prob(self, value: Tensor) -> Tensor:
         z, logits, tau, dtype = self._prepare(value)
@@ -112,7 +112,7 @@ class BinaryConcrete(_RelaxedBernoulli):
 
     def rsample(self, sample_shape: torch.Size = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
         perturbed, tau = self._perturbed(sample_shape, generator)
-        x = torch.sigmoid(perturbed / tau).to(self.logits.dtype)
+        x = torch.sigmoid(perturbed / tau).to(self._sample_dtype)
         return x.clamp(coordinate_floor(x.dtype), largest_below_one(x.dtype))
 
     def log_prob(self, value: Tensor) -> Tensor:

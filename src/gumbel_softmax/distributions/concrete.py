@@ -15,7 +15,7 @@ and :math:`x` is a Concrete sample. Over the :math:`n` unmasked categories
 
 .. math:: \log p_X(x) = \log p_Y(\log x) - \sum_{k=1}^{n} \log x_k
 
-Base measures (checked by quadrature in ``tests/test_distributions.py``):
+Base measures (checked by quadrature in ``tests/test_distributions_concrete.py``):
 :math:`p_X` is the density with respect to Lebesgue measure on the first
 :math:`n-1` coordinates of the simplex (the last is :math:`1 - \sum`), the
 formula of both papers. :math:`p_Y` is symmetric in the categories, so it cannot
@@ -45,9 +45,10 @@ import torch
 from torch import Tensor
 from torch.distributions import constraints
 
+from gumbel_softmax.backend import use_backend
 from gumbel_softmax.distributions._base import Relaxed, coordinate_floor, simplex
-from gumbel_softmax.functional import gumbel_softmax_from_noise
-from gumbel_softmax.noise import compute_dtype, gumbel_noise, log_exponential
+from gumbel_softmax.functional import gumbel_softmax
+from gumbel_softmax.noise import log_exponential
 
 __all__ = ["Concrete", "ExpConcrete", "exp_concrete_log_density"]
 
@@ -77,6 +78,19 @@ def _masked_where(logits: Tensor, value: Tensor, fill: float) -> Tensor:
     return torch.where(torch.isneginf(logits), fill, value)
 
 
+def _over_minus_tau(neg_z: Tensor, tau: Tensor) -> Tensor:
+    """``-neg_z / tau`` for ``neg_z = -(logits + G)`` (``+inf`` at masked categories), in place when it can be.
+
+    ``neg_z`` must be a fresh buffer. When ``tau`` needs a gradient the infinities are kept
+    out of the quotient, so that d/dtau at masked entries is 0, not NaN. (The same step as
+    inside ``gumbel_softmax.functional._relax``, which is private and ends in a softmax.)
+    """
+    if tau.requires_grad:
+        masked = torch.isposinf(neg_z)
+        return (neg_z.masked_fill(masked, 0.0) / -tau).masked_fill(masked, float("-inf"))
+    return neg_z.div_(-tau)
+
+
 class ExpConcrete(Relaxed):
     """The log of a Concrete sample: ``y = log_softmax((logits + G) / temperature)``.
 
@@ -94,13 +108,14 @@ class ExpConcrete(Relaxed):
 
     def rsample(self, sample_shape: torch.Size = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
         shape = self._extended_shape(sample_shape)
-        work = compute_dtype(self.logits.dtype)
-        logits, tau = self._params_for(shape, work)
-        perturbed = logits - log_exponential(shape, work, self.logits.device, generator)
-        masked = torch.isneginf(perturbed)
-        # -inf stays out of the division so that d/dtemperature at masked entries is 0, not NaN.
-        scaled = (perturbed.masked_fill(masked, 0.0) / tau).masked_fill(masked, float("-inf"))
-        return scaled.log_softmax(-1).to(self.logits.dtype)
+        logits, tau = self._params_for(shape)
+        # log_exponential is -G in a fresh buffer: subtracting the logits in place gives -(logits + G).
+        neg_z = log_exponential(shape, logits.dtype, logits.device, generator).sub_(logits)
+        y = _over_minus_tau(neg_z, tau).log_softmax(-1)
+        # float16 cannot hold y below -65504 (logits [0, -700] at tau 0.01 give -7e4): clamp there, so
+        # that every unmasked entry is finite and log_prob of the sample is too; masked ones stay -inf.
+        lowest = torch.finfo(self._sample_dtype).min
+        return _masked_where(self.logits, y.clamp_min(lowest), float("-inf")).to(self._sample_dtype)
 
     def log_prob(self, value: Tensor) -> Tensor:
         y, logits, tau, dtype = self._prepare(value)
@@ -112,15 +127,17 @@ class Concrete(Relaxed):
 
     **Arguments:**
         temperature: ``lambda > 0``, a float or a tensor (batched: ``[B]``, or ``[B, 1]``
-            with logits ``[B, K]``; either gives batch shape ``[B]``).
+            with logits ``[B, K]``; either gives batch shape ``[B]``). A tensor ending in a
+            size-1 axis broadcasts against ``logits`` with the category axis kept, as in
+            :func:`gumbel_softmax` (``[B, 1]`` with logits ``[A, B, K]`` gives ``[A, B]``).
         probs / logits: ``[..., K]``, exactly one; ``-inf`` logits (0 probabilities)
             mask a category: samples put exactly 0 there and ``log_prob`` is the
             density over the other categories.
         validate_args: as in ``torch.distributions``; default :func:`gumbel_softmax.validation_enabled`.
 
     ``rsample(sample_shape, generator=None)`` returns ``[*sample_shape, *batch_shape, K]``
-    points of the simplex in the dtype of ``logits``, drawn through
-    :func:`gumbel_softmax.gumbel_softmax_from_noise` and floored at the dtype's
+    points of the simplex in the dtype of the given ``logits``/``probs``, drawn by
+    :func:`gumbel_softmax.gumbel_softmax` in the compute dtype and floored at the dtype's
     smallest normal number at unmasked categories (module docstring). ``log_prob(x)``
     returns ``[*sample_shape, *batch_shape]``, :math:`\\log p_X(x)` of the module
     docstring, computed in float32 or float64 and returned in the input dtype.
@@ -134,11 +151,19 @@ class Concrete(Relaxed):
     support = simplex
 
     def rsample(self, sample_shape: torch.Size = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
-        shape = self._extended_shape(sample_shape)
-        logits, tau = self._params_for(shape, self.logits.dtype)
-        noise = gumbel_noise(shape, dtype=compute_dtype(logits.dtype), device=logits.device, generator=generator)
-        x = gumbel_softmax_from_noise(logits, noise, tau)
-        return _masked_where(logits, x.clamp_min(coordinate_floor(x.dtype)), 0.0)
+        x = self._gumbel_softmax(sample_shape, generator, hard=False).to(self._sample_dtype)
+        return _masked_where(self.logits, x.clamp_min(coordinate_floor(x.dtype)), 0.0)
+
+    def _gumbel_softmax(self, sample_shape: torch.Size, generator: torch.Generator | None, hard: bool) -> Tensor:
+        """:func:`gumbel_softmax` (soft or straight-through) of the parameters, in the compute dtype.
+
+        Always the reference: a fused kernel draws other noise from the same generator, and the
+        families here share the reference's (``Concrete = exp(ExpConcrete)``, ``BinaryConcrete`` =
+        the two-category ``Concrete``, for the same generator state).
+        """
+        logits, tau = self._params_for(self._extended_shape(sample_shape))
+        with use_backend("torch"):
+            return gumbel_softmax(logits, tau, hard=hard, generator=generator)
 
     def log_prob(self, value: Tensor) -> Tensor:
         x, logits, tau, dtype = self._prepare(value)

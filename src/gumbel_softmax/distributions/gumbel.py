@@ -80,7 +80,16 @@ class Gumbel(GeneratorSampling):
         return torch.exp(-torch.exp(-z)).to(dtype)
 
     def icdf(self, value: Tensor) -> Tensor:
-        return self.loc - self.scale * torch.log(-torch.log(value))
+        """The quantile :math:`\\mu - \\beta \\log(-\\log q)` of ``q`` in [0, 1] (``-inf`` at 0, ``inf`` at 1)."""
+        value = torch.as_tensor(value, device=self.loc.device)
+        if self._validate_args and not bool(constraints.unit_interval.check(value).all()):
+            raise ValueError(
+                f"Gumbel.icdf needs probabilities in [0, 1] (no NaN); got values from {float(value.min())} "
+                f"to {float(value.max())}"
+            )
+        work = work_dtype(value, self.loc)
+        quantile = self.loc.to(work) - self.scale.to(work) * torch.log(-torch.log(value.to(work)))
+        return quantile.to(torch.promote_types(value.dtype, self.loc.dtype))
 
     def entropy(self) -> Tensor:
         return self.scale.log() + (1.0 + EULER_GAMMA)

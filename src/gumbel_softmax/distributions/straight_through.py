@@ -26,8 +26,6 @@ from torch.distributions import constraints
 
 from gumbel_softmax.distributions.binary_concrete import BinaryConcrete
 from gumbel_softmax.distributions.concrete import Concrete
-from gumbel_softmax.functional import gumbel_softmax_from_noise
-from gumbel_softmax.noise import compute_dtype, gumbel_noise
 
 __all__ = ["ConcreteStraightThrough", "BinaryConcreteStraightThrough"]
 
@@ -56,10 +54,7 @@ class ConcreteStraightThrough(_MeanIsProbs, Concrete):
     support = constraints.one_hot
 
     def rsample(self, sample_shape: torch.Size = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
-        shape = self._extended_shape(sample_shape)
-        logits, tau = self._params_for(shape, self.logits.dtype)
-        noise = gumbel_noise(shape, dtype=compute_dtype(logits.dtype), device=logits.device, generator=generator)
-        return gumbel_softmax_from_noise(logits, noise, tau, hard=True)
+        return self._gumbel_softmax(sample_shape, generator, hard=True).to(self._sample_dtype)
 
     def log_prob(self, value: Tensor) -> Tensor:
         value, logits, _, dtype = self._prepare(value.detach())
@@ -69,7 +64,9 @@ class ConcreteStraightThrough(_MeanIsProbs, Concrete):
     @property
     def mode(self) -> Tensor:
         index = self.logits.argmax(-1, keepdim=True)
-        return torch.zeros_like(self.logits).scatter_(-1, index, 1.0)
+        return torch.zeros(self.logits.shape, dtype=self._sample_dtype, device=self.logits.device).scatter_(
+            -1, index, 1.0
+        )
 
 
 class BinaryConcreteStraightThrough(_MeanIsProbs, BinaryConcrete):
@@ -83,7 +80,7 @@ class BinaryConcreteStraightThrough(_MeanIsProbs, BinaryConcrete):
 
     def rsample(self, sample_shape: torch.Size = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
         perturbed, tau = self._perturbed(sample_shape, generator)
-        soft = torch.sigmoid(perturbed / tau).to(self.logits.dtype)
+        soft = torch.sigmoid(perturbed / tau).to(self._sample_dtype)
         # >= matches argmax's first-index rule on ties of the two-category Concrete with logits (l, 0).
         hard = (perturbed >= 0).to(soft.dtype)
         return hard + (soft - soft.detach()) if soft.requires_grad else hard
@@ -95,4 +92,4 @@ class BinaryConcreteStraightThrough(_MeanIsProbs, BinaryConcrete):
 
     @property
     def mode(self) -> Tensor:
-        return (self.logits >= 0).to(self.logits.dtype)
+        return (self.logits >= 0).to(self._sample_dtype)
