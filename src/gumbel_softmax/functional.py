@@ -127,16 +127,22 @@ def _relax(logits: Tensor, minus_gumbel: Tensor, tau: float | Tensor, hard: bool
     index = neg_z.argmin(dim, keepdim=True) if hard else None
     if index is not None and not needs_grad:
         return _one_hot(index, logits, dim)
-    if tau_grad:
-        # Keep infinities out of the quotient so that d/dtau at masked entries is 0, not NaN.
-        masked = torch.isposinf(neg_z)
-        z = (neg_z.masked_fill(masked, 0.0) / -tau).masked_fill(masked, float("-inf"))
-    else:
-        z = neg_z.div_(-tau)
-    y = torch.softmax(z, dim)
+    y = torch.softmax(temper_(neg_z, tau), dim)
     if y.dtype != logits.dtype:
         y = y.to(logits.dtype)
     return y if index is None else _StraightThrough.apply(y, index, dim)
+
+
+def temper_(neg_z: Tensor, tau: float | Tensor) -> Tensor:
+    """``-neg_z / tau`` for ``neg_z = -(logits + G)`` (``+inf`` at masked categories), in place when it can be.
+
+    ``neg_z`` must be a fresh buffer. When ``tau`` needs a gradient the infinities
+    are kept out of the quotient, so that d/dtau at masked entries is 0, not NaN.
+    """
+    if isinstance(tau, Tensor) and tau.requires_grad:
+        masked = torch.isposinf(neg_z)
+        return (neg_z.masked_fill(masked, 0.0) / -tau).masked_fill(masked, float("-inf"))
+    return neg_z.div_(-tau)
 
 
 def _one_hot(index: Tensor, like: Tensor, dim: int) -> Tensor:

@@ -47,7 +47,7 @@ from torch.distributions import constraints
 
 from gumbel_softmax.backend import use_backend
 from gumbel_softmax.distributions._base import Relaxed, coordinate_floor, simplex
-from gumbel_softmax.functional import gumbel_softmax
+from gumbel_softmax.functional import gumbel_softmax, temper_
 from gumbel_softmax.noise import log_exponential
 
 __all__ = ["Concrete", "ExpConcrete", "exp_concrete_log_density"]
@@ -78,19 +78,6 @@ def _masked_where(logits: Tensor, value: Tensor, fill: float) -> Tensor:
     return torch.where(torch.isneginf(logits), fill, value)
 
 
-def _over_minus_tau(neg_z: Tensor, tau: Tensor) -> Tensor:
-    """``-neg_z / tau`` for ``neg_z = -(logits + G)`` (``+inf`` at masked categories), in place when it can be.
-
-    ``neg_z`` must be a fresh buffer. When ``tau`` needs a gradient the infinities are kept
-    out of the quotient, so that d/dtau at masked entries is 0, not NaN. (The same step as
-    inside ``gumbel_softmax.functional._relax``, which is private and ends in a softmax.)
-    """
-    if tau.requires_grad:
-        masked = torch.isposinf(neg_z)
-        return (neg_z.masked_fill(masked, 0.0) / -tau).masked_fill(masked, float("-inf"))
-    return neg_z.div_(-tau)
-
-
 class ExpConcrete(Relaxed):
     """The log of a Concrete sample: ``y = log_softmax((logits + G) / temperature)``.
 
@@ -111,7 +98,7 @@ class ExpConcrete(Relaxed):
         logits, tau = self._params_for(shape)
         # log_exponential is -G in a fresh buffer: subtracting the logits in place gives -(logits + G).
         neg_z = log_exponential(shape, logits.dtype, logits.device, generator).sub_(logits)
-        y = _over_minus_tau(neg_z, tau).log_softmax(-1)
+        y = temper_(neg_z, tau).log_softmax(-1)
         # float16 cannot hold y below -65504 (logits [0, -700] at tau 0.01 give -7e4): clamp there, so
         # that every unmasked entry is finite and log_prob of the sample is too; masked ones stay -inf.
         lowest = torch.finfo(self._sample_dtype).min
