@@ -11,13 +11,20 @@ unmasked categories, for categorical ones), and the correction term is dropped:
 Exact when ``f`` is linear, biased otherwise (Jang et al. 2017 list it as "DARN" in
 Table 1). Needs ``f`` differentiable in its input; the two-class form of a Bernoulli
 variable gives exactly ``f'(b) (b - 1/2) grad log p(b)``.
+
+Source of the formula: the expansion point ``bar z = 1/2`` and the use of ``f'`` at the
+sample follow Gu et al.'s description of DARN as a MuProp variant; the equation number in
+that paper could not be confirmed here (no copy of the paper was available), so none is cited.
+
+``f`` is called once, on the sample with ``requires_grad``: ``f'(z)`` comes from the same
+forward pass that gives the loss (so dropout masks or batch statistics are shared).
 """
 
 from __future__ import annotations
 
 import torch
 
-from gumbel_softmax.estimators.base import Estimator, draw, input_gradient, score_term, sum_to
+from gumbel_softmax.estimators.base import Estimator, draw, score_term, sum_to
 
 __all__ = ["DARN"]
 
@@ -30,8 +37,11 @@ class DARN(Estimator):
 
     def estimate(self, logits, f, tau, generator, baseline):
         index, z = draw(logits, generator)
-        loss = f(z)
-        _, slope = input_gradient(f, z)
+        loss = f(z.requires_grad_())
+        slope = None
+        if loss.requires_grad:
+            (slope,) = torch.autograd.grad(loss.sum(), z, retain_graph=True, allow_unused=True)
+        slope, z = torch.zeros_like(z) if slope is None else slope, z.detach()
         unmasked = torch.isfinite(logits.detach()).to(z.dtype)
         centre = unmasked / unmasked.sum(-1, keepdim=True)
         signal = sum_to(slope * (z - centre), loss.ndim)
