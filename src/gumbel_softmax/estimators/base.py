@@ -10,6 +10,11 @@ for multi-sample estimators); its gradient is the estimator for ``logits`` and t
 ordinary pathwise gradient for any parameter ``f`` uses. Extra gradient terms are
 attached as ``x - x.detach()``, which is exactly zero in value.
 
+With gradients disabled (``torch.no_grad()``, ``torch.inference_mode()``) a call only evaluates
+``f`` once at one sample (surrogate = loss): no control variate, no state update. Stateful
+estimators (moving-average baselines, RELAX) save and restore their state with
+``state_dict()`` / ``load_state_dict()``, like a model, so a resumed run continues exactly.
+
 Bernoulli variables are handled as two-class categoricals with logits ``(0, l)``:
 ``softmax((0, l))[1] = sigmoid(l)``, and the relaxation
 ``softmax((G_0, l + G_1) / tau)[1] = sigmoid((l + G_1 - G_0) / tau)`` is the binary
@@ -40,7 +45,8 @@ class EstimatorOutput:
 
     **Arguments:**
         surrogate: per-example tensor (the shape of ``f``'s output); backpropagate its sum.
-        loss: ``f`` at the sample drawn, detached, for logging (RLOO: the mean over its draws).
+        loss: ``f`` at the sample drawn, detached, for logging (RLOO: the mean over its draws;
+            with gradients disabled every estimator draws one sample).
         sample: the sample ``f`` saw (one-hot, ``{0, 1}`` or relaxed), in the layout of ``logits``
             (RLOO: the first of its draws).
     """
@@ -258,4 +264,6 @@ class PathwiseEstimator(Estimator):
 
     def evaluate(self, logits, f, tau, generator):
         """A relaxed estimator's ``f`` sees the relaxed sample; the others' forward value is an exact sample."""
-        return self.estimate(logits, f, tau, generator, None) if self.relaxed else super().evaluate(logits, f, tau, generator)
+        if self.relaxed:
+            return self.estimate(logits, f, tau, generator, None)
+        return super().evaluate(logits, f, tau, generator)
