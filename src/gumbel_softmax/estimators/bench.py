@@ -166,7 +166,8 @@ def table(rows: list[Row]) -> str:
     headers = ["problem", "estimator", "tau", "samples", "cosine", "rel. bias", "noise floor", "variance", "seconds"]
     cells = [
         [r.problem, r.estimator, "-" if r.tau is None else f"{r.tau:g}", r.samples,
-         "n/a" if r.cosine is None else f"{r.cosine:.3f}", f"{r.relative_bias:.3g}", f"{r.noise_floor:.3g}", f"{r.variance:.3g}", f"{r.seconds:.2f}"]
+         "n/a" if r.cosine is None else f"{r.cosine:.3f}", f"{r.relative_bias:.3g}", f"{r.noise_floor:.3g}",
+         f"{r.variance:.3g}", f"{r.seconds:.2f}"]
         for r in rows
     ]  # fmt: skip
     return format_table(headers, cells)
