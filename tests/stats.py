@@ -76,3 +76,21 @@ def mean_bound(std: float, n: int, alpha: float = ALPHA) -> float:
     approximation is good.
     """
     return float(scipy.stats.norm.isf(alpha / 2)) * std / n**0.5
+
+
+def empirical_bernstein_bound(std: float, range_: float, n: int, alpha: float = ALPHA) -> float:
+    """Half-width of a two-sided interval that a mean of ``n`` i.i.d. draws leaves with probability <= alpha.
+
+    Non-asymptotic, for draws known to lie in an interval of length ``range_``: the empirical
+    Bernstein bound of Maurer & Pontil ("Empirical Bernstein Bounds and Sample Variance
+    Penalization", COLT 2009, Theorem 4), applied to each side with ``alpha / 2``:
+
+    .. math:: |\\bar X - \\mathbb{E} X| \\le \\sqrt{2 V_n \\ln(4/\\alpha) / n} + 7 R \\ln(4/\\alpha) / (3 (n - 1))
+
+    with ``V_n = std**2`` the unbiased sample variance of the same draws and ``R = range_``.
+    Close to :func:`mean_bound` when ``R / n`` is small against ``std / sqrt(n)``.
+    """
+    if n < 2:
+        raise ValueError(f"the empirical Bernstein bound needs n >= 2 draws, got {n}")
+    log_term = float(np.log(4.0 / alpha))
+    return float(np.sqrt(2.0 * std**2 * log_term / n) + 7.0 * range_ * log_term / (3.0 * (n - 1)))

@@ -7,7 +7,7 @@ import scipy.stats
 import torch
 
 from gumbel_softmax import gumbel_noise, sample
-from tests.stats import ALPHA, assert_categorical, chi_square_pvalue, ks_pvalue
+from tests.stats import ALPHA, assert_categorical, chi_square_pvalue, empirical_bernstein_bound, ks_pvalue, mean_bound
 
 
 def test_chi_square_rejects_a_sampler_that_is_slightly_too_sharp(generator):
@@ -34,3 +34,16 @@ def test_ks_rejects_a_shifted_gumbel(shift, generator):
     noise = gumbel_noise((200_000,), dtype=torch.float64, generator=generator)
     assert ks_pvalue(noise + shift, scipy.stats.gumbel_r.cdf) < ALPHA
     assert ks_pvalue(noise, scipy.stats.gumbel_r.cdf) > ALPHA
+
+
+def test_empirical_bernstein_bound_is_the_published_formula_and_has_power(generator):
+    """Maurer & Pontil (2009, Theorem 4) two-sided; wider than the CLT one; rejects a 0.1-sd shift at n = 10^5."""
+    log_term = float(torch.log(torch.tensor(4 / ALPHA, dtype=torch.float64)))
+    expected = (2 * 0.25 * log_term / 1000) ** 0.5 + 7 * 2.0 * log_term / (3 * 999)
+    assert empirical_bernstein_bound(0.5, 2.0, 1000) == pytest.approx(expected, rel=1e-12)
+    assert empirical_bernstein_bound(0.5, 1.0, 1000) > mean_bound(0.5, 1000)
+    x = torch.bernoulli(torch.full((100_000,), 0.55, dtype=torch.float64), generator=generator)  # mean 0.55
+    # a correct law would need |mean - 0.5| <= the bound; a 0.05 shift (0.1 sd) exceeds it
+    assert abs(float(x.mean()) - 0.5) > empirical_bernstein_bound(float(x.std()), 1.0, len(x))
+    with pytest.raises(ValueError, match="n >= 2"):
+        empirical_bernstein_bound(1.0, 1.0, 1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -46,13 +48,25 @@ class Decoder(torch.nn.Module):
         return ((z * self.weight) ** 2).flatten(1).sum(1)
 
 
+class Recording(Decoder):
+    """A Decoder that keeps every input it is called on."""
+
+    def __init__(self, shape):
+        super().__init__(shape)
+        self.inputs = []
+
+    def forward(self, z):
+        self.inputs.append(z.detach().clone())
+        return super().forward(z)
+
+
 @pytest.mark.parametrize("name", REQUIRED)
 @pytest.mark.parametrize("bernoulli", [False, True], ids=["categorical", "bernoulli"])
 def test_call_contract(name, bernoulli, generator):
     """Shapes, value of the surrogate, the decoder's pathwise gradient, the baseline's training signal."""
     shape = (4, 3) if bernoulli else (4, 3, 5)
     logits = torch.randn((8,) + shape[1:], generator=generator).requires_grad_()
-    decoder = Decoder(shape[1:])
+    decoder = Recording(shape[1:])
     baseline = torch.zeros(8, requires_grad=True)
     est = get(name)
     out = est(logits, decoder, tau=0.5, bernoulli=bernoulli, generator=generator, baseline=baseline)
@@ -67,9 +81,12 @@ def test_call_contract(name, bernoulli, generator):
     assert logits.grad is not None and bool(torch.isfinite(logits.grad).all())
     assert baseline.grad is not None
     torch.testing.assert_close(baseline.grad, -2 * (out.loss - baseline.detach()))
-    if name != "rloo":  # RLOO's decoder gradient is the mean over its draws
-        expected = (2 * out.sample**2 * decoder.weight.detach()).sum(0)
-        torch.testing.assert_close(decoder.weight.grad, expected)
+    # The decoder's gradient is that of f at the discrete sample(s): for RLOO the mean over its draws
+    # (every call f got on a discrete input); the others call f at the sample (and maybe at relaxed points).
+    draws = [z for z in decoder.inputs if set(z.unique().tolist()) <= {0.0, 1.0}] if name == "rloo" else [out.sample]
+    assert len(draws) == (get(name).samples if name == "rloo" else 1)
+    expected = sum((2 * z**2 * decoder.weight.detach()).sum(0) for z in draws) / len(draws)
+    torch.testing.assert_close(decoder.weight.grad, expected)
 
 
 def test_nvil_needs_a_baseline():
@@ -135,3 +152,104 @@ def test_nvil_variance_normalization_divides_by_the_running_std(generator):
     assert grads[1].abs().sum() < grads[0].abs().sum() / 10
     with pytest.raises(ValueError, match="nvil"):
         Reinforce("ema", normalize=True)
+
+
+STATEFUL = {"reinforce_ema": {}, "nvil": {}, "relax": {"lr": 0.05}}
+
+
+def train(est, logits, f, generator, calls=3):
+    """``calls`` ordinary (gradient-enabled) calls; returns the logits' gradient of the last one."""
+    for _ in range(calls):
+        x = logits.clone().requires_grad_()
+        kw = {"baseline": torch.full(x.shape[:1], 0.2)} if est.needs_baseline else {}
+        est(x, f, tau=0.5, generator=generator, **kw).surrogate.sum().backward()
+    return x.grad
+
+
+def snapshot(est):
+    return copy.deepcopy(est.state_dict())
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+@pytest.mark.parametrize("mode", [torch.no_grad, torch.inference_mode], ids=["no_grad", "inference_mode"])
+@pytest.mark.parametrize("bernoulli", [False, True], ids=["categorical", "bernoulli"])
+def test_gradient_free_call_only_evaluates_f(name, mode, bernoulli, generator):
+    """Under no_grad / inference_mode: f once at one sample, surrogate = loss, no state change."""
+    shape = (6, 3) if bernoulli else (6, 3, 4)
+    logits = torch.randn(shape, generator=generator)
+    est = get(name, **STATEFUL.get(name, {}))
+    w = torch.linspace(-1, 1, logits[0].numel()).reshape(logits.shape[1:])
+    train(est, logits, lambda z: (z * w).flatten(1).sum(1) ** 2, generator, calls=1)
+    before = snapshot(est)
+    calls = []
+
+    def f(z):
+        calls.append(z)
+        return (z * w).flatten(1).sum(1) ** 2
+
+    with mode():
+        out = est(logits, f, tau=0.5, bernoulli=bernoulli, generator=generator, baseline=torch.zeros(6))
+    assert len(calls) == 1 and calls[0].shape == logits.shape
+    torch.testing.assert_close(out.surrogate, f(out.sample))
+    torch.testing.assert_close(out.loss, out.surrogate)
+    if not est.relaxed:
+        assert set(out.sample.unique().tolist()) <= {0.0, 1.0}
+    torch.testing.assert_close(est.state_dict(), before)
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_state_dict_round_trip_resumes_exactly(name):
+    """A fresh estimator loaded with a trained one's state gives the same estimates from then on."""
+    options = STATEFUL.get(name, {})
+    logits = torch.randn(16, 3, 4, generator=torch.Generator().manual_seed(2))
+    w = torch.linspace(-1, 1, 12).reshape(3, 4)
+
+    def f(z):
+        return (z * w).flatten(1).sum(1) ** 2
+
+    trained = get(name, **options)
+    train(trained, logits, f, torch.Generator().manual_seed(3))
+    state = snapshot(trained)
+    assert (state == {}) == (name not in STATEFUL | {"rebar": {}})
+    resumed = get(name, **options)
+    resumed.load_state_dict(snapshot(trained))
+    torch.testing.assert_close(resumed.state_dict(), state)
+    grads = [train(e, logits, f, torch.Generator().manual_seed(4)) for e in (trained, resumed)]
+    torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=0)
+    torch.testing.assert_close(resumed.state_dict(), trained.state_dict(), rtol=0, atol=0)
+    if name in STATEFUL:  # and the state matters: a fresh estimator gives other estimates
+        fresh = train(get(name, **options), logits, f, torch.Generator().manual_seed(4))
+        assert not torch.equal(fresh, grads[0])
+
+
+def test_stateless_estimators_refuse_a_foreign_state():
+    with pytest.raises(ValueError, match="no state"):
+        get("reinforce").load_state_dict({"mean": {"total": 0.0, "steps": 1}})
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "match"),
+    [("gumbel_rao", {"k": 0}, "k"), ("relax", {"lr": -1.0}, "lr"), ("relax", {"hidden": 0}, "hidden"),
+     ("relax", {"lr": float("nan")}, "lr")],
+)  # fmt: skip
+def test_bad_options_are_refused_at_construction(name, options, match):
+    with pytest.raises(ValueError, match=match):
+        get(name, **options)
+
+
+def test_darn_calls_f_once_and_differentiates_that_call(generator):
+    """f'(z) comes from the forward pass that gives the loss: a random f (dropout) is seen once."""
+    calls = []
+    mask = torch.tensor([1.0, 0.0, 2.0])
+
+    def f(z):
+        calls.append(1)
+        return (z * mask).sum(-1) ** 2
+
+    logits = torch.zeros(4, 3, requires_grad=True)
+    out = get("darn")(logits, f, generator=generator)
+    out.surrogate.sum().backward()
+    assert len(calls) == 1
+    slope = 2 * (out.sample * mask).sum(-1, keepdim=True) * mask  # f'(z) by hand
+    signal = (slope * (out.sample - 1 / 3)).sum(-1, keepdim=True)
+    torch.testing.assert_close(logits.grad, signal * (out.sample - 1 / 3))

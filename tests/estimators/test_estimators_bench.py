@@ -21,13 +21,15 @@ def test_toy_problems_have_the_published_gradient():
 def test_measured_variance_of_st_on_the_bernoulli_toy_is_the_closed_form():
     """Plain ST at l = 0 returns sigmoid'(0) f'(b) = 0.25 * 2 (b - 0.499) = 0.5 (b - 0.499).
 
-    Its variance is 0.25 Var(b) = 0.0625 exactly. For a symmetric two-point law the sample
-    variance has fourth-moment term mu4 - sigma^4 = 0, so it matches to rounding only through
-    the fluctuation of the sample mean (relative 1/n); 1e-3 relative is loose.
+    Its variance is 0.25 Var(b) = 0.0625 exactly. The estimates take two values 0.5 apart, so with
+    k of the n = 20,000 draws at b = 1 the (unbiased) sample variance is 0.25 k (n - k) / (n (n - 1))
+    exactly, and its relative error is 4 k (n - k) / (n (n - 1)) - 1. That stays within 2e-3
+    unless |k - n/2| > 452, i.e. 6.39 standard deviations of k ~ Binomial(n, 1/2): the exact
+    binomial tail is 1.5e-10, below the 1e-6 budget (1e-3 would allow only 4.58 sd: 4.4e-6).
     """
     toy = bench.problems(0)[0]
     row = bench.measure(toy, bench.Config("straight_through", {}, 1.0, 1), 20_000, 0, torch.Generator().manual_seed(0))
-    assert row.variance == pytest.approx(0.0625, rel=1e-3)
+    assert row.variance == pytest.approx(0.0625, rel=2e-3)  # see the docstring: P(fail) = 1.5e-10
 
 
 def test_cli_writes_the_table_and_the_plot(tmp_path, capsys):
@@ -40,5 +42,8 @@ def test_cli_writes_the_table_and_the_plot(tmp_path, capsys):
     assert bench.run(args) == 0
     out = capsys.readouterr().out
     assert "| toy-bernoulli |" in out and "rebar" in out and "quadratic" in out
+    rows = [line for line in out.splitlines() if line.startswith("|") and "rebar" in line]
+    # cosine is +-1 for any 1-D gradient, so it is not reported there; it is on the quadratic
+    assert all(("n/a" in line) == ("toy-bernoulli" in line) for line in rows) and len(rows) == 8
     assert (tmp_path / "estimators.png").stat().st_size > 0
     assert (tmp_path / "estimators.md").read_text().count("\n") == 2 + 2 * (1 + 4)

@@ -10,6 +10,11 @@ for multi-sample estimators); its gradient is the estimator for ``logits`` and t
 ordinary pathwise gradient for any parameter ``f`` uses. Extra gradient terms are
 attached as ``x - x.detach()``, which is exactly zero in value.
 
+With gradients disabled (``torch.no_grad()``, ``torch.inference_mode()``) a call only evaluates
+``f`` once at one sample (surrogate = loss): no control variate, no state update. Stateful
+estimators (moving-average baselines, RELAX) save and restore their state with
+``state_dict()`` / ``load_state_dict()``, like a model, so a resumed run continues exactly.
+
 Bernoulli variables are handled as two-class categoricals with logits ``(0, l)``:
 ``softmax((0, l))[1] = sigmoid(l)``, and the relaxation
 ``softmax((G_0, l + G_1) / tau)[1] = sigmoid((l + G_1 - G_0) / tau)`` is the binary
@@ -40,7 +45,8 @@ class EstimatorOutput:
 
     **Arguments:**
         surrogate: per-example tensor (the shape of ``f``'s output); backpropagate its sum.
-        loss: ``f`` at the sample drawn, detached, for logging (RLOO: the mean over its draws).
+        loss: ``f`` at the sample drawn, detached, for logging (RLOO: the mean over its draws;
+            with gradients disabled every estimator draws one sample).
         sample: the sample ``f`` saw (one-hot, ``{0, 1}`` or relaxed), in the layout of ``logits``
             (RLOO: the first of its draws).
     """
@@ -93,6 +99,19 @@ def input_gradient(f: Loss, point: Tensor) -> tuple[Tensor, Tensor]:
         value = f(x)
         (grad,) = torch.autograd.grad(value.sum(), x, allow_unused=True)
     return value.detach(), torch.zeros_like(x) if grad is None else grad
+
+
+def categories_last(logits: Tensor, tau: float | Tensor, dim: int) -> tuple[Tensor, float | Tensor, int]:
+    """Check ``logits`` and ``tau`` and move the category axis ``dim`` of both to the end.
+
+    **Returns:** ``(moved logits, tau, dim)`` with ``dim`` normalized to a non-negative axis; a
+    ``tau`` tensor with as many dims as ``logits`` is moved too (a per-row ``[B, 1]`` one broadcasts).
+    """
+    dim = check_logits(logits, dim)
+    if isinstance(tau, Tensor) and tau.ndim == logits.ndim:
+        tau = tau.movedim(dim, -1)
+    moved = logits.movedim(dim, -1)
+    return moved, check_tau(tau, moved), dim
 
 
 def draw(logits: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
@@ -157,20 +176,17 @@ class Estimator:
             cat = torch.stack([torch.zeros_like(logits), logits], -1)
             if isinstance(tau, Tensor) and tau.ndim == logits.ndim:
                 tau = tau.unsqueeze(-1)
+            tau = check_tau(tau, cat)
 
             def to_user(s: Tensor) -> Tensor:
                 return s[..., 1]
 
         else:
-            dim = check_logits(logits, dim)
-            cat = logits.movedim(dim, -1)
-            if isinstance(tau, Tensor) and tau.ndim == logits.ndim:
-                tau = tau.movedim(dim, -1)
+            cat, tau, dim = categories_last(logits, tau, dim)
 
             def to_user(s: Tensor) -> Tensor:
                 return s.movedim(-1, dim)
 
-        tau = check_tau(tau, cat)
         if self.needs_baseline and baseline is None:
             raise ValueError(
                 f"estimator {self.name!r} needs baseline=<per-example tensor predicted by your network>"
@@ -186,7 +202,10 @@ class Estimator:
                 )
             return loss
 
-        surrogate, loss, sample = self.estimate(cat, loss_fn, tau, generator, baseline)
+        if torch.is_grad_enabled():
+            surrogate, loss, sample = self.estimate(cat, loss_fn, tau, generator, baseline)
+        else:  # evaluation (no_grad / inference_mode): no gradient to estimate, no state to update
+            surrogate, loss, sample = self.evaluate(cat, loss_fn, tau, generator)
         if baseline is not None:
             if baseline.shape != loss.shape:
                 raise ValueError(f"baseline has shape {tuple(baseline.shape)}; f's loss has {tuple(loss.shape)}")
@@ -204,6 +223,31 @@ class Estimator:
         """Return ``(surrogate, loss, sample)`` for categorical ``logits`` with categories last."""
         raise NotImplementedError
 
+    def evaluate(
+        self, logits: Tensor, f: Loss, tau: float | Tensor, generator: torch.Generator | None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """``(f(z), f(z), z)`` for one exact sample ``z``: the call when gradients are disabled.
+
+        Under ``torch.no_grad()`` or ``torch.inference_mode()`` there is nothing to estimate:
+        ``f`` is called once, no control variate is computed and no state is updated.
+        """
+        _, z = draw(logits, generator)
+        loss = f(z)
+        return loss, loss, z
+
+    def state_dict(self) -> dict:
+        """The estimator's learned state (moving averages, RELAX's network and optimizer); ``{}`` if none.
+
+        Saving it with a model checkpoint and passing it to :meth:`load_state_dict` of a fresh
+        estimator (``estimators.get`` with the same options) resumes training exactly.
+        """
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        if state:
+            raise ValueError(f"estimator {self.name!r} has no state, got keys {sorted(state)}")
+
 
 class PathwiseEstimator(Estimator):
     """An estimator given by a sampler whose backward pass is the estimator: ``f(sampler(logits))``."""
@@ -217,3 +261,9 @@ class PathwiseEstimator(Estimator):
         z = self.sampler(logits, tau=tau, dim=-1, generator=generator, **self.options)
         loss = f(z)
         return loss, loss, z.detach()
+
+    def evaluate(self, logits, f, tau, generator):
+        """A relaxed estimator's ``f`` sees the relaxed sample; the others' forward value is an exact sample."""
+        if self.relaxed:
+            return self.estimate(logits, f, tau, generator, None)
+        return super().evaluate(logits, f, tau, generator)

@@ -1,7 +1,7 @@
 """The DARN estimator: REINFORCE with a Taylor-expansion learning signal around the centre.
 
 Gregor, Danihelka, Mnih, Blundell, Wierstra, "Deep AutoRegressive Networks", ICML 2014,
-Section 4; written as MuProp's special case by Gu et al. (2016, Section 5): the learning
+Section 4; described as a MuProp-like estimator by Gu et al. (2016): the learning
 signal is the first-order expansion of ``f`` at the *sample* ``z``, taken towards the
 fixed point ``bar z`` (``1/2`` for Bernoulli units; the centre of the simplex, ``1/K`` on
 unmasked categories, for categorical ones), and the correction term is dropped:
@@ -11,13 +11,21 @@ unmasked categories, for categorical ones), and the correction term is dropped:
 Exact when ``f`` is linear, biased otherwise (Jang et al. 2017 list it as "DARN" in
 Table 1). Needs ``f`` differentiable in its input; the two-class form of a Bernoulli
 variable gives exactly ``f'(b) (b - 1/2) grad log p(b)``.
+
+Source of the formula: the expansion point ``bar z = 1/2`` and the use of ``f'`` at the
+sample follow Gu et al.'s (2016) account of DARN in the MuProp paper. Neither the section
+nor the equation number there could be confirmed here (no copy of the paper was at hand),
+so none is cited.
+
+``f`` is called once, on the sample with ``requires_grad``: ``f'(z)`` comes from the same
+forward pass that gives the loss (so dropout masks or batch statistics are shared).
 """
 
 from __future__ import annotations
 
 import torch
 
-from gumbel_softmax.estimators.base import Estimator, draw, input_gradient, score_term, sum_to
+from gumbel_softmax.estimators.base import Estimator, draw, score_term, sum_to
 
 __all__ = ["DARN"]
 
@@ -30,8 +38,11 @@ class DARN(Estimator):
 
     def estimate(self, logits, f, tau, generator, baseline):
         index, z = draw(logits, generator)
-        loss = f(z)
-        _, slope = input_gradient(f, z)
+        loss = f(z.requires_grad_())
+        slope = None
+        if loss.requires_grad:
+            (slope,) = torch.autograd.grad(loss.sum(), z, retain_graph=True, allow_unused=True)
+        slope, z = torch.zeros_like(z) if slope is None else slope, z.detach()
         unmasked = torch.isfinite(logits.detach()).to(z.dtype)
         centre = unmasked / unmasked.sum(-1, keepdim=True)
         signal = sum_to(slope * (z - centre), loss.ndim)

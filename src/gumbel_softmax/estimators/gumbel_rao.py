@@ -20,11 +20,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from gumbel_softmax.estimators.base import categories_last, draw
 from gumbel_softmax.estimators.conditional_gumbel import conditional_gumbel
-from gumbel_softmax.functional import gumbel_softmax_from_noise, sample
-from gumbel_softmax.validation import check_logits, check_tau
+from gumbel_softmax.functional import gumbel_softmax_from_noise
 
-__all__ = ["gumbel_rao"]
+__all__ = ["check_draws", "gumbel_rao"]
 
 
 def gumbel_rao(
@@ -46,16 +46,17 @@ def gumbel_rao(
 
     **Returns:** a one-hot tensor shaped like ``logits``.
     """
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k (the number of conditional noise draws) must be an int >= 1, got {k!r}")
-    dim = check_logits(logits, dim)
-    tau = check_tau(tau, logits)
-    moved = logits.movedim(dim, -1)
-    index = sample(moved.detach(), generator=generator)
-    hard = torch.zeros_like(moved, requires_grad=False).scatter_(-1, index.unsqueeze(-1), 1.0)
+    check_draws(k)
+    moved, tau, dim = categories_last(logits, tau, dim)
+    index, hard = draw(moved, generator)
     many = moved.detach().expand((k,) + moved.shape)
     noise = conditional_gumbel(many, index.expand((k,) + index.shape), generator=generator)
-    if isinstance(tau, Tensor):
-        tau = tau.movedim(dim, -1) if tau.ndim == logits.ndim else tau
     soft = gumbel_softmax_from_noise(moved.expand((k,) + moved.shape), noise, tau).mean(0)
     return (hard + (soft - soft.detach())).movedim(-1, dim)
+
+
+def check_draws(k: int) -> int:
+    """``k`` if it is a valid number of conditional noise draws (an int >= 1), else ``ValueError``."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k (the number of conditional noise draws) must be an int >= 1, got {k!r}")
+    return k

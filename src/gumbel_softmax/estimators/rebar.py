@@ -21,6 +21,12 @@ and ``z`` from noise drawn given ``b``, which is the same joint law as ``(argmax
   starts as REBAR). ``eta`` and ``phi`` are trained inside each call, after the estimate
   is taken, by Adam on the single-sample variance proxy ``mean ||hat g||^2``, whose
   gradient is that of the variance since ``E[hat g]`` does not depend on ``c``.
+  The temperature is *not* learned: it is the call's ``tau`` (Grathwohl et al. also tune
+  ``log tau`` by the same variance gradient; here the caller's schedule owns ``tau``).
+
+Under ``torch.no_grad()`` / ``torch.inference_mode()`` the base class only evaluates ``f``
+at a sample (no control variate, no training). ``state_dict()`` holds ``eta``, ``r_phi`` and
+Adam's state, so a resumed run continues exactly.
 
 ``f`` must accept relaxed inputs and be twice differentiable for RELAX (any decoder is).
 ``c``'s terms reach only ``logits``: ``f``'s parameters get their gradient from ``f(b)``.
@@ -56,6 +62,10 @@ class ControlVariateEstimator(Estimator):
     def __init__(self, name: str, eta: float = 1.0, learn: bool = False, hidden: int = 32, lr: float = 1e-3) -> None:
         if not math.isfinite(eta):
             raise ValueError(f"eta must be finite, got {eta}")
+        if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
+            raise ValueError(f"hidden (the width of RELAX's network) must be an int >= 1, got {hidden!r}")
+        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+            raise ValueError(f"lr (Adam's learning rate) must be a finite number > 0, got {lr!r}")
         self.name, self.learn, self.hidden, self.lr = name, learn, hidden, lr
         self.eta = torch.tensor(float(eta))
         self.network: nn.Module | None = None
@@ -87,7 +97,6 @@ class ControlVariateEstimator(Estimator):
         return value
 
     def estimate(self, logits, f, tau, generator, baseline):
-        learning = torch.is_grad_enabled()  # no tuning of the control variate under torch.no_grad()
         theta = logits.detach().requires_grad_()
         index = sample(theta.detach(), generator=generator)
         b = one_hot(index, theta)
@@ -101,16 +110,15 @@ class ControlVariateEstimator(Estimator):
                 f"{self.name}'s control-variate network takes {self.network[0].in_features} inputs per example, "
                 f"but these logits have {inputs}; use a fresh estimator (estimators.get) for each problem shape"
             )
-        with torch.enable_grad():
-            noise = conditional_gumbel(theta, index, generator=generator).detach()
-            tilde = conditional_gumbel(theta, index, generator=generator)
-            c_z = self.control(theta, noise, tau, f, batch)
-            c_tilde = self.control(theta, tilde, tau, f, batch)
-            (pathwise,) = torch.autograd.grad((c_z - c_tilde).sum(), theta, create_graph=self.learn and learning)
-            score = b - torch.softmax(theta, -1)
-            estimate = expand_to(loss.detach() - c_tilde, theta) * score + pathwise
-            if self.learn and learning:
-                self._step((estimate**2).sum() / max(1, loss.numel()))
+        noise = conditional_gumbel(theta, index, generator=generator).detach()
+        tilde = conditional_gumbel(theta, index, generator=generator)
+        c_z = self.control(theta, noise, tau, f, batch)
+        c_tilde = self.control(theta, tilde, tau, f, batch)
+        (pathwise,) = torch.autograd.grad((c_z - c_tilde).sum(), theta, create_graph=self.learn)
+        score = b - torch.softmax(theta, -1)
+        estimate = expand_to(loss.detach() - c_tilde, theta) * score + pathwise
+        if self.learn:
+            self._step((estimate**2).sum() / max(1, loss.numel()))
         return loss + linear_in(logits, estimate.detach(), batch), loss, b
 
     def _step(self, variance: Tensor) -> None:
@@ -121,6 +129,31 @@ class ControlVariateEstimator(Estimator):
             p.grad = None if g is None else g.detach()
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
+
+    def state_dict(self) -> dict:
+        """``eta``, and for RELAX once it has run: the network's input size, its weights and Adam's state."""
+        state = {"eta": self.eta.detach().clone()}
+        if self.network is not None:
+            state.update(
+                inputs=self.network[0].in_features,
+                network=self.network.state_dict(),
+                optimizer=self.optimizer.state_dict(),
+            )
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`'s output into an estimator built with the same options."""
+        eta = torch.as_tensor(state["eta"])
+        if "network" not in state:
+            self.eta = eta.detach().clone()
+            return
+        if not self.learn:
+            raise ValueError(f"{self.name} has no control-variate network; this state is RELAX's")
+        self._build(int(state["inputs"]), eta, torch.Generator(eta.device))  # weights overwritten below
+        with torch.no_grad():
+            self.eta.copy_(eta)
+        self.network.load_state_dict(state["network"])
+        self.optimizer.load_state_dict(state["optimizer"])
 
 
 def rebar(eta: float = 1.0) -> ControlVariateEstimator:

@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 from gumbel_softmax.estimators.base import Estimator, PathwiseEstimator
 from gumbel_softmax.estimators.darn import DARN
-from gumbel_softmax.estimators.gumbel_rao import gumbel_rao
+from gumbel_softmax.estimators.gumbel_rao import check_draws, gumbel_rao
 from gumbel_softmax.estimators.muprop import MuProp
 from gumbel_softmax.estimators.rebar import rebar, relax
 from gumbel_softmax.estimators.reinforce import RLOO, Reinforce
@@ -68,7 +68,7 @@ def get(name: str, **options) -> Estimator:
 register("gumbel_softmax", soft_estimator)
 register("st_gumbel_softmax", straight_through_gumbel_estimator)
 register("straight_through", lambda: PathwiseEstimator("straight_through", straight_through))
-register("gumbel_rao", lambda k=10: PathwiseEstimator("gumbel_rao", gumbel_rao, k=k))
+register("gumbel_rao", lambda k=10: PathwiseEstimator("gumbel_rao", gumbel_rao, k=check_draws(k)))
 register("reinmax", lambda: PathwiseEstimator("reinmax", reinmax))
 register("reinforce", lambda: Reinforce("none"))
 register("reinforce_ema", lambda decay=0.9: Reinforce("ema", decay=decay))

@@ -22,6 +22,9 @@ for any baseline ``b`` independent of ``z``. Baselines here:
   .. math:: \\hat g = \\frac{1}{n} \\sum_i \\Big(f(z_i) - \\frac{1}{n-1}\\sum_{j \\ne i} f(z_j)\\Big)
             \\nabla \\log p(z_i).
 
+The moving averages change only in calls with gradients enabled (the base class only
+evaluates ``f`` under ``torch.no_grad()``); ``state_dict()`` saves them for a resumed run.
+
 The surrogate's value is ``f`` at the sample (the mean over the ``n`` samples for RLOO);
 ``f``'s own parameters get their ordinary gradient from it.
 """
@@ -49,6 +52,12 @@ class _MovingAverage:
     def update(self, x: float) -> None:
         self.total = self.decay * self.total + (1.0 - self.decay) * x
         self.steps += 1
+
+    def state_dict(self) -> dict:
+        return {"total": self.total, "steps": self.steps}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.total, self.steps = float(state["total"]), int(state["steps"])
 
 
 class Reinforce(Estimator):
@@ -86,6 +95,20 @@ class Reinforce(Estimator):
             signal = (signal - centre) / scale
         surrogate = loss + score_term(signal, logits, index)
         return surrogate, loss, z
+
+    def state_dict(self) -> dict:
+        """The moving averages (``{}`` for plain REINFORCE); updated only when gradients are enabled."""
+        if self.kind == "none":
+            return {}
+        return {"mean": self.mean.state_dict(), "square": self.square.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        if self.kind == "none":
+            super().load_state_dict(state)
+            return
+        self.mean.load_state_dict(state["mean"])
+        self.square.load_state_dict(state["square"])
 
 
 class RLOO(Estimator):
