@@ -109,8 +109,10 @@ def test_custom_operators_pass_opcheck():
     key = torch.tensor([12345], device=DEVICE)
     tau_rows = torch.rand(8, device=DEVICE).add(0.5).requires_grad_(True)
     ops = torch.ops.gumbel_softmax
-    torch.library.opcheck(ops.forward, (logits, key, None, tau_rows, 1.0, 1, True, True))
-    torch.library.opcheck(ops.forward, (logits, key, None, None, 0.5, 1, False, False))
+    torch.library.opcheck(ops.forward, (logits, key, None, tau_rows, 1.0, 1, True))
+    torch.library.opcheck(ops.forward, (logits, key, None, None, 0.5, 1, False))
     soft = torch.softmax(logits.detach(), -1)
-    torch.library.opcheck(ops.backward, (torch.randn_like(soft), soft, tau_rows.detach(), 1.0, 1, True))
+    grad = torch.randn_like(soft)
+    torch.library.opcheck(ops.backward, (grad, soft, key, None, tau_rows.detach(), 1.0, 1, False, True))
+    torch.library.opcheck(ops.backward, (grad, logits.detach(), key, None, tau_rows.detach(), 1.0, 1, True, True))
     torch.library.opcheck(ops.sample, (logits.detach(), key, None, 1))

@@ -8,6 +8,7 @@ from tests.kernels.kernel_support import DEVICE  # noqa: F401  (skips the module
 from gumbel_softmax.kernels.tiles import (
     LONG_ROW_BLOCK,
     MAX_SINGLE_BLOCK,
+    MAX_WARPS,
     TARGET_TILE,
     launch_settings,
     rows_and_inner,
@@ -15,7 +16,7 @@ from gumbel_softmax.kernels.tiles import (
 
 
 @pytest.mark.parametrize("n_rows", [1, 3, 1000, 1048576])
-@pytest.mark.parametrize("n_cols", [1, 2, 3, 10, 1024, 8192, 8193, 32000, 128256, 262144])
+@pytest.mark.parametrize("n_cols", [1, 2, 3, 10, 1024, 8192, 8193, 32000, 32768, 32769, 128256, 262144])
 def test_settings_cover_the_problem(n_rows, n_cols):
     s = launch_settings(n_rows, n_cols)
     assert s.block >= 4 and s.block & (s.block - 1) == 0
@@ -26,7 +27,14 @@ def test_settings_cover_the_problem(n_rows, n_cols):
     assert s.num_tiles == 1 or s.block == LONG_ROW_BLOCK
     assert (s.num_tiles == 1) == (n_cols <= MAX_SINGLE_BLOCK)
     assert s.rows_per_program * s.block <= max(TARGET_TILE, s.block)
-    assert 1 <= s.num_warps <= 8
+    assert 1 <= s.num_warps <= MAX_WARPS and s.num_warps & (s.num_warps - 1) == 0
+    # At most 32 elements per thread per tile: a whole row in registers must not spill.
+    assert s.rows_per_program * s.block <= 32 * 32 * s.num_warps
+
+
+def test_rows_up_to_32768_stay_in_registers():
+    s = launch_settings(4096, 32000)
+    assert (s.num_tiles, s.block, s.num_warps) == (1, 32768, 32)
 
 
 def test_max_programs_packs_rows_for_the_interpreter():

@@ -19,7 +19,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from gumbel_softmax.kernels.noise import PHILOX_ROUNDS, key_and_noise, perturbed_log2
+from gumbel_softmax.kernels.noise import PHILOX_ROUNDS, key_and_noise, perturbed
 from gumbel_softmax.kernels.tiles import column_tile, first_index_of, row_max, row_tile, rows_and_inner, settings_for
 
 __all__ = ["sample"]
@@ -34,7 +34,7 @@ def _sample_kernel(logits_ptr, noise_ptr, key_ptr, out_ptr, n_rows, n_cols, inne
     index = tl.zeros((ROWS, 1), tl.int32)
     for t in range(NUM_TILES):
         groups, cols, offsets, mask = column_tile(t * BLOCK, n_cols, inner, base, row_mask, BLOCK)
-        z = perturbed_log2(logits_ptr, noise_ptr, key, rows, groups, offsets, mask, FROM_NOISE, N_ROUNDS)
+        z = perturbed(logits_ptr, noise_ptr, key, rows, groups, offsets, mask, FROM_NOISE, N_ROUNDS)
         tile_top = row_max(z)
         index = tl.where(tile_top > top, first_index_of(z, tile_top, cols, n_cols), index)
         top = tl.maximum(top, tile_top)

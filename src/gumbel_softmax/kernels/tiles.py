@@ -12,10 +12,16 @@ A program handles ``rows_per_program`` rows and walks along them in tiles of
 ``[rows, block]``; each run of four columns shares one Philox call
 (:mod:`gumbel_softmax.kernels.noise`).
 
-* ``num_tiles == 1`` (``K <= MAX_SINGLE_BLOCK``): the whole row stays in
-  registers, one pass over memory.
+* ``num_tiles == 1`` (``K <= MAX_SINGLE_BLOCK`` = 32768): the whole row stays
+  in registers, one pass over memory. Wide rows get up to 32 warps so that a
+  thread holds at most 32 elements (``benchmarks/kernels_ptx.py`` counts the
+  register spills of every variant for sm_90).
 * ``num_tiles > 1`` (long rows, up to 262,144 and beyond): an online reduction
-  over tiles; see each operation for how many passes that costs.
+  over tiles of ``LONG_ROW_BLOCK``; see each operation for how many passes that
+  costs. A row is never split across programs, so few long rows (e.g. 512 rows
+  of 128,256) launch few programs (512, about four per SM of an H100): the
+  regime where a split with a second combine stage would add parallelism. Not
+  done yet.
 """
 
 from __future__ import annotations
@@ -26,17 +32,20 @@ from dataclasses import dataclass
 import triton
 import triton.language as tl
 
-__all__ = ["LaunchSettings", "launch_settings", "INTERPRETING", "MAX_SINGLE_BLOCK", "LONG_ROW_BLOCK"]
+__all__ = ["LaunchSettings", "launch_settings", "INTERPRETING", "MAX_SINGLE_BLOCK", "LONG_ROW_BLOCK", "MAX_WARPS"]
 
 # Set when Triton runs kernels on CPU tensors through its interpreter (read at import, as triton.jit does).
 INTERPRETING = os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 # Rows up to this many categories are kept whole in registers (one pass).
-MAX_SINGLE_BLOCK = 8192
+MAX_SINGLE_BLOCK = 32768
 # Tile width for longer rows (online reduction).
 LONG_ROW_BLOCK = 4096
 # Elements per program a GPU launch aims at (rows of short categoricals are packed together).
 TARGET_TILE = 4096
+# Elements per thread a program aims at (more warps for wider tiles), and the most warps per program.
+ELEMENTS_PER_THREAD = 16
+MAX_WARPS = 32
 # Under the interpreter each program instance costs milliseconds: cap the grid instead.
 INTERPRETER_MAX_PROGRAMS = 16
 
@@ -49,7 +58,8 @@ class LaunchSettings:
         rows_per_program: rows one program handles (a power of two).
         block: columns per tile (a power of two, at least 4).
         num_tiles: tiles per row; 1 means the row is reduced in registers.
-        num_warps: warps per program.
+        num_warps: warps per program (up to ``MAX_WARPS``, about ``ELEMENTS_PER_THREAD``
+            elements per thread).
         grid: number of programs.
     """
 
@@ -81,6 +91,8 @@ def launch_settings(
 
     >>> launch_settings(65536, 1024)
     LaunchSettings(rows_per_program=4, block=1024, num_tiles=1, num_warps=8, grid=16384)
+    >>> launch_settings(4096, 32000)
+    LaunchSettings(rows_per_program=1, block=32768, num_tiles=1, num_warps=32, grid=4096)
     >>> launch_settings(512, 128256).num_tiles
     32
     """
@@ -94,7 +106,7 @@ def launch_settings(
     rows = max(1, min(TARGET_TILE // block, triton.next_power_of_2(n_rows)))
     if max_programs is not None:
         rows = max(rows, triton.next_power_of_2(triton.cdiv(n_rows, max_programs)))
-    num_warps = min(8, max(1, rows * block // 512))
+    num_warps = min(MAX_WARPS, max(1, rows * block // (32 * ELEMENTS_PER_THREAD)))
     return LaunchSettings(rows, block, num_tiles, num_warps, triton.cdiv(n_rows, rows))
 
 
