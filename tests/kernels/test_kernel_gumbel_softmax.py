@@ -187,3 +187,34 @@ def test_soft_sample_law_with_the_kernels_own_noise(tau):
     with gs.use_backend("triton"):
         y0 = gs.gumbel_softmax(logits, tau=tau, generator=generator(20))[:, 0].double().cpu()
     assert_ks(y0.clamp(1e-300, 1 - 1e-16), lambda v: scipy.special.expit(tau * scipy.special.logit(v) - d))
+
+
+@pytest.mark.parametrize("hard", [False, True])
+def test_backward_keeps_no_extra_full_size_tensor(hard):
+    """What autograd saves: soft keeps its own output; hard keeps the logits (alive anyway) and the 8-byte key,
+    and recomputes the soft sample in the backward, so no tensor of the logits' size is added."""
+    logits = torch.randn(8, 10, device=DEVICE, requires_grad=True)
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+        y = kernel_gumbel_softmax(logits, 0.5, hard, 1, generator(16))
+    full_size = [t for t in saved if t.numel() == logits.numel()]
+    assert len(full_size) == 1
+    assert full_size[0].data_ptr() == (logits if hard else y).data_ptr()
+    assert sum(t.numel() for t in saved) == logits.numel() + 1  # and the key
+
+
+def test_custom_operator_takes_non_contiguous_tensors():
+    """Called directly, the operator copies strided inputs and returns contiguous outputs."""
+    logits, noise = _case((10, 8), torch.float32, 17)
+    key = torch.zeros(1, dtype=torch.int64, device=DEVICE)
+    ops = torch.ops.gumbel_softmax
+    for hard in (False, True):
+        got = ops.forward(logits.t(), key, noise.t(), None, 0.5, 0, hard)
+        assert got.is_contiguous()
+        torch.testing.assert_close(got, ops.forward(logits.t().contiguous(), key, noise.t().contiguous(), None,
+                                                    0.5, 0, hard))  # fmt: skip
+    grad = torch.randn(10, 8, device=DEVICE)
+    dl, _ = ops.backward(grad.t(), logits.t(), key, noise.t(), None, 0.5, 0, True, False)
+    want, _ = ops.backward(grad.t().contiguous(), logits.t().contiguous(), key, noise.t().contiguous(), None, 0.5,
+                           0, True, False)  # fmt: skip
+    assert dl.is_contiguous() and torch.equal(dl, want)
