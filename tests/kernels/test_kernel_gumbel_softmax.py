@@ -41,9 +41,13 @@ def _forward_and_grad(fn, logits, tau, upstream):
     return y, grad
 
 
+# Long rows in float32 and bfloat16 only: float16 takes the same code path (interpreter time).
+DTYPE_CASES = [(shape, dim, dtype) for dtype in (torch.float32, torch.bfloat16, torch.float16) for shape, dim in CASES
+               if dtype != torch.float16 or max(shape) <= MAX_SINGLE_BLOCK]  # fmt: skip
+
+
 @pytest.mark.parametrize("hard", [False, True])
-@pytest.mark.parametrize(("shape", "dim"), CASES)
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+@pytest.mark.parametrize(("shape", "dim", "dtype"), DTYPE_CASES)
 def test_matches_reference_given_the_same_noise(shape, dim, hard, dtype):
     """For float32 the reference is evaluated in float64 (then rounded): torch's own float32 softmax along a
     middle dim of 33,000 is off by 3.5e-5 relative, the kernel by 4e-6. Half precisions: the reference
@@ -73,7 +77,7 @@ def test_cases_cover_every_dispatch_path():
     assert tiles == {False, True} and any(s[1] > MAX_SINGLE_BLOCK and len(s) == 3 for s, _ in CASES)
 
 
-@pytest.mark.parametrize("hard", [False, True])
+@pytest.mark.parametrize("hard", [pytest.param(False, marks=pytest.mark.slow), True])
 def test_rows_of_262144(hard):
     """The longest rows the issue asks for (64 tiles), forward and backward, two rows (a small interpreter grid);
     the reference in float64, as above."""
@@ -89,12 +93,13 @@ def test_rows_of_262144(hard):
     torch.testing.assert_close(grad, grad_ref, atol=10 * atol, rtol=10 * rtol)
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("hard", [False, True])
 @pytest.mark.parametrize(
-    ("tau_shape", "shape", "dim"),
-    [((5, 1), (5, 7), 1), ((4, 1, 6), (4, 5, 6), 1), ((), (3, 9000), 1), ((2, 1), (2, 40000), 1)],
-)
+    ("tau_shape", "shape", "dim", "dtype"),
+    [((5, 1), (5, 7), 1, torch.float32), ((4, 1, 6), (4, 5, 6), 1, torch.float32), ((), (3, 9000), 1, torch.float32),
+     ((2, 1), (2, 40000), 1, torch.float32), ((5, 1), (5, 7), 1, torch.bfloat16), ((4, 1, 6), (4, 5, 6), 1, torch.float16),
+     ((3, 1), (3, 9000), 1, torch.bfloat16)],
+)  # fmt: skip
 def test_per_row_tau_and_its_gradient(tau_shape, shape, dim, hard, dtype):
     """float32 to 1e-5; half precisions: the output to one rounding, gradients to ten times that
     (soft: the backward reads the rounded output)."""
