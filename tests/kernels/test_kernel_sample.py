@@ -43,11 +43,11 @@ def test_categorical_law_short_rows():
 
 
 def test_categorical_law_long_rows():
-    """Rows of 36,000 (nine tiles of the online argmax, the last one partial) with the mass on categories at
-    tile edges; 400 rows (interpreter time) still expect at least 20 draws of each heavy category."""
-    k, n = 36000, 400
+    """Rows of 20,000 (five tiles of the online argmax, the last one partial) with the mass on categories at
+    tile edges; 500 rows (interpreter time) still expect at least 25 draws of each heavy category."""
+    k, n = 20000, 500
     logits = torch.full((k,), -12.0)
-    heavy = torch.tensor([0, 4095, 4096, 7000, 32767, 32768, 35999])
+    heavy = torch.tensor([0, 4095, 4096, 7000, 16383, 16384, 19999])
     logits[heavy] = torch.tensor([0.5, 0.0, 1.0, -0.5, 0.2, 0.8, 0.3])
     logits[5] = float("-inf")
     with gs.use_backend("triton"):
@@ -113,7 +113,7 @@ def test_exact_ties_go_to_the_first_index_as_in_the_reference():
     assert torch.equal(one_hot.argmax(-1).cpu(), want)
 
 
-@pytest.mark.parametrize("k", [3, 40000])
+@pytest.mark.parametrize("k", [3, 20000])
 def test_logits_near_the_float32_maximum(k):
     """Finite logits up to 3e38 give the reference's one-hot, not NaN (l log2 e would overflow there)."""
     logits = torch.zeros(2, k, device=DEVICE)

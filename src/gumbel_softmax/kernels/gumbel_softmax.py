@@ -35,11 +35,11 @@ Passes over memory (``K`` = row length; see :mod:`gumbel_softmax.kernels.tiles`)
 ==================  ==============================  ==================================
 regime              forward                         backward
 ==================  ==============================  ==================================
-K <= 32768          read logits, write output       soft: read grad and y, write grad;
+K <= 16384          read logits, write output       soft: read grad and y, write grad;
                                                     hard: read grad and logits (noise
                                                     drawn again), write grad; per-row
                                                     tau grad in the same pass
-K > 32768           soft: read logits twice         soft: read grad and y twice;
+K > 16384           soft: read logits twice         soft: read grad and y twice;
                     (online max/sum, then write),   hard: read grad and logits twice
                     noise drawn twice; hard: read   (online max/sum/<g, y>, then
                     logits once (online max and     write), noise drawn twice

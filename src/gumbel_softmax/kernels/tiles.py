@@ -12,10 +12,13 @@ A program handles ``rows_per_program`` rows and walks along them in tiles of
 ``[rows, block]``; each run of four columns shares one Philox call
 (:mod:`gumbel_softmax.kernels.noise`).
 
-* ``num_tiles == 1`` (``K <= MAX_SINGLE_BLOCK`` = 32768): the whole row stays
-  in registers, one pass over memory. Wide rows get up to 32 warps so that a
-  thread holds at most 32 elements (``benchmarks/kernels_ptx.py`` counts the
-  register spills of every variant for sm_90).
+* ``num_tiles == 1`` (``K <= MAX_SINGLE_BLOCK`` = 16384): the whole row stays
+  in registers, one pass over memory. Wide rows get up to 32 warps, about 16
+  elements per thread. ``benchmarks/kernels_ptx.py`` counts registers and spills
+  for sm_90: at 16384 columns with 32 warps the kernels use 51-55 registers and
+  do not spill; a 32768-column tile spills at 16 warps (128 registers, 52-59
+  local loads/stores in the code) and at 32 warps (64 registers, 37-107), so
+  rows of 16385 to 32768 (K = 32000 among them) take the tiled path.
 * ``num_tiles > 1`` (long rows, up to 262,144 and beyond): an online reduction
   over tiles of ``LONG_ROW_BLOCK``; see each operation for how many passes that
   costs. A row is never split across programs, so few long rows (e.g. 512 rows
@@ -38,7 +41,7 @@ __all__ = ["LaunchSettings", "launch_settings", "INTERPRETING", "MAX_SINGLE_BLOC
 INTERPRETING = os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 # Rows up to this many categories are kept whole in registers (one pass).
-MAX_SINGLE_BLOCK = 32768
+MAX_SINGLE_BLOCK = 16384
 # Tile width for longer rows (online reduction).
 LONG_ROW_BLOCK = 4096
 # Elements per program a GPU launch aims at (rows of short categoricals are packed together).
@@ -91,8 +94,8 @@ def launch_settings(
 
     >>> launch_settings(65536, 1024)
     LaunchSettings(rows_per_program=4, block=1024, num_tiles=1, num_warps=8, grid=16384)
-    >>> launch_settings(4096, 32000)
-    LaunchSettings(rows_per_program=1, block=32768, num_tiles=1, num_warps=32, grid=4096)
+    >>> launch_settings(4096, 16384)
+    LaunchSettings(rows_per_program=1, block=16384, num_tiles=1, num_warps=32, grid=4096)
     >>> launch_settings(512, 128256).num_tiles
     32
     """
