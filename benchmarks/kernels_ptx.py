@@ -13,8 +13,9 @@ an H100 issues 128 per cycle per SM, and at copy speed it moves about
 accurate logarithms, global loads (vectorized loads mean fewer), shared memory,
 layout conversions left in the Triton GPU IR (each is a trip through shared
 memory), registers per thread and register spills (local-memory loads and stores
-in the SASS: a whole row kept in registers must not spill). Arguments are specialized as at run time for a contiguous row-major
-input: ``inner == 1`` and sizes divisible by 16.
+in the SASS: a whole row kept in registers must not spill). Arguments are
+specialized as at run time for a contiguous row-major input: ``inner == 1`` and
+sizes divisible by 16.
 """
 
 from __future__ import annotations

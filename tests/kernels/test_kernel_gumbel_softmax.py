@@ -97,7 +97,8 @@ def test_rows_of_262144(hard):
 @pytest.mark.parametrize(
     ("tau_shape", "shape", "dim", "dtype"),
     [((5, 1), (5, 7), 1, torch.float32), ((4, 1, 6), (4, 5, 6), 1, torch.float32), ((), (3, 9000), 1, torch.float32),
-     ((2, 1), (2, 20000), 1, torch.float32), ((5, 1), (5, 7), 1, torch.bfloat16), ((4, 1, 6), (4, 5, 6), 1, torch.float16),
+     ((2, 1), (2, 20000), 1, torch.float32), ((5, 1), (5, 7), 1, torch.bfloat16),
+     ((4, 1, 6), (4, 5, 6), 1, torch.float16),
      ((3, 1), (3, 9000), 1, torch.bfloat16)],
 )  # fmt: skip
 def test_per_row_tau_and_its_gradient(tau_shape, shape, dim, hard, dtype):

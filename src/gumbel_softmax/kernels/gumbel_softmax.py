@@ -60,6 +60,7 @@ import triton.language as tl
 from torch import Tensor
 
 from gumbel_softmax.kernels.noise import LOG2E, PHILOX_ROUNDS, key_and_noise, perturbed
+from gumbel_softmax.kernels.online import finite_or_zero, row_statistics
 from gumbel_softmax.kernels.tiles import (
     column_tile,
     first_index_of,
@@ -82,49 +83,10 @@ def _inverse_tau(tau_ptr, tau, rows, n_rows, PER_ROW_TAU: tl.constexpr):
 
 
 @triton.jit
-def _finite_or_zero(top):
-    """The shift for exponentials: rows past the end (and fully masked ones) have ``top = -inf``: 0, not NaN."""
-    return tl.where(top == float("-inf"), 0.0, top)
-
-
-@triton.jit
 def _softmax_of_row(z, scale):
     """``softmax(z * scale / log2 e)`` of whole rows in registers (``scale`` = log2(e) / tau)."""
-    weights = tl.exp2((z - _finite_or_zero(row_max(z))) * scale)
+    weights = tl.exp2((z - finite_or_zero(row_max(z))) * scale)
     return weights * (1.0 / row_sum(weights))  # one reciprocal per row, not a division per element
-
-
-@triton.jit
-def _row_statistics(logits_ptr, noise_ptr, key, grad_ptr, rows, base, row_mask, n_cols, inner, scale,
-                    BLOCK: tl.constexpr, NUM_TILES: tl.constexpr, ARGMAX: tl.constexpr, SUM: tl.constexpr,
-                    GRAD_DOT: tl.constexpr, FROM_NOISE: tl.constexpr, N_ROUNDS: tl.constexpr):
-    """One online pass over the tiles of long rows: ``(m, S, <g, w>, argmax)``, each ``[ROWS, 1]``.
-
-    ``m = max z``, ``w = 2^((z - m) scale)``, ``S = sum w`` (if ``SUM``), ``<g, w>``
-    with the incoming gradient (if ``GRAD_DOT``), and the first index of ``m``
-    (if ``ARGMAX``); partial sums are rescaled whenever the running maximum grows.
-    """
-    top = tl.full((row_mask.shape[0], 1), float("-inf"), tl.float32)
-    total = tl.zeros((row_mask.shape[0], 1), tl.float32)
-    grad_dot = tl.zeros((row_mask.shape[0], 1), tl.float32)
-    index = tl.zeros((row_mask.shape[0], 1), tl.int32)
-    for t in range(NUM_TILES):
-        groups, cols, offsets, mask = column_tile(t * BLOCK, n_cols, inner, base, row_mask, BLOCK)
-        z = perturbed(logits_ptr, noise_ptr, key, rows, groups, offsets, mask, FROM_NOISE, N_ROUNDS)
-        tile_top = row_max(z)
-        if ARGMAX:
-            index = tl.where(tile_top > top, first_index_of(z, tile_top, cols, n_cols), index)
-        new_top = tl.maximum(top, tile_top)
-        if SUM:
-            shift = _finite_or_zero(new_top)
-            rescale = tl.exp2((top - shift) * scale)
-            weights = tl.exp2((z - shift) * scale)
-            total = total * rescale + row_sum(weights)
-            if GRAD_DOT:
-                g = tl.load(grad_ptr + offsets, mask=mask, other=0.0).to(tl.float32)
-                grad_dot = grad_dot * rescale + row_sum(g * weights)
-        top = new_top
-    return top, total, grad_dot, index
 
 
 @triton.jit
@@ -144,7 +106,7 @@ def _forward_kernel(logits_ptr, noise_ptr, key_ptr, tau_ptr, out_ptr, tau, n_row
             tl.store(out_ptr + offsets, _softmax_of_row(z, scale), mask=mask)
     else:
         # Pass 1: online maximum and first argmax (hard), or maximum and sum of exponentials (soft).
-        top, total, _, index = _row_statistics(logits_ptr, noise_ptr, key, logits_ptr, rows, base, row_mask,
+        top, total, _, index = row_statistics(logits_ptr, noise_ptr, key, logits_ptr, rows, base, row_mask,
                                                n_cols, inner, scale, BLOCK, NUM_TILES, HARD, not HARD, False,
                                                FROM_NOISE, N_ROUNDS)  # fmt: skip
         # Pass 2: write; soft draws the noise again (same counters) instead of storing it.
@@ -192,7 +154,7 @@ def _backward_kernel(grad_ptr, saved_ptr, noise_ptr, key_ptr, tau_ptr, dlogits_p
     else:
         # Pass 1: <g, y> (and, recomputing, the row's max and sum of exponentials).
         if RECOMPUTE:
-            top, total, grad_dot, _ = _row_statistics(saved_ptr, noise_ptr, key, grad_ptr, rows, base, row_mask,
+            top, total, grad_dot, _ = row_statistics(saved_ptr, noise_ptr, key, grad_ptr, rows, base, row_mask,
                                                       n_cols, inner, scale, BLOCK, NUM_TILES, False, True, True,
                                                       FROM_NOISE, N_ROUNDS)  # fmt: skip
             inv_total = 1.0 / total

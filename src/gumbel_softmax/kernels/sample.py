@@ -7,7 +7,7 @@ Tarlow, Minka 2014), with the kernels' Philox noise
 drawn; ties go to the first index.
 
 Any row length takes one pass: a program keeps a running maximum and its first
-index over tiles of columns (for ``K <= 8192`` a single tile). No host sync, no
+index over tiles of columns (for ``K <= 16384`` a single tile). No host sync, no
 ``torch.multinomial``. Registered as the custom operator
 ``torch.ops.gumbel_softmax.sample`` with a fake-tensor implementation.
 """
@@ -19,8 +19,9 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from gumbel_softmax.kernels.noise import PHILOX_ROUNDS, key_and_noise, perturbed
-from gumbel_softmax.kernels.tiles import column_tile, first_index_of, row_max, row_tile, rows_and_inner, settings_for
+from gumbel_softmax.kernels.noise import PHILOX_ROUNDS, key_and_noise
+from gumbel_softmax.kernels.online import row_statistics
+from gumbel_softmax.kernels.tiles import row_tile, rows_and_inner, settings_for
 
 __all__ = ["sample"]
 
@@ -29,15 +30,8 @@ __all__ = ["sample"]
 def _sample_kernel(logits_ptr, noise_ptr, key_ptr, out_ptr, n_rows, n_cols, inner, ROWS: tl.constexpr,
                    BLOCK: tl.constexpr, NUM_TILES: tl.constexpr, FROM_NOISE: tl.constexpr, N_ROUNDS: tl.constexpr):
     rows, base, row_mask = row_tile(n_rows, n_cols, inner, ROWS)
-    key = tl.load(key_ptr)
-    top = tl.full((ROWS, 1), float("-inf"), tl.float32)
-    index = tl.zeros((ROWS, 1), tl.int32)
-    for t in range(NUM_TILES):
-        groups, cols, offsets, mask = column_tile(t * BLOCK, n_cols, inner, base, row_mask, BLOCK)
-        z = perturbed(logits_ptr, noise_ptr, key, rows, groups, offsets, mask, FROM_NOISE, N_ROUNDS)
-        tile_top = row_max(z)
-        index = tl.where(tile_top > top, first_index_of(z, tile_top, cols, n_cols), index)
-        top = tl.maximum(top, tile_top)
+    _, _, _, index = row_statistics(logits_ptr, noise_ptr, tl.load(key_ptr), logits_ptr, rows, base, row_mask, n_cols,
+                                    inner, 1.0, BLOCK, NUM_TILES, True, False, False, FROM_NOISE, N_ROUNDS)  # fmt: skip
     tl.store(out_ptr + rows, index.to(tl.int64), mask=row_mask)
 
 
