@@ -101,7 +101,7 @@ def test_peak_memory_is_at_most_half_of_torch_eager():
     """Forward + backward at (65536, 1024) float32, hard: at most half of torch's extra peak memory.
 
     Ours holds the one-hot output and the gradient (2 x 256 MiB: the backward recomputes the soft sample from
-    the key instead of saving it); torch eager holds about five tensors of that size.
+    the key instead of saving it), and the 8-byte key.
     """
     logits = torch.randn(65536, 1024, device="cuda", requires_grad=True)
     upstream = torch.randn(65536, 1024, device="cuda")

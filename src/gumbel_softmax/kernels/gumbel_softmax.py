@@ -27,8 +27,8 @@ What the backward reads (the memory/arithmetic trade-off):
   float32. That costs one more Philox pass and two logarithms per element in
   the backward, but no extra tensor: forward + backward at (65536, 1024)
   float32 holds the one-hot output and the gradient (2 x 256 MiB), where
-  saving ``y`` would add a third, and torch eager holds about five. The
-  gradient is the float32 one in every dtype.
+  saving ``y`` would add a third. The gradient is the float32 one in every
+  dtype.
 
 Passes over memory (``K`` = row length; see :mod:`gumbel_softmax.kernels.tiles`):
 
