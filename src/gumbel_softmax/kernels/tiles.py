@@ -22,9 +22,10 @@ A program handles ``rows_per_program`` rows and walks along them in tiles of
 * ``num_tiles > 1`` (long rows, up to 262,144 and beyond): an online reduction
   over tiles of ``LONG_ROW_BLOCK``; see each operation for how many passes that
   costs. A row is never split across programs (not done yet): 512 rows of
-  128,256 launch 512 programs of 8 warps, about one wave on an H100's 132 SMs
-  at 61-70 registers per thread; with only a few rows, only that many SMs work,
-  the regime where a split with a second combine stage would help.
+  128,256 launch 512 programs of 8 warps: one wave on an H100's 132 SMs at
+  <= 64 registers per thread (four programs per SM), a partial second wave at
+  70 (three per SM); with only a few rows, only that many SMs work, the regime
+  where a split with a second combine stage would help.
 """
 
 from __future__ import annotations
