@@ -17,14 +17,15 @@ from tests.stats import assert_ks
 
 import gumbel_softmax as gs
 from gumbel_softmax.kernels.gumbel_softmax import gumbel_softmax as kernel_gumbel_softmax
-from gumbel_softmax.kernels.tiles import MAX_SINGLE_BLOCK, launch_settings, rows_and_inner
+from gumbel_softmax.kernels.tiles import MAX_SINGLE_BLOCK, rows_and_inner, settings_for
 
 pytestmark = quiet_interpreter
 
 # (shape, dim): packed short rows, K not a multiple of 4, K = 1, 3-d along a middle and the first dim, a wide
-# single-tile row (32 warps), long rows (K > MAX_SINGLE_BLOCK: online reduction), long rows along a middle dim.
+# single-tile row (32 warps), long rows (K > MAX_SINGLE_BLOCK: online reduction) split across programs, along
+# the last and a middle dim, and long rows enough to fill the interpreter's grid unsplit.
 CASES = [((37, 10), -1), ((9, 3), 1), ((4, 1), 1), ((4, 5, 6), 1), ((6, 4, 3), 0), ((3, 9000), 1),
-         ((2, 20000), 1), ((2, 17000, 2), 1)]  # fmt: skip
+         ((2, 20000), 1), ((2, 17000, 2), 1), ((32, 17000), 1)]  # fmt: skip
 
 
 def _case(shape, dtype, seed):
@@ -72,9 +73,10 @@ def test_matches_reference_given_the_same_noise(shape, dim, hard, dtype):
 
 
 def test_cases_cover_every_dispatch_path():
-    tiles = {launch_settings(rows_and_inner(shape, dim % len(shape))[0], shape[dim]).num_tiles > 1
-             for shape, dim in CASES}  # fmt: skip
-    assert tiles == {False, True} and any(s[1] > MAX_SINGLE_BLOCK and len(s) == 3 for s, _ in CASES)
+    """Single tile; several tiles in one program; several tiles split across programs (a second stage)."""
+    settings = [settings_for(rows_and_inner(shape, dim % len(shape))[0], shape[dim]) for shape, dim in CASES]
+    assert {(s.num_tiles > 1, s.splits > 1) for s in settings} == {(False, False), (True, False), (True, True)}
+    assert any(s[1] > MAX_SINGLE_BLOCK and len(s) == 3 for s, _ in CASES)
 
 
 @pytest.mark.parametrize("hard", [pytest.param(False, marks=pytest.mark.slow), True])

@@ -9,6 +9,7 @@ from gumbel_softmax.kernels.tiles import (
     LONG_ROW_BLOCK,
     MAX_SINGLE_BLOCK,
     MAX_WARPS,
+    TARGET_PROGRAMS,
     TARGET_TILE,
     launch_settings,
     rows_and_inner,
@@ -30,6 +31,18 @@ def test_settings_cover_the_problem(n_rows, n_cols):
     assert 1 <= s.num_warps <= MAX_WARPS and s.num_warps & (s.num_warps - 1) == 0
     # At most 32 elements per thread per tile: a whole row in registers must not spill.
     assert s.rows_per_program * s.block <= 32 * 32 * s.num_warps
+    # Runs of tiles: every tile in exactly one run, no empty run; rows long enough get split only when few.
+    assert s.splits * s.tiles_per_split >= s.num_tiles > (s.splits - 1) * s.tiles_per_split
+    assert s.splits == 1 or s.grid * s.splits <= TARGET_PROGRAMS
+    assert (s.splits > 1) == (s.num_tiles > 1 and s.grid * 2 <= TARGET_PROGRAMS)
+
+
+def test_few_long_rows_are_split_across_programs():
+    assert launch_settings(2, 262144).splits == 64
+    assert launch_settings(512, 128256).splits == 2
+    assert launch_settings(4096, 32000).splits == 1
+    s = launch_settings(2, 20000, max_programs=16)
+    assert (s.grid, s.splits, s.tiles_per_split) == (2, 5, 1)
 
 
 def test_rows_up_to_16384_stay_in_registers():

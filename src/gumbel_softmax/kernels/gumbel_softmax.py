@@ -60,7 +60,7 @@ import triton.language as tl
 from torch import Tensor
 
 from gumbel_softmax.kernels.noise import LOG2E, PHILOX_ROUNDS, key_and_noise, perturbed
-from gumbel_softmax.kernels.online import finite_or_zero, row_statistics
+from gumbel_softmax.kernels.online import combine, finite_or_zero, inverse_tau, launch_partials
 from gumbel_softmax.kernels.tiles import (
     column_tile,
     first_index_of,
@@ -75,14 +75,6 @@ __all__ = ["gumbel_softmax"]
 
 
 @triton.jit
-def _inverse_tau(tau_ptr, tau, rows, n_rows, PER_ROW_TAU: tl.constexpr):
-    if PER_ROW_TAU:
-        return 1.0 / tl.load(tau_ptr + rows, mask=rows < n_rows, other=1.0)
-    else:
-        return 1.0 / tau
-
-
-@triton.jit
 def _softmax_of_row(z, scale):
     """``softmax(z * scale / log2 e)`` of whole rows in registers (``scale`` = log2(e) / tau)."""
     weights = tl.exp2((z - finite_or_zero(row_max(z))) * scale)
@@ -90,12 +82,15 @@ def _softmax_of_row(z, scale):
 
 
 @triton.jit
-def _forward_kernel(logits_ptr, noise_ptr, key_ptr, tau_ptr, out_ptr, tau, n_rows, n_cols, inner,
-                    ROWS: tl.constexpr, BLOCK: tl.constexpr, NUM_TILES: tl.constexpr, HARD: tl.constexpr,
-                    PER_ROW_TAU: tl.constexpr, FROM_NOISE: tl.constexpr, N_ROUNDS: tl.constexpr):
+def _forward_kernel(logits_ptr, noise_ptr, key_ptr, tau_ptr, out_ptr, top_ptr, total_ptr, dot_ptr, index_ptr, tau,
+                    n_rows, n_cols, inner, n_splits, ROWS: tl.constexpr, BLOCK: tl.constexpr,
+                    NUM_TILES: tl.constexpr, TILES_PER_SPLIT: tl.constexpr, SPLITS: tl.constexpr,
+                    HARD: tl.constexpr, PER_ROW_TAU: tl.constexpr, FROM_NOISE: tl.constexpr,
+                    N_ROUNDS: tl.constexpr):
+    """Long rows (``NUM_TILES > 1``): stage 2, after :func:`launch_partials`; program ``(i, s)`` writes run ``s``."""
     rows, base, row_mask = row_tile(n_rows, n_cols, inner, ROWS)
     key = tl.load(key_ptr)
-    scale = _inverse_tau(tau_ptr, tau, rows, n_rows, PER_ROW_TAU) * LOG2E
+    scale = inverse_tau(tau_ptr, tau, rows, n_rows, PER_ROW_TAU) * LOG2E
     if NUM_TILES == 1:
         groups, cols, offsets, mask = column_tile(0, n_cols, inner, base, row_mask, BLOCK)
         z = perturbed(logits_ptr, noise_ptr, key, rows, groups, offsets, mask, FROM_NOISE, N_ROUNDS)
@@ -105,14 +100,14 @@ def _forward_kernel(logits_ptr, noise_ptr, key_ptr, tau_ptr, out_ptr, tau, n_row
         else:
             tl.store(out_ptr + offsets, _softmax_of_row(z, scale), mask=mask)
     else:
-        # Pass 1: online maximum and first argmax (hard), or maximum and sum of exponentials (soft).
-        top, total, _, index = row_statistics(logits_ptr, noise_ptr, key, logits_ptr, rows, base, row_mask,
-                                               n_cols, inner, scale, BLOCK, NUM_TILES, HARD, not HARD, False,
-                                               FROM_NOISE, N_ROUNDS)  # fmt: skip
-        # Pass 2: write; soft draws the noise again (same counters) instead of storing it.
+        # The row's maximum and first argmax (hard), or maximum and sum of exponentials (soft), from stage 1.
+        top, total, _, index = combine(top_ptr, total_ptr, dot_ptr, index_ptr, rows, n_rows, n_cols, scale, n_splits,
+                                       SPLITS, False)  # fmt: skip
+        # Write this run; soft draws the noise again (same counters) instead of storing it.
         inv_total = 1.0 / total
-        for t in range(NUM_TILES):
-            groups, cols, offsets, mask = column_tile(t * BLOCK, n_cols, inner, base, row_mask, BLOCK)
+        for t in range(TILES_PER_SPLIT):
+            col0 = (tl.program_id(1) * TILES_PER_SPLIT + t) * BLOCK
+            groups, cols, offsets, mask = column_tile(col0, n_cols, inner, base, row_mask, BLOCK)
             if HARD:
                 tl.store(out_ptr + offsets, tl.where(cols == index, 1.0, 0.0), mask=mask)
             else:
@@ -133,13 +128,18 @@ def _write_grad_tile(grad_ptr, dlogits_ptr, offsets, mask, y, dot, inv_tau, TAU_
 
 
 @triton.jit
-def _backward_kernel(grad_ptr, saved_ptr, noise_ptr, key_ptr, tau_ptr, dlogits_ptr, dtau_ptr, tau, n_rows, n_cols,
-                     inner, ROWS: tl.constexpr, BLOCK: tl.constexpr, NUM_TILES: tl.constexpr,
-                     RECOMPUTE: tl.constexpr, PER_ROW_TAU: tl.constexpr, TAU_GRAD: tl.constexpr,
-                     FROM_NOISE: tl.constexpr, N_ROUNDS: tl.constexpr):
-    """``saved_ptr``: the soft sample ``y``, or (``RECOMPUTE``) the logits, from which ``y`` is drawn again."""
+def _backward_kernel(grad_ptr, saved_ptr, noise_ptr, key_ptr, tau_ptr, dlogits_ptr, dtau_ptr, top_ptr, total_ptr,
+                     dot_ptr, index_ptr, tau, n_rows, n_cols, inner, n_splits, ROWS: tl.constexpr,
+                     BLOCK: tl.constexpr, NUM_TILES: tl.constexpr, TILES_PER_SPLIT: tl.constexpr,
+                     SPLITS: tl.constexpr, RECOMPUTE: tl.constexpr, PER_ROW_TAU: tl.constexpr,
+                     TAU_GRAD: tl.constexpr, FROM_NOISE: tl.constexpr, N_ROUNDS: tl.constexpr):
+    """``saved_ptr``: the soft sample ``y``, or (``RECOMPUTE``) the logits, from which ``y`` is drawn again.
+
+    Long rows: stage 2, after :func:`launch_partials`; program ``(i, s)`` writes run ``s`` and its part of
+    the tau gradient (``dtau_ptr`` is ``[splits, n_rows]``, summed by the caller).
+    """
     rows, base, row_mask = row_tile(n_rows, n_cols, inner, ROWS)
-    inv_tau = _inverse_tau(tau_ptr, tau, rows, n_rows, PER_ROW_TAU)
+    inv_tau = inverse_tau(tau_ptr, tau, rows, n_rows, PER_ROW_TAU)
     scale = inv_tau * LOG2E
     key = tl.load(key_ptr)
     if NUM_TILES == 1:
@@ -152,23 +152,16 @@ def _backward_kernel(grad_ptr, saved_ptr, noise_ptr, key_ptr, tau_ptr, dlogits_p
         g = tl.load(grad_ptr + offsets, mask=mask, other=0.0).to(tl.float32)
         tau_term = _write_grad_tile(grad_ptr, dlogits_ptr, offsets, mask, y, row_sum(g * y), inv_tau, TAU_GRAD)
     else:
-        # Pass 1: <g, y> (and, recomputing, the row's max and sum of exponentials).
-        if RECOMPUTE:
-            top, total, grad_dot, _ = row_statistics(saved_ptr, noise_ptr, key, grad_ptr, rows, base, row_mask,
-                                                      n_cols, inner, scale, BLOCK, NUM_TILES, False, True, True,
-                                                      FROM_NOISE, N_ROUNDS)  # fmt: skip
-            inv_total = 1.0 / total
-            dot = grad_dot * inv_total
-        else:
-            dot = tl.zeros((ROWS, 1), tl.float32)
-            for t in range(NUM_TILES):
-                groups, cols, offsets, mask = column_tile(t * BLOCK, n_cols, inner, base, row_mask, BLOCK)
-                g = tl.load(grad_ptr + offsets, mask=mask, other=0.0).to(tl.float32)
-                dot += row_sum(g * tl.load(saved_ptr + offsets, mask=mask, other=0.0).to(tl.float32))
-        # Pass 2: write the gradient.
+        # <g, y> (and, recomputing, the row's max and sum of exponentials), from stage 1.
+        top, total, grad_dot, _ = combine(top_ptr, total_ptr, dot_ptr, index_ptr, rows, n_rows, n_cols, scale,
+                                          n_splits, SPLITS, not RECOMPUTE)  # fmt: skip
+        inv_total = 1.0 / total
+        dot = grad_dot * inv_total if RECOMPUTE else grad_dot
+        # Write this run of the gradient.
         tau_term = tl.zeros((ROWS, 1), tl.float32)
-        for t in range(NUM_TILES):
-            groups, cols, offsets, mask = column_tile(t * BLOCK, n_cols, inner, base, row_mask, BLOCK)
+        for t in range(TILES_PER_SPLIT):
+            col0 = (tl.program_id(1) * TILES_PER_SPLIT + t) * BLOCK
+            groups, cols, offsets, mask = column_tile(col0, n_cols, inner, base, row_mask, BLOCK)
             if RECOMPUTE:
                 z = perturbed(saved_ptr, noise_ptr, key, rows, groups, offsets, mask, FROM_NOISE, N_ROUNDS)
                 y = tl.exp2((z - top) * scale) * inv_total
@@ -176,7 +169,7 @@ def _backward_kernel(grad_ptr, saved_ptr, noise_ptr, key_ptr, tau_ptr, dlogits_p
                 y = tl.load(saved_ptr + offsets, mask=mask, other=0.0).to(tl.float32)
             tau_term += _write_grad_tile(grad_ptr, dlogits_ptr, offsets, mask, y, dot, inv_tau, TAU_GRAD)
     if TAU_GRAD:
-        tl.store(dtau_ptr + rows, -inv_tau * tau_term, mask=row_mask)
+        tl.store(dtau_ptr + tl.program_id(1) * n_rows + rows, -inv_tau * tau_term, mask=row_mask)
 
 
 @torch.library.custom_op("gumbel_softmax::forward", mutates_args=())
@@ -190,11 +183,15 @@ def _forward(
     n_cols = logits.shape[dim]
     out = logits.new_empty(logits.shape)  # contiguous, whatever the strides of logits
     s = settings_for(n_rows, n_cols)
-    _forward_kernel[(s.grid,)](
-        logits, noise, key, tau_rows, out, tau, n_rows, n_cols, inner,
-        ROWS=s.rows_per_program, BLOCK=s.block, NUM_TILES=s.num_tiles, HARD=hard,
-        PER_ROW_TAU=tau_rows is not None, FROM_NOISE=noise is not None, N_ROUNDS=PHILOX_ROUNDS,
-        num_warps=s.num_warps,
+    partials = (None,) * 4
+    if s.num_tiles > 1:
+        partials = launch_partials(s, logits, noise, key, None, tau_rows, tau, n_rows, n_cols, inner, argmax=hard,
+                                   total=not hard)  # fmt: skip
+    _forward_kernel[(s.grid, s.splits)](
+        logits, noise, key, tau_rows, out, *partials, tau, n_rows, n_cols, inner, s.splits,
+        ROWS=s.rows_per_program, BLOCK=s.block, NUM_TILES=s.num_tiles, TILES_PER_SPLIT=s.tiles_per_split,
+        SPLITS=triton.next_power_of_2(s.splits), HARD=hard, PER_ROW_TAU=tau_rows is not None,
+        FROM_NOISE=noise is not None, N_ROUNDS=PHILOX_ROUNDS, num_warps=s.num_warps,
     )  # fmt: skip
     return out
 
@@ -226,14 +223,20 @@ def _backward(
     n_rows, inner = rows_and_inner(tuple(saved.shape), dim)
     n_cols = saved.shape[dim]
     dlogits = saved.new_empty(saved.shape)
-    dtau = saved.new_empty(n_rows if tau_grad else 0, dtype=torch.float32)
     s = settings_for(n_rows, n_cols)
-    _backward_kernel[(s.grid,)](
-        grad, saved, noise, key, tau_rows, dlogits, dtau, tau, n_rows, n_cols, inner,
-        ROWS=s.rows_per_program, BLOCK=s.block, NUM_TILES=s.num_tiles, RECOMPUTE=recompute,
-        PER_ROW_TAU=tau_rows is not None, TAU_GRAD=tau_grad, FROM_NOISE=noise is not None,
-        N_ROUNDS=PHILOX_ROUNDS, num_warps=s.num_warps,
+    dtau = saved.new_empty(s.splits * n_rows if tau_grad else 0, dtype=torch.float32)
+    partials = (None,) * 4
+    if s.num_tiles > 1:
+        partials = launch_partials(s, saved, noise, key, grad, tau_rows, tau, n_rows, n_cols, inner,
+                                   total=recompute, grad_dot=True, from_soft=not recompute)  # fmt: skip
+    _backward_kernel[(s.grid, s.splits)](
+        grad, saved, noise, key, tau_rows, dlogits, dtau, *partials, tau, n_rows, n_cols, inner, s.splits,
+        ROWS=s.rows_per_program, BLOCK=s.block, NUM_TILES=s.num_tiles, TILES_PER_SPLIT=s.tiles_per_split,
+        SPLITS=triton.next_power_of_2(s.splits), RECOMPUTE=recompute, PER_ROW_TAU=tau_rows is not None,
+        TAU_GRAD=tau_grad, FROM_NOISE=noise is not None, N_ROUNDS=PHILOX_ROUNDS, num_warps=s.num_warps,
     )  # fmt: skip
+    if tau_grad and s.splits > 1:
+        dtau = dtau.view(s.splits, n_rows).sum(0)
     return dlogits, dtau
 
 

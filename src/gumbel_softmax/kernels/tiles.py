@@ -36,7 +36,8 @@ from dataclasses import dataclass
 import triton
 import triton.language as tl
 
-__all__ = ["LaunchSettings", "launch_settings", "INTERPRETING", "MAX_SINGLE_BLOCK", "LONG_ROW_BLOCK", "MAX_WARPS"]
+__all__ = ["LaunchSettings", "launch_settings", "INTERPRETING", "MAX_SINGLE_BLOCK", "LONG_ROW_BLOCK", "MAX_WARPS",
+           "TARGET_PROGRAMS"]
 
 # Set when Triton runs kernels on CPU tensors through its interpreter (read at import, as triton.jit does).
 INTERPRETING = os.environ.get("TRITON_INTERPRET", "0") == "1"
@@ -50,6 +51,8 @@ TARGET_TILE = 4096
 # Elements per thread a program aims at (more warps for wider tiles), and the most warps per program.
 ELEMENTS_PER_THREAD = 16
 MAX_WARPS = 32
+# Long rows are split across programs until about this many run (a few waves of an H100's 132 SMs).
+TARGET_PROGRAMS = 1024
 # Under the interpreter each program instance costs milliseconds: cap the grid instead.
 INTERPRETER_MAX_PROGRAMS = 16
 
@@ -64,7 +67,10 @@ class LaunchSettings:
         num_tiles: tiles per row; 1 means the row is reduced in registers.
         num_warps: warps per program (up to ``MAX_WARPS``, about ``ELEMENTS_PER_THREAD``
             elements per thread).
-        grid: number of programs.
+        grid: number of programs along the rows.
+        splits: programs along each row (long rows only): each walks
+            ``tiles_per_split`` consecutive tiles, and a second stage combines them.
+        tiles_per_split: tiles each of those programs walks.
     """
 
     rows_per_program: int
@@ -72,6 +78,8 @@ class LaunchSettings:
     num_tiles: int
     num_warps: int
     grid: int
+    splits: int = 1
+    tiles_per_split: int = 1
 
 
 def launch_settings(
@@ -88,6 +96,8 @@ def launch_settings(
         n_rows, n_cols: the problem, ``n_rows >= 1`` and ``n_cols >= 1``.
         max_programs: if given, pack more rows per program so that at most about
             this many programs run (for the interpreter, whose cost is per program).
+            Long rows are split across programs until about this many (or
+            ``TARGET_PROGRAMS``) run.
         max_single_block: rows of at most this many columns stay in registers.
         long_row_block: tile width for longer rows.
 
@@ -97,8 +107,8 @@ def launch_settings(
     LaunchSettings(rows_per_program=4, block=1024, num_tiles=1, num_warps=8, grid=16384)
     >>> launch_settings(4096, 16384)
     LaunchSettings(rows_per_program=1, block=16384, num_tiles=1, num_warps=32, grid=4096)
-    >>> launch_settings(512, 128256).num_tiles
-    32
+    >>> launch_settings(512, 128256)
+    LaunchSettings(rows_per_program=1, block=4096, num_tiles=32, num_warps=8, grid=512, splits=2, tiles_per_split=16)
     """
     if n_rows < 1 or n_cols < 1:
         raise ValueError(f"need at least one row and one column, got {n_rows} x {n_cols}")
@@ -111,7 +121,11 @@ def launch_settings(
     if max_programs is not None:
         rows = max(rows, triton.next_power_of_2(triton.cdiv(n_rows, max_programs)))
     num_warps = min(MAX_WARPS, max(1, rows * block // (32 * ELEMENTS_PER_THREAD)))
-    return LaunchSettings(rows, block, num_tiles, num_warps, triton.cdiv(n_rows, rows))
+    grid = triton.cdiv(n_rows, rows)
+    splits = min(num_tiles, max(1, (max_programs or TARGET_PROGRAMS) // grid))
+    tiles_per_split = triton.cdiv(num_tiles, splits)
+    return LaunchSettings(rows, block, num_tiles, num_warps, grid, triton.cdiv(num_tiles, tiles_per_split),
+                          tiles_per_split)  # fmt: skip
 
 
 def settings_for(n_rows: int, n_cols: int) -> LaunchSettings:
