@@ -31,6 +31,7 @@ from triton.compiler import ASTSource
 
 from gumbel_softmax.kernels.gumbel_softmax import _backward_kernel, _forward_kernel
 from gumbel_softmax.kernels.noise import PHILOX_ROUNDS
+from gumbel_softmax.kernels.online import _partials_kernel
 from gumbel_softmax.kernels.sample import _sample_kernel
 from gumbel_softmax.kernels.tiles import launch_settings
 from gumbel_softmax.report import format_table
@@ -81,18 +82,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16"])
     dt = parser.parse_args().dtype
-    common = {"n_rows": "i32", "n_cols": "i32"}
+    # Arguments in the kernels' order (the hints are positional); "inner" is a constant, and follows n_cols.
+    common = {"n_rows": "i32", "n_cols": "i32", "n_splits": "i32"}
+    partials = {"top_ptr": "*fp32", "total_ptr": "*fp32", "dot_ptr": "*fp32", "index_ptr": "*i32"}
     forward_sig = {"logits_ptr": f"*{dt}", "noise_ptr": "*fp32", "key_ptr": "*i64", "tau_ptr": "*fp32",
-                   "out_ptr": f"*{dt}", "tau": "fp32", **common}  # fmt: skip
+                   "out_ptr": f"*{dt}", **partials, "tau": "fp32", **common}  # fmt: skip
     backward_sig = {"grad_ptr": f"*{dt}", "saved_ptr": f"*{dt}", "noise_ptr": "*fp32", "key_ptr": "*i64",
-                    "tau_ptr": "*fp32", "dlogits_ptr": f"*{dt}", "dtau_ptr": "*fp32", "tau": "fp32",
+                    "tau_ptr": "*fp32", "dlogits_ptr": f"*{dt}", "dtau_ptr": "*fp32", **partials, "tau": "fp32",
                     **common}  # fmt: skip
-    sample_sig = {"logits_ptr": f"*{dt}", "noise_ptr": "*fp32", "key_ptr": "*i64", "out_ptr": "*i64", **common}
+    sample_sig = {"logits_ptr": f"*{dt}", "noise_ptr": "*fp32", "key_ptr": "*i64", "out_ptr": "*i64",
+                  "top_ptr": "*fp32", "index_ptr": "*i32", **common}  # fmt: skip
+    partials_sig = {"values_ptr": f"*{dt}", "noise_ptr": "*fp32", "key_ptr": "*i64", "grad_ptr": f"*{dt}",
+                    "tau_ptr": "*fp32", **partials, "tau": "fp32", "n_rows": "i32", "n_cols": "i32"}  # fmt: skip
+    stage1 = {"PER_ROW_TAU": False, "FROM_NOISE": False, "N_ROUNDS": PHILOX_ROUNDS, "FROM_SOFT": False}
     rows = []
     for shape in SHAPES:
         s = launch_settings(*shape)
-        tiling = {"inner": 1, "ROWS": s.rows_per_program, "BLOCK": s.block, "NUM_TILES": s.num_tiles}
-        variants = [
+        tiling = {"inner": 1, "ROWS": s.rows_per_program, "BLOCK": s.block, "NUM_TILES": s.num_tiles,
+                  "TILES_PER_SPLIT": s.tiles_per_split, "SPLITS": triton.next_power_of_2(s.splits)}  # fmt: skip
+        long_rows = [
+            # Stage 1 of long rows: partial statistics per run of tiles.
+            (f"stage 1 {name}", _partials_kernel, partials_sig,
+             {**stage1, "ARGMAX": argmax, "SUM": total, "GRAD_DOT": dot})
+            for name, argmax, total, dot in [("soft", False, True, False), ("hard", True, False, False),
+                                             ("backward hard", False, True, True)]
+        ] if s.num_tiles > 1 else []  # fmt: skip
+        variants = long_rows + [
             (f"forward {name}", _forward_kernel, forward_sig,
              {"HARD": hard, "PER_ROW_TAU": False, "FROM_NOISE": False, "N_ROUNDS": PHILOX_ROUNDS})
             for name, hard in [("soft", False), ("hard", True)]
@@ -108,7 +123,8 @@ def main() -> None:
             ("sample", _sample_kernel, sample_sig, {"FROM_NOISE": False, "N_ROUNDS": PHILOX_ROUNDS}),
         ]  # fmt: skip
         for name, fn, signature, flags in variants:
-            kernel = compile_variant(fn, signature, {**tiling, **flags}, s.num_warps)
+            constants = {k: v for k, v in {**tiling, **flags}.items() if k in fn.arg_names}
+            kernel = compile_variant(fn, signature, constants, s.num_warps)
             per_thread = s.rows_per_program * s.block // (32 * s.num_warps)  # per tile: loops count once
             rows.append([f"{shape[0]}x{shape[1]}", name, per_thread, *counts(kernel, per_thread)])
     headers = ["shape", "kernel", "elements/thread", "SASS/element", "mul.hi", "lg2.approx", "__nv_logf",
