@@ -46,6 +46,10 @@ K > 16384           soft: read logits twice         soft: read grad and y twice;
                     argmax), then write the one-hot
 ==================  ==============================  ==================================
 
+For ``K > 16384`` the first read is stage 1 of :mod:`gumbel_softmax.kernels.online`
+(partial statistics per run of tiles; few rows are split across programs) and
+the rest is this module's kernels, which combine the partials first.
+
 Registered as PyTorch custom operators (``torch.ops.gumbel_softmax.forward`` and
 ``.backward``) with fake-tensor implementations and autograd, so
 ``torch.compile(fullgraph=True)`` traces through them (with validation off:

@@ -20,12 +20,12 @@ A program handles ``rows_per_program`` rows and walks along them in tiles of
   local loads/stores in the code) and at 32 warps (64 registers, 37-107), so
   rows of 16385 to 32768 (K = 32000 among them) take the tiled path.
 * ``num_tiles > 1`` (long rows, up to 262,144 and beyond): an online reduction
-  over tiles of ``LONG_ROW_BLOCK``; see each operation for how many passes that
-  costs. A row is never split across programs (not done yet): 512 rows of
-  128,256 launch 512 programs of 8 warps: one wave on an H100's 132 SMs at
-  <= 64 registers per thread (four programs per SM), a partial second wave at
-  70 (three per SM); with only a few rows, only that many SMs work, the regime
-  where a split with a second combine stage would help.
+  over tiles of ``LONG_ROW_BLOCK`` in two launches
+  (:mod:`gumbel_softmax.kernels.online`); see each operation for how many
+  passes that costs. When there are few rows (fewer than ``TARGET_PROGRAMS / 2``
+  programs), each row is split into ``splits`` runs of tiles, one program each:
+  2 rows of 262,144 run 128 programs instead of 2, 512 rows of 128,256 run
+  1024 instead of 512. The split costs no extra pass over memory.
 """
 
 from __future__ import annotations
