@@ -1,7 +1,13 @@
 """Speed of the fused Triton kernels against torch, in one table (a benchmark, not a test).
 
     python benchmarks/kernels.py                 # on a CUDA machine: the whole table of issue 5
+    python benchmarks/kernels.py --dtypes float32 --ops soft hard   # a part of it
     python benchmarks/kernels.py --shapes 64x10 --dtypes float32 --device cpu   # smoke test of this script
+
+Each row is printed (and flushed) as soon as it is measured, and the whole
+table again at the end, so a run cut short by a time limit keeps its rows.
+The whole table takes about 32 cold Inductor compiles; on a machine with a
+per-command time limit, run one dtype per command (``benchmarks/gpu_check.sh``).
 
 For every shape and dtype it measures a device-to-device copy of the logits
 (the memory-speed yardstick, in the same run) and then, per operation, the
@@ -12,7 +18,8 @@ speedup over torch eager and over ``torch.compile``:
 * ``soft`` / ``hard`` forward: against ``torch.nn.functional.gumbel_softmax``;
   minimal bytes: logits read once, output written once.
 * ``soft+bwd`` / ``hard+bwd``: forward and backward; plus the incoming gradient
-  and the saved soft sample read, the gradient written (5 passes of the tensor).
+  and the saved soft sample read (hard: the logits, from which the kernel
+  recomputes it), the gradient written (5 passes of the tensor).
 * ``sample``: Gumbel-max indices against ``torch.multinomial(softmax(x), 1)``
   (the "compile" column then holds eager Gumbel-max, the reference ``sample``);
   minimal bytes: logits read once, one int64 written per row.
@@ -112,20 +119,30 @@ def peak_memory_mib(fn: Callable, x: torch.Tensor) -> float:
     return (torch.cuda.max_memory_allocated() - base) / 2**20
 
 
-def run(shapes: list[tuple[int, int]], dtypes: list[str], device: torch.device, with_compile: bool) -> None:
-    headers = ["shape", "dtype", "op", "ms", "GB/s", "% copy", "x eager", "x compile"]
-    rows = []
+HEADERS = ["shape", "dtype", "op", "ms", "GB/s", "% copy", "x eager", "x compile"]
+
+
+def emit(rows: list[list], row: list) -> None:
+    """Keep ``row`` for the final table and print it now, flushed."""
+    rows.append(row)
+    print("| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row) + " |", flush=True)
+
+
+def run(shapes: list[tuple[int, int]], dtypes: list[str], ops: list[str], device: torch.device,
+        with_compile: bool) -> None:  # fmt: skip
+    rows: list[list] = []
+    print("| " + " | ".join(HEADERS) + " |", flush=True)
     for dtype_name in dtypes:
         dtype = DTYPES[dtype_name]
         torch._dynamo.reset()
-        compiled = torch_compiled(device) if with_compile else None
+        compiled = torch_compiled(device) if with_compile and set(ops) - {"sample"} else None
         for shape in shapes:
             x = torch.randn(shape, device=device, dtype=dtype)
             upstream = torch.randn_like(x)
             copy_ms = bench(lambda: torch.empty_like(x).copy_(x), device)
             copy_gbs = 2 * x.numel() * x.element_size() / copy_ms / 1e6
-            rows.append([f"{shape[0]}x{shape[1]}", dtype_name, "copy", copy_ms, copy_gbs, 100.0, "", ""])
-            for op in OPS:
+            emit(rows, [f"{shape[0]}x{shape[1]}", dtype_name, "copy", copy_ms, copy_gbs, 100.0, "", ""])
+            for op in ops:
                 if op == "sample":
                     t_ours = bench(lambda: gs.sample(x), device)
                     t_eager = bench(lambda: sample_multinomial(x), device)
@@ -135,13 +152,14 @@ def run(shapes: list[tuple[int, int]], dtypes: list[str], device: torch.device, 
                     t_eager = bench(make_call(op, torch_eager, x, upstream), device)
                     t_other = bench(make_call(op, compiled, x, upstream), device) if compiled else float("nan")
                 gbs = minimal_bytes(op, shape, x.element_size()) / t_ours / 1e6
-                rows.append([f"{shape[0]}x{shape[1]}", dtype_name, op, t_ours, gbs, 100 * gbs / copy_gbs,
-                             t_eager / t_ours, t_other / t_ours])  # fmt: skip
+                emit(rows, [f"{shape[0]}x{shape[1]}", dtype_name, op, t_ours, gbs, 100 * gbs / copy_gbs,
+                            t_eager / t_ours, t_other / t_ours])  # fmt: skip
             del x, upstream
-    print(format_table(headers, rows, floatfmt=".3f"))
+    print()
+    print(format_table(HEADERS, rows, floatfmt=".3f"))
     print("x eager: speedup over F.gumbel_softmax (sample: over torch.multinomial(softmax));")
     print("x compile: over torch.compile(F.gumbel_softmax) (sample: over eager Gumbel-max, gumbel_softmax.sample).")
-    if device.type == "cuda" and (65536, 1024) in shapes and "float32" in dtypes:
+    if device.type == "cuda" and (65536, 1024) in shapes and "float32" in dtypes and "hard+bwd" in ops:
         x = torch.randn(65536, 1024, device=device)
         print(f"peak memory, forward+backward, (65536, 1024) float32 hard: ours {peak_memory_mib(ours, x):.0f} MiB, "
               f"torch eager {peak_memory_mib(torch_eager, x):.0f} MiB")  # fmt: skip
@@ -151,6 +169,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shapes", nargs="*", default=[f"{r}x{c}" for r, c in SHAPES], help="ROWSxCOLS ...")
     parser.add_argument("--dtypes", nargs="*", default=["float32", "bfloat16"], choices=list(DTYPES))
+    parser.add_argument("--ops", nargs="*", default=OPS, choices=OPS)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile baseline")
     args = parser.parse_args()
@@ -163,7 +182,7 @@ def main() -> None:
           f"torch {torch.__version__}, triton {triton.__version__}")  # fmt: skip
     torch._dynamo.config.recompile_limit = 64
     with gs.validation(False), gs.use_backend("triton"):
-        run(shapes, args.dtypes, device, with_compile=not args.no_compile)
+        run(shapes, args.dtypes, args.ops, device, with_compile=not args.no_compile)
 
 
 if __name__ == "__main__":

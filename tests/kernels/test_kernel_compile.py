@@ -34,6 +34,7 @@ def _step(forward, logits: torch.Tensor, tau: torch.Tensor) -> tuple[torch.Tenso
 
 
 def test_fullgraph_compile_matches_eager():
+    """With Inductor's fallback RNG the key is drawn as in eager, so the compiled step equals the eager one."""
     torch._dynamo.reset()
     logits = torch.randn(32, 10, device=DEVICE).requires_grad_(True)
     tau = torch.full((32, 1), 0.5, device=DEVICE).requires_grad_(True)
@@ -46,6 +47,27 @@ def test_fullgraph_compile_matches_eager():
             traced = _step(compiled, logits, tau)
     for got, want in zip(traced, eager):
         torch.testing.assert_close(got, want)
+
+
+@requires_cuda
+def test_fullgraph_compile_with_inductors_own_rng():
+    """Default Inductor (its own RNG draws the key, so no match with eager): valid samples, two calls differ.
+
+    ``generator=`` cannot be passed under ``fullgraph=True`` (dynamo does not trace a ``torch.Generator``):
+    seed with ``torch.manual_seed``.
+    """
+    torch._dynamo.reset()
+    logits = torch.randn(256, 10, device="cuda").requires_grad_(True)
+    tau = torch.full((256, 1), 0.5, device="cuda").requires_grad_(True)
+    compiled = torch.compile(_forward, fullgraph=True)
+    with gs.validation(False), gs.use_backend("triton"):
+        first, second = _step(compiled, logits, tau), _step(compiled, logits, tau)
+    for y, soft, index, dlogits, dtau in (first, second):
+        assert torch.equal(y.sum(-1), torch.ones(256, device="cuda")) and torch.equal(y.max(-1).values, y.sum(-1))
+        assert index.dtype == torch.int64 and 0 <= index.min() and index.max() < 10
+        torch.testing.assert_close(soft.sum(-1), torch.ones(256, device="cuda"))
+        assert all(torch.isfinite(t).all() for t in (soft, dlogits, dtau))
+    assert not torch.equal(first[2], second[2]) and not torch.equal(first[1], second[1])
 
 
 @requires_cuda
@@ -76,7 +98,11 @@ def _peak_bytes(fn) -> int:
 
 @requires_cuda
 def test_peak_memory_is_at_most_half_of_torch_eager():
-    """Forward + backward at (65536, 1024) float32, hard: at most half of torch's extra peak memory."""
+    """Forward + backward at (65536, 1024) float32, hard: at most half of torch's extra peak memory.
+
+    Ours holds the one-hot output and the gradient (2 x 256 MiB: the backward recomputes the soft sample from
+    the key instead of saving it), and the 8-byte key.
+    """
     logits = torch.randn(65536, 1024, device="cuda", requires_grad=True)
     upstream = torch.randn(65536, 1024, device="cuda")
 
@@ -87,6 +113,7 @@ def test_peak_memory_is_at_most_half_of_torch_eager():
         ours = _peak_bytes(run(lambda x: gs.gumbel_softmax(x, hard=True)))
     theirs = _peak_bytes(run(lambda x: torch.nn.functional.gumbel_softmax(x, hard=True)))
     assert ours <= theirs / 2, f"peak {ours / 2**20:.0f} MiB vs torch eager {theirs / 2**20:.0f} MiB"
+    assert ours <= 2 * logits.nbytes + 2**20, f"peak {ours / 2**20:.0f} MiB, expected 512 MiB and the key"
 
 
 @requires_cuda
@@ -109,8 +136,10 @@ def test_custom_operators_pass_opcheck():
     key = torch.tensor([12345], device=DEVICE)
     tau_rows = torch.rand(8, device=DEVICE).add(0.5).requires_grad_(True)
     ops = torch.ops.gumbel_softmax
-    torch.library.opcheck(ops.forward, (logits, key, None, tau_rows, 1.0, 1, True, True))
-    torch.library.opcheck(ops.forward, (logits, key, None, None, 0.5, 1, False, False))
+    torch.library.opcheck(ops.forward, (logits, key, None, tau_rows, 1.0, 1, True))
+    torch.library.opcheck(ops.forward, (logits, key, None, None, 0.5, 1, False))
     soft = torch.softmax(logits.detach(), -1)
-    torch.library.opcheck(ops.backward, (torch.randn_like(soft), soft, tau_rows.detach(), 1.0, 1, True))
+    grad = torch.randn_like(soft)
+    torch.library.opcheck(ops.backward, (grad, soft, key, None, tau_rows.detach(), 1.0, 1, False, True))
+    torch.library.opcheck(ops.backward, (grad, logits.detach(), key, None, tau_rows.detach(), 1.0, 1, True, True))
     torch.library.opcheck(ops.sample, (logits.detach(), key, None, 1))

@@ -9,6 +9,7 @@ is not installed, and the backend then keeps the pure-PyTorch reference.
 * :mod:`~gumbel_softmax.kernels.sample`: Gumbel-max index sampling,
   ``torch.ops.gumbel_softmax.sample``.
 * :mod:`~gumbel_softmax.kernels.noise`: the Philox noise they share.
+* :mod:`~gumbel_softmax.kernels.online`: the online max/sum/argmax over the tiles of long rows.
 * :mod:`~gumbel_softmax.kernels.tiles`: launch settings and tile addressing.
 
 They run on CUDA tensors of dtype float32, float16 and bfloat16, and on CPU

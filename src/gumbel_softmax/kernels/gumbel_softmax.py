@@ -7,35 +7,48 @@ The function is :func:`gumbel_softmax.functional.gumbel_softmax` (Jang, Gu, Pool
 .. math:: y = \\mathrm{softmax}((\\ell + G) / \\tau), \\qquad
           \\text{hard: } \\mathrm{onehot}(\\arg\\max_k (\\ell_k + G_k)) \\text{ forward, } y \\text{ backward.}
 
-Forward, per row (in base 2, ``z = (l + G) log2 e``): ``m = max z``,
-``y = 2^((z - m)/tau) / sum 2^((z - m)/tau)``; hard writes the one-hot of the
-first maximum of ``z`` (unscaled, as the reference does). For training it also
-writes ``y``, the only thing the backward needs.
+Forward, per row, with ``z = fl(l + G)`` (the reference's rounding) and
+``c = log2(e) / tau``: ``m = max z``, ``y = 2^((z - m) c) / sum 2^((z - m) c)``;
+hard writes the one-hot of the first maximum of ``z``.
 
 Backward, with ``g`` the incoming gradient (for hard, the straight-through
 gradient of ``y``): ``dl = y (g - <g, y>) / tau``, and for a per-row ``tau``
 
-.. math:: \\frac{\\partial L}{\\partial \\tau} = -\\frac1\\tau \\sum_k y_k (g_k - \\langle g, y\\rangle) \\log y_k
-          = -\\frac1\\tau \\big(\\langle g, y \\log y\\rangle
-            - \\langle g, y\\rangle \\langle 1, y \\log y\\rangle\\big),
+.. math:: \\frac{\\partial L}{\\partial \\tau}
+          = -\\frac1\\tau \\sum_k y_k (g_k - \\langle g, y\\rangle) \\log y_k.
 
-(``s = z / tau`` equals ``log y`` up to a per-row constant that the weights
-``y (g - <g, y>)`` sum to zero against), so ``z`` and the noise are not needed.
+What the backward reads (the memory/arithmetic trade-off):
+
+* soft: the output ``y`` itself, which the caller holds anyway. In float16 and
+  bfloat16 that is the rounded ``y`` (relative error 2^-11 and 2^-8), so the
+  gradient carries that rounding.
+* hard: nothing but the key (and the logits, which autograd keeps alive anyway):
+  the backward draws the same Philox noise again and recomputes ``y`` in
+  float32. That costs one more Philox pass and two logarithms per element in
+  the backward, but no extra tensor: forward + backward at (65536, 1024)
+  float32 holds the one-hot output and the gradient (2 x 256 MiB), where
+  saving ``y`` would add a third. The gradient is the float32 one in every
+  dtype.
 
 Passes over memory (``K`` = row length; see :mod:`gumbel_softmax.kernels.tiles`):
 
-==================  ===========================  ===================================
-regime              forward                      backward
-==================  ===========================  ===================================
-K <= 8192           read logits, write output    read grad and y, write grad
-                    (+ write y when training     (per-row tau grad: same pass)
-                    hard)
-K > 8192            read logits twice (online    read grad and y twice, write grad
-                    max/sum, then write), noise
-                    drawn twice; hard without
-                    grad: second pass only
-                    writes the one-hot
-==================  ===========================  ===================================
+==================  ==============================  ==================================
+regime              forward                         backward
+==================  ==============================  ==================================
+K <= 16384          read logits, write output       soft: read grad and y, write grad;
+                                                    hard: read grad and logits (noise
+                                                    drawn again), write grad; per-row
+                                                    tau grad in the same pass
+K > 16384           soft: read logits twice         soft: read grad and y twice;
+                    (online max/sum, then write),   hard: read grad and logits twice
+                    noise drawn twice; hard: read   (online max/sum/<g, y>, then
+                    logits once (online max and     write), noise drawn twice
+                    argmax), then write the one-hot
+==================  ==============================  ==================================
+
+For ``K > 16384`` the first read is stage 1 of :mod:`gumbel_softmax.kernels.online`
+(partial statistics per run of tiles; few rows are split across programs) and
+the rest is this module's kernels, which combine the partials first.
 
 Registered as PyTorch custom operators (``torch.ops.gumbel_softmax.forward`` and
 ``.backward``) with fake-tensor implementations and autograd, so
@@ -50,7 +63,8 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from gumbel_softmax.kernels.noise import PHILOX_ROUNDS, key_and_noise, perturbed_log2
+from gumbel_softmax.kernels.noise import LOG2E, PHILOX_ROUNDS, key_and_noise, perturbed
+from gumbel_softmax.kernels.online import combine, finite_or_zero, inverse_tau, launch_partials
 from gumbel_softmax.kernels.tiles import (
     column_tile,
     first_index_of,
@@ -65,171 +79,192 @@ __all__ = ["gumbel_softmax"]
 
 
 @triton.jit
-def _inverse_tau(tau_ptr, tau, rows, n_rows, PER_ROW_TAU: tl.constexpr):
-    if PER_ROW_TAU:
-        return 1.0 / tl.load(tau_ptr + rows, mask=rows < n_rows, other=1.0)
-    else:
-        return 1.0 / tau
+def _softmax_of_row(z, scale):
+    """``softmax(z * scale / log2 e)`` of whole rows in registers (``scale`` = log2(e) / tau)."""
+    weights = tl.exp2((z - finite_or_zero(row_max(z))) * scale)
+    return weights * (1.0 / row_sum(weights))  # one reciprocal per row, not a division per element
 
 
 @triton.jit
-def _forward_kernel(logits_ptr, noise_ptr, key_ptr, tau_ptr, out_ptr, soft_ptr, tau, n_rows, n_cols, inner,
-                    ROWS: tl.constexpr, BLOCK: tl.constexpr, NUM_TILES: tl.constexpr, HARD: tl.constexpr,
-                    SAVE_SOFT: tl.constexpr, PER_ROW_TAU: tl.constexpr, FROM_NOISE: tl.constexpr,
+def _forward_kernel(logits_ptr, noise_ptr, key_ptr, tau_ptr, out_ptr, top_ptr, total_ptr, dot_ptr, index_ptr, tau,
+                    n_rows, n_cols, inner, n_splits, ROWS: tl.constexpr, BLOCK: tl.constexpr,
+                    NUM_TILES: tl.constexpr, TILES_PER_SPLIT: tl.constexpr, SPLITS: tl.constexpr,
+                    HARD: tl.constexpr, PER_ROW_TAU: tl.constexpr, FROM_NOISE: tl.constexpr,
                     N_ROUNDS: tl.constexpr):
+    """Long rows (``NUM_TILES > 1``): stage 2, after :func:`launch_partials`; program ``(i, s)`` writes run ``s``."""
     rows, base, row_mask = row_tile(n_rows, n_cols, inner, ROWS)
     key = tl.load(key_ptr)
-    inv_tau = _inverse_tau(tau_ptr, tau, rows, n_rows, PER_ROW_TAU)
+    scale = inverse_tau(tau_ptr, tau, rows, n_rows, PER_ROW_TAU) * LOG2E
     if NUM_TILES == 1:
         groups, cols, offsets, mask = column_tile(0, n_cols, inner, base, row_mask, BLOCK)
-        z = perturbed_log2(logits_ptr, noise_ptr, key, rows, groups, offsets, mask, FROM_NOISE, N_ROUNDS)
-        top = row_max(z)
+        z = perturbed(logits_ptr, noise_ptr, key, rows, groups, offsets, mask, FROM_NOISE, N_ROUNDS)
         if HARD:
-            index = first_index_of(z, top, cols, n_cols)
+            index = first_index_of(z, row_max(z), cols, n_cols)
             tl.store(out_ptr + offsets, tl.where(cols == index, 1.0, 0.0), mask=mask)
-        if SAVE_SOFT or not HARD:  # SAVE_SOFT implies HARD
-            # Rows past the end (and fully masked ones) have top = -inf: shift by 0 there, not NaN.
-            weights = tl.exp2((z - tl.where(top == float("-inf"), 0.0, top)) * inv_tau)
-            y = weights * (1.0 / row_sum(weights))  # one reciprocal per row, not a division per element
-            if HARD:
-                tl.store(soft_ptr + offsets, y, mask=mask)
-            else:
-                tl.store(out_ptr + offsets, y, mask=mask)
+        else:
+            tl.store(out_ptr + offsets, _softmax_of_row(z, scale), mask=mask)
     else:
-        # Pass 1: online maximum, sum of exponentials, and first argmax over the tiles.
-        top = tl.full((ROWS, 1), float("-inf"), tl.float32)
-        total = tl.zeros((ROWS, 1), tl.float32)
-        index = tl.zeros((ROWS, 1), tl.int32)
-        for t in range(NUM_TILES):
-            groups, cols, offsets, mask = column_tile(t * BLOCK, n_cols, inner, base, row_mask, BLOCK)
-            z = perturbed_log2(logits_ptr, noise_ptr, key, rows, groups, offsets, mask, FROM_NOISE, N_ROUNDS)
-            tile_top = row_max(z)
-            if HARD:
-                index = tl.where(tile_top > top, first_index_of(z, tile_top, cols, n_cols), index)
-            new_top = tl.maximum(top, tile_top)
-            shift = tl.where(new_top == float("-inf"), 0.0, new_top)
-            total = total * tl.exp2((top - shift) * inv_tau) + row_sum(tl.exp2((z - shift) * inv_tau))
-            top = new_top
-        # Pass 2: write; the noise is drawn again (same counters), not stored.
+        # The row's maximum and first argmax (hard), or maximum and sum of exponentials (soft), from stage 1.
+        top, total, _, index = combine(top_ptr, total_ptr, dot_ptr, index_ptr, rows, n_rows, n_cols, scale, n_splits,
+                                       SPLITS, False)  # fmt: skip
+        # Write this run; soft draws the noise again (same counters) instead of storing it.
         inv_total = 1.0 / total
-        for t in range(NUM_TILES):
-            groups, cols, offsets, mask = column_tile(t * BLOCK, n_cols, inner, base, row_mask, BLOCK)
+        for t in range(TILES_PER_SPLIT):
+            col0 = (tl.program_id(1) * TILES_PER_SPLIT + t) * BLOCK
+            groups, cols, offsets, mask = column_tile(col0, n_cols, inner, base, row_mask, BLOCK)
             if HARD:
                 tl.store(out_ptr + offsets, tl.where(cols == index, 1.0, 0.0), mask=mask)
-            if SAVE_SOFT or not HARD:
-                z = perturbed_log2(logits_ptr, noise_ptr, key, rows, groups, offsets, mask, FROM_NOISE, N_ROUNDS)
-                y = tl.exp2((z - top) * inv_tau) * inv_total
-                if HARD:
-                    tl.store(soft_ptr + offsets, y, mask=mask)
-                else:
-                    tl.store(out_ptr + offsets, y, mask=mask)
+            else:
+                z = perturbed(logits_ptr, noise_ptr, key, rows, groups, offsets, mask, FROM_NOISE, N_ROUNDS)
+                tl.store(out_ptr + offsets, tl.exp2((z - top) * scale) * inv_total, mask=mask)
 
 
 @triton.jit
-def _backward_kernel(grad_ptr, soft_ptr, tau_ptr, dlogits_ptr, dtau_ptr, tau, n_rows, n_cols, inner,
-                     ROWS: tl.constexpr, BLOCK: tl.constexpr, NUM_TILES: tl.constexpr, PER_ROW_TAU: tl.constexpr,
-                     TAU_GRAD: tl.constexpr):
-    rows, base, row_mask = row_tile(n_rows, n_cols, inner, ROWS)
-    inv_tau = _inverse_tau(tau_ptr, tau, rows, n_rows, PER_ROW_TAU)
-    dot = tl.zeros((ROWS, 1), tl.float32)  # <g, y>
-    g_ylogy = tl.zeros((ROWS, 1), tl.float32)  # <g, y log y>
-    ylogy = tl.zeros((ROWS, 1), tl.float32)  # <1, y log y>
-    for t in range(NUM_TILES):
-        groups, cols, offsets, mask = column_tile(t * BLOCK, n_cols, inner, base, row_mask, BLOCK)
-        g = tl.load(grad_ptr + offsets, mask=mask, other=0.0).to(tl.float32)
-        y = tl.load(soft_ptr + offsets, mask=mask, other=0.0).to(tl.float32)
-        dot += row_sum(g * y)
-        if TAU_GRAD:
-            entropy_terms = tl.where(y > 0, y * tl.log(y), 0.0)
-            g_ylogy += row_sum(g * entropy_terms)
-            ylogy += row_sum(entropy_terms)
-        if NUM_TILES == 1:
-            tl.store(dlogits_ptr + offsets, y * (g - dot) * inv_tau, mask=mask)
-    if NUM_TILES > 1:
-        for t in range(NUM_TILES):
-            groups, cols, offsets, mask = column_tile(t * BLOCK, n_cols, inner, base, row_mask, BLOCK)
-            g = tl.load(grad_ptr + offsets, mask=mask, other=0.0).to(tl.float32)
-            y = tl.load(soft_ptr + offsets, mask=mask, other=0.0).to(tl.float32)
-            tl.store(dlogits_ptr + offsets, y * (g - dot) * inv_tau, mask=mask)
+def _write_grad_tile(grad_ptr, dlogits_ptr, offsets, mask, y, dot, inv_tau, TAU_GRAD: tl.constexpr):
+    """Store ``y (g - dot) / tau`` for a tile; return this tile's ``sum y (g - dot) log y`` (0 without ``TAU_GRAD``)."""
+    g = tl.load(grad_ptr + offsets, mask=mask, other=0.0).to(tl.float32)
+    weighted = y * (g - dot)
+    tl.store(dlogits_ptr + offsets, weighted * inv_tau, mask=mask)
     if TAU_GRAD:
-        tl.store(dtau_ptr + rows, -inv_tau * (g_ylogy - dot * ylogy), mask=row_mask)
+        return row_sum(tl.where(y > 0, weighted * tl.log(y), 0.0))
+    else:
+        return tl.zeros_like(dot)
+
+
+@triton.jit
+def _backward_kernel(grad_ptr, saved_ptr, noise_ptr, key_ptr, tau_ptr, dlogits_ptr, dtau_ptr, top_ptr, total_ptr,
+                     dot_ptr, index_ptr, tau, n_rows, n_cols, inner, n_splits, ROWS: tl.constexpr,
+                     BLOCK: tl.constexpr, NUM_TILES: tl.constexpr, TILES_PER_SPLIT: tl.constexpr,
+                     SPLITS: tl.constexpr, RECOMPUTE: tl.constexpr, PER_ROW_TAU: tl.constexpr,
+                     TAU_GRAD: tl.constexpr, FROM_NOISE: tl.constexpr, N_ROUNDS: tl.constexpr):
+    """``saved_ptr``: the soft sample ``y``, or (``RECOMPUTE``) the logits, from which ``y`` is drawn again.
+
+    Long rows: stage 2, after :func:`launch_partials`; program ``(i, s)`` writes run ``s`` and its part of
+    the tau gradient (``dtau_ptr`` is ``[splits, n_rows]``, summed by the caller).
+    """
+    rows, base, row_mask = row_tile(n_rows, n_cols, inner, ROWS)
+    inv_tau = inverse_tau(tau_ptr, tau, rows, n_rows, PER_ROW_TAU)
+    scale = inv_tau * LOG2E
+    key = tl.load(key_ptr)
+    if NUM_TILES == 1:
+        groups, cols, offsets, mask = column_tile(0, n_cols, inner, base, row_mask, BLOCK)
+        if RECOMPUTE:
+            z = perturbed(saved_ptr, noise_ptr, key, rows, groups, offsets, mask, FROM_NOISE, N_ROUNDS)
+            y = _softmax_of_row(z, scale)
+        else:
+            y = tl.load(saved_ptr + offsets, mask=mask, other=0.0).to(tl.float32)
+        g = tl.load(grad_ptr + offsets, mask=mask, other=0.0).to(tl.float32)
+        tau_term = _write_grad_tile(grad_ptr, dlogits_ptr, offsets, mask, y, row_sum(g * y), inv_tau, TAU_GRAD)
+    else:
+        # <g, y> (and, recomputing, the row's max and sum of exponentials), from stage 1.
+        top, total, grad_dot, _ = combine(top_ptr, total_ptr, dot_ptr, index_ptr, rows, n_rows, n_cols, scale,
+                                          n_splits, SPLITS, not RECOMPUTE)  # fmt: skip
+        inv_total = 1.0 / total
+        dot = grad_dot * inv_total if RECOMPUTE else grad_dot
+        # Write this run of the gradient.
+        tau_term = tl.zeros((ROWS, 1), tl.float32)
+        for t in range(TILES_PER_SPLIT):
+            col0 = (tl.program_id(1) * TILES_PER_SPLIT + t) * BLOCK
+            groups, cols, offsets, mask = column_tile(col0, n_cols, inner, base, row_mask, BLOCK)
+            if RECOMPUTE:
+                z = perturbed(saved_ptr, noise_ptr, key, rows, groups, offsets, mask, FROM_NOISE, N_ROUNDS)
+                y = tl.exp2((z - top) * scale) * inv_total
+            else:
+                y = tl.load(saved_ptr + offsets, mask=mask, other=0.0).to(tl.float32)
+            tau_term += _write_grad_tile(grad_ptr, dlogits_ptr, offsets, mask, y, dot, inv_tau, TAU_GRAD)
+    if TAU_GRAD:
+        tl.store(dtau_ptr + tl.program_id(1) * n_rows + rows, -inv_tau * tau_term, mask=row_mask)
 
 
 @torch.library.custom_op("gumbel_softmax::forward", mutates_args=())
 def _forward(
-    logits: Tensor,
+    logits: Tensor, key: Tensor, noise: Optional[Tensor], tau_rows: Optional[Tensor], tau: float, dim: int, hard: bool
+) -> Tensor:
+    """The soft or hard sample; ``noise`` is the test hook (float32, the shape of ``logits``)."""
+    logits = logits.contiguous()
+    noise = None if noise is None else noise.contiguous()
+    n_rows, inner = rows_and_inner(tuple(logits.shape), dim)
+    n_cols = logits.shape[dim]
+    out = logits.new_empty(logits.shape)  # contiguous, whatever the strides of logits
+    s = settings_for(n_rows, n_cols)
+    partials = (None,) * 4
+    if s.num_tiles > 1:
+        partials = launch_partials(s, logits, noise, key, None, tau_rows, tau, n_rows, n_cols, inner, argmax=hard,
+                                   total=not hard)  # fmt: skip
+    _forward_kernel[(s.grid, s.splits)](
+        logits, noise, key, tau_rows, out, *partials, tau, n_rows, n_cols, inner, s.splits,
+        ROWS=s.rows_per_program, BLOCK=s.block, NUM_TILES=s.num_tiles, TILES_PER_SPLIT=s.tiles_per_split,
+        SPLITS=triton.next_power_of_2(s.splits), HARD=hard, PER_ROW_TAU=tau_rows is not None,
+        FROM_NOISE=noise is not None, N_ROUNDS=PHILOX_ROUNDS, num_warps=s.num_warps,
+    )  # fmt: skip
+    return out
+
+
+@_forward.register_fake
+def _(logits, key, noise, tau_rows, tau, dim, hard):
+    return logits.new_empty(logits.shape)
+
+
+@torch.library.custom_op("gumbel_softmax::backward", mutates_args=())
+def _backward(
+    grad: Tensor,
+    saved: Tensor,
     key: Tensor,
     noise: Optional[Tensor],
     tau_rows: Optional[Tensor],
     tau: float,
     dim: int,
-    hard: bool,
-    save_soft: bool,
+    recompute: bool,
+    tau_grad: bool,
 ) -> tuple[Tensor, Tensor]:
-    """(output, soft sample or an empty tensor) for contiguous ``logits``; ``noise`` is the test hook.
+    """(gradient for the logits, per-row gradient for tau or an empty tensor).
 
-    ``save_soft`` (hard only): also write the soft sample, for the backward pass.
-    A soft output is itself what the backward pass reads.
+    ``saved`` is the soft sample, or with ``recompute`` the logits: the soft
+    sample is then drawn again from ``key`` (or ``noise``).
     """
-    n_rows, inner = rows_and_inner(tuple(logits.shape), dim)
-    n_cols = logits.shape[dim]
-    out = torch.empty_like(logits)
-    soft = torch.empty_like(logits) if save_soft else logits.new_empty(0)
+    grad, saved = grad.contiguous(), saved.contiguous()
+    noise = None if noise is None else noise.contiguous()
+    n_rows, inner = rows_and_inner(tuple(saved.shape), dim)
+    n_cols = saved.shape[dim]
+    dlogits = saved.new_empty(saved.shape)
     s = settings_for(n_rows, n_cols)
-    _forward_kernel[(s.grid,)](
-        logits, noise, key, tau_rows, out, soft, tau, n_rows, n_cols, inner,
-        ROWS=s.rows_per_program, BLOCK=s.block, NUM_TILES=s.num_tiles, HARD=hard, SAVE_SOFT=save_soft,
-        PER_ROW_TAU=tau_rows is not None, FROM_NOISE=noise is not None, N_ROUNDS=PHILOX_ROUNDS,
-        num_warps=s.num_warps,
+    dtau = saved.new_empty(s.splits * n_rows if tau_grad else 0, dtype=torch.float32)
+    partials = (None,) * 4
+    if s.num_tiles > 1:
+        partials = launch_partials(s, saved, noise, key, grad, tau_rows, tau, n_rows, n_cols, inner,
+                                   total=recompute, grad_dot=True, from_soft=not recompute)  # fmt: skip
+    _backward_kernel[(s.grid, s.splits)](
+        grad, saved, noise, key, tau_rows, dlogits, dtau, *partials, tau, n_rows, n_cols, inner, s.splits,
+        ROWS=s.rows_per_program, BLOCK=s.block, NUM_TILES=s.num_tiles, TILES_PER_SPLIT=s.tiles_per_split,
+        SPLITS=triton.next_power_of_2(s.splits), RECOMPUTE=recompute, PER_ROW_TAU=tau_rows is not None,
+        TAU_GRAD=tau_grad, FROM_NOISE=noise is not None, N_ROUNDS=PHILOX_ROUNDS, num_warps=s.num_warps,
     )  # fmt: skip
-    return out, soft
-
-
-@_forward.register_fake
-def _(logits, key, noise, tau_rows, tau, dim, hard, save_soft):
-    return torch.empty_like(logits), (torch.empty_like(logits) if save_soft else logits.new_empty(0))
-
-
-@torch.library.custom_op("gumbel_softmax::backward", mutates_args=())
-def _backward(
-    grad: Tensor, soft: Tensor, tau_rows: Optional[Tensor], tau: float, dim: int, tau_grad: bool
-) -> tuple[Tensor, Tensor]:
-    """(gradient for the logits, per-row gradient for tau or an empty tensor); tensors contiguous."""
-    n_rows, inner = rows_and_inner(tuple(soft.shape), dim)
-    n_cols = soft.shape[dim]
-    dlogits = torch.empty_like(soft)
-    dtau = soft.new_empty(n_rows if tau_grad else 0, dtype=torch.float32)
-    s = settings_for(n_rows, n_cols)
-    _backward_kernel[(s.grid,)](
-        grad, soft, tau_rows, dlogits, dtau, tau, n_rows, n_cols, inner,
-        ROWS=s.rows_per_program, BLOCK=s.block, NUM_TILES=s.num_tiles, PER_ROW_TAU=tau_rows is not None,
-        TAU_GRAD=tau_grad, num_warps=s.num_warps,
-    )  # fmt: skip
+    if tau_grad and s.splits > 1:
+        dtau = dtau.view(s.splits, n_rows).sum(0)
     return dlogits, dtau
 
 
 @_backward.register_fake
-def _(grad, soft, tau_rows, tau, dim, tau_grad):
-    n_rows = soft.numel() // soft.shape[dim]
-    return torch.empty_like(soft), soft.new_empty(n_rows if tau_grad else 0, dtype=torch.float32)
+def _(grad, saved, key, noise, tau_rows, tau, dim, recompute, tau_grad):
+    n_rows = saved.numel() // saved.shape[dim]
+    return saved.new_empty(saved.shape), saved.new_empty(n_rows if tau_grad else 0, dtype=torch.float32)
 
 
 def _setup_context(ctx, inputs, output):
-    _, _, _, tau_rows, tau, dim, hard, _ = inputs
-    ctx.save_for_backward(output[1] if hard else output[0], tau_rows)
-    ctx.tau, ctx.dim = tau, dim
+    logits, key, noise, tau_rows, tau, dim, hard = inputs
+    # Hard: keep the key and the logits (alive anyway) and recompute y; soft: y is the output itself.
+    ctx.save_for_backward(logits if hard else output, key, noise, tau_rows)
+    ctx.tau, ctx.dim, ctx.hard = tau, dim, hard
 
 
-def _autograd_backward(ctx, grad_out, _grad_soft):
-    soft, tau_rows = ctx.saved_tensors
+def _autograd_backward(ctx, grad_out):
+    saved, key, noise, tau_rows = ctx.saved_tensors
     tau_grad = tau_rows is not None and ctx.needs_input_grad[3]
-    dlogits, dtau = _backward(grad_out.contiguous(), soft, tau_rows, ctx.tau, ctx.dim, tau_grad)
-    return dlogits, None, None, (dtau if tau_grad else None), None, None, None, None
+    dlogits, dtau = _backward(grad_out, saved, key, noise, tau_rows, ctx.tau, ctx.dim, ctx.hard, tau_grad)
+    return dlogits, None, None, (dtau if tau_grad else None), None, None, None
 
 
 _forward.register_autograd(_autograd_backward, setup_context=_setup_context)
-
-
 def _per_row_tau(tau: Tensor, logits: Tensor, dim: int) -> Tensor | None:
     """``tau`` as one float32 value per row (row order of :mod:`~gumbel_softmax.kernels.tiles`), or ``None``
     if it varies along ``dim``."""
@@ -272,10 +307,6 @@ def gumbel_softmax(
             gumbels = gumbel_noise(logits.shape, dtype=compute_dtype(logits.dtype), device=logits.device,
                                    generator=generator) if noise is None else noise  # fmt: skip
             return gumbel_softmax_from_noise(logits, gumbels, tau, hard, dim)
-    needs_grad = torch.is_grad_enabled() and (
-        logits.requires_grad or (tau_rows is not None and tau_rows.requires_grad)
-    )
     key, noise = key_and_noise(logits, generator, noise)
     scalar_tau = 1.0 if tau_rows is not None else float(tau)
-    out, _ = _forward(logits.contiguous(), key, noise, tau_rows, scalar_tau, dim, hard, hard and needs_grad)
-    return out
+    return _forward(logits.contiguous(), key, noise, tau_rows, scalar_tau, dim, hard)

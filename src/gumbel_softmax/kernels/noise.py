@@ -28,9 +28,16 @@ distribution of ``G`` is off from Gumbel(0, 1) by at most 2^-23 in probability
 for any interval.
 
 ``E = -log U`` uses the accurate ``log`` (``U`` near 1 needs it: an
-approximate log's absolute error would swamp ``E``); ``log2 E`` uses the
-hardware's approximate ``log2`` on a GPU (absolute error about 2^-22, i.e.
-noise error below 1e-6), the exact one in the interpreter.
+approximate log's absolute error would swamp ``E``); ``G = -ln 2 * log2 E``
+uses the hardware's approximate ``log2`` on a GPU (absolute error about 2^-22,
+i.e. noise error below 1e-6), the exact one in the interpreter.
+
+The kernels perturb in natural units, ``z = fl(l + G)``, exactly as the
+reference does, so the argmax (first index on ties) is the reference's for the
+same noise, and finite logits up to the float32 maximum stay finite (scaling
+``l`` by ``log2 e`` first would overflow above about 2.36e38). The factor
+``log2(e) / tau`` of the softmax goes into the ``exp2`` argument after the row
+maximum is subtracted.
 """
 
 from __future__ import annotations
@@ -43,11 +50,14 @@ from torch import Tensor
 from gumbel_softmax.kernels.tiles import INTERPRETING, column_tile, row_tile, settings_for
 from gumbel_softmax.noise import _check_generator
 
-__all__ = ["draw_key", "key_and_noise", "kernel_gumbel_noise", "PHILOX_ROUNDS"]
+__all__ = ["draw_key", "key_and_noise", "kernel_gumbel_noise", "PHILOX_ROUNDS", "LOG2E"]
 
 # Rounds of Philox per call. Salmon et al. (2011) found 7 the fewest that pass TestU01's BigCrush and
 # recommend 10 for a safety margin; fewer are a speed knob only if the statistical tests still pass.
 PHILOX_ROUNDS = 10
+# log2(e) and ln(2), for exp2 and log2.
+LOG2E: tl.constexpr = tl.constexpr(1.4426950408889634)
+LN2: tl.constexpr = tl.constexpr(0.6931471805599453)
 
 if INTERPRETING:
 
@@ -79,8 +89,8 @@ def key_and_noise(
 
 
 @triton.jit
-def gumbel_log2(key, rows, groups, N_ROUNDS: tl.constexpr):
-    """``G * log2(e)`` for a ``[ROWS, 4 G]`` tile; ``rows`` is ``[ROWS, 1]``, ``groups`` ``[1, G]`` (int32)."""
+def gumbel(key, rows, groups, N_ROUNDS: tl.constexpr):
+    """Gumbel noise ``G`` for a ``[ROWS, 4 G]`` tile; ``rows`` is ``[ROWS, 1]``, ``groups`` ``[1, G]`` (int32)."""
     c0 = (groups + rows * 0).to(tl.uint32, bitcast=True)
     c1 = (rows + groups * 0).to(tl.uint32, bitcast=True)
     zero = c0 * 0
@@ -89,13 +99,13 @@ def gumbel_log2(key, rows, groups, N_ROUNDS: tl.constexpr):
     words = tl.join(tl.join(b0, b2), tl.join(b1, b3))
     bits = tl.reshape(words, (words.shape[0], 4 * words.shape[1]))
     uniform = ((bits >> 9).to(tl.float32) + 0.5) * (1.0 / 8388608.0)
-    return -fast_log2(-tl.log(uniform))
+    return fast_log2(-tl.log(uniform)) * -LN2
 
 
 @triton.jit
-def perturbed_log2(logits_ptr, noise_ptr, key, rows, groups, offsets, mask, FROM_NOISE: tl.constexpr,
-                   N_ROUNDS: tl.constexpr):
-    """``(logits + G) * log2(e)`` in float32 for a tile (log2(e) = 1.4426950408889634).
+def perturbed(logits_ptr, noise_ptr, key, rows, groups, offsets, mask, FROM_NOISE: tl.constexpr,
+              N_ROUNDS: tl.constexpr):
+    """``z = logits + G`` in float32 for a tile, rounded once as in the reference.
 
     ``-inf`` outside the tensor and at masked logits.
 
@@ -103,10 +113,10 @@ def perturbed_log2(logits_ptr, noise_ptr, key, rows, groups, offsets, mask, FROM
     """
     x = tl.load(logits_ptr + offsets, mask=mask, other=float("-inf")).to(tl.float32)
     if FROM_NOISE:
-        g2 = tl.load(noise_ptr + offsets, mask=mask, other=0.0).to(tl.float32) * 1.4426950408889634
+        g = tl.load(noise_ptr + offsets, mask=mask, other=0.0).to(tl.float32)
     else:
-        g2 = gumbel_log2(key, rows, groups, N_ROUNDS)
-    return x * 1.4426950408889634 + g2
+        g = gumbel(key, rows, groups, N_ROUNDS)
+    return x + g
 
 
 @triton.jit
@@ -116,7 +126,7 @@ def _noise_kernel(out_ptr, key_ptr, n_rows, n_cols, ROWS: tl.constexpr, BLOCK: t
     key = tl.load(key_ptr)
     for t in range(NUM_TILES):
         groups, cols, offsets, mask = column_tile(t * BLOCK, n_cols, 1, base, row_mask, BLOCK)
-        tl.store(out_ptr + offsets, gumbel_log2(key, rows, groups, N_ROUNDS) * 0.6931471805599453, mask=mask)
+        tl.store(out_ptr + offsets, gumbel(key, rows, groups, N_ROUNDS), mask=mask)
 
 
 def kernel_gumbel_noise(n_rows: int, n_cols: int, key: Tensor) -> Tensor:

@@ -7,7 +7,7 @@ Tarlow, Minka 2014), with the kernels' Philox noise
 drawn; ties go to the first index.
 
 Any row length takes one pass: a program keeps a running maximum and its first
-index over tiles of columns (for ``K <= 8192`` a single tile). No host sync, no
+index over tiles of columns (for ``K <= 16384`` a single tile). No host sync, no
 ``torch.multinomial``. Registered as the custom operator
 ``torch.ops.gumbel_softmax.sample`` with a fake-tensor implementation.
 """
@@ -19,25 +19,26 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from gumbel_softmax.kernels.noise import PHILOX_ROUNDS, key_and_noise, perturbed_log2
-from gumbel_softmax.kernels.tiles import column_tile, first_index_of, row_max, row_tile, rows_and_inner, settings_for
+from gumbel_softmax.kernels.noise import PHILOX_ROUNDS, key_and_noise
+from gumbel_softmax.kernels.online import combine, launch_partials, row_statistics
+from gumbel_softmax.kernels.tiles import row_tile, rows_and_inner, settings_for
 
 __all__ = ["sample"]
 
 
 @triton.jit
-def _sample_kernel(logits_ptr, noise_ptr, key_ptr, out_ptr, n_rows, n_cols, inner, ROWS: tl.constexpr,
-                   BLOCK: tl.constexpr, NUM_TILES: tl.constexpr, FROM_NOISE: tl.constexpr, N_ROUNDS: tl.constexpr):
+def _sample_kernel(logits_ptr, noise_ptr, key_ptr, out_ptr, top_ptr, index_ptr, n_rows, n_cols, inner, n_splits,
+                   ROWS: tl.constexpr, BLOCK: tl.constexpr, NUM_TILES: tl.constexpr, SPLITS: tl.constexpr,
+                   FROM_NOISE: tl.constexpr, N_ROUNDS: tl.constexpr):
+    """Long rows (``NUM_TILES > 1``): combines the runs of :func:`launch_partials`."""
     rows, base, row_mask = row_tile(n_rows, n_cols, inner, ROWS)
-    key = tl.load(key_ptr)
-    top = tl.full((ROWS, 1), float("-inf"), tl.float32)
-    index = tl.zeros((ROWS, 1), tl.int32)
-    for t in range(NUM_TILES):
-        groups, cols, offsets, mask = column_tile(t * BLOCK, n_cols, inner, base, row_mask, BLOCK)
-        z = perturbed_log2(logits_ptr, noise_ptr, key, rows, groups, offsets, mask, FROM_NOISE, N_ROUNDS)
-        tile_top = row_max(z)
-        index = tl.where(tile_top > top, first_index_of(z, tile_top, cols, n_cols), index)
-        top = tl.maximum(top, tile_top)
+    if NUM_TILES == 1:
+        _, _, _, index = row_statistics(logits_ptr, noise_ptr, tl.load(key_ptr), logits_ptr, rows, base, row_mask,
+                                        n_cols, inner, 1.0, 0, BLOCK, 1, True, False, False, False, FROM_NOISE,
+                                        N_ROUNDS)  # fmt: skip
+    else:
+        _, _, _, index = combine(top_ptr, top_ptr, top_ptr, index_ptr, rows, n_rows, n_cols, 1.0, n_splits, SPLITS,
+                                 False)  # fmt: skip
     tl.store(out_ptr + rows, index.to(tl.int64), mask=row_mask)
 
 
@@ -48,9 +49,13 @@ def _sample(logits: Tensor, key: Tensor, noise: Optional[Tensor], dim: int) -> T
     n_cols = logits.shape[dim]
     out = torch.empty(logits.shape[:dim] + logits.shape[dim + 1 :], dtype=torch.int64, device=logits.device)
     s = settings_for(n_rows, n_cols)
+    top = index = None
+    if s.num_tiles > 1:
+        top, _, _, index = launch_partials(s, logits, noise, key, None, None, 1.0, n_rows, n_cols, inner, argmax=True)
     _sample_kernel[(s.grid,)](
-        logits, noise, key, out, n_rows, n_cols, inner, ROWS=s.rows_per_program, BLOCK=s.block,
-        NUM_TILES=s.num_tiles, FROM_NOISE=noise is not None, N_ROUNDS=PHILOX_ROUNDS, num_warps=s.num_warps,
+        logits, noise, key, out, top, index, n_rows, n_cols, inner, s.splits, ROWS=s.rows_per_program,
+        BLOCK=s.block, NUM_TILES=s.num_tiles, SPLITS=triton.next_power_of_2(s.splits),
+        FROM_NOISE=noise is not None, N_ROUNDS=PHILOX_ROUNDS, num_warps=s.num_warps,
     )  # fmt: skip
     return out
 

@@ -12,10 +12,20 @@ A program handles ``rows_per_program`` rows and walks along them in tiles of
 ``[rows, block]``; each run of four columns shares one Philox call
 (:mod:`gumbel_softmax.kernels.noise`).
 
-* ``num_tiles == 1`` (``K <= MAX_SINGLE_BLOCK``): the whole row stays in
-  registers, one pass over memory.
+* ``num_tiles == 1`` (``K <= MAX_SINGLE_BLOCK`` = 16384): the whole row stays
+  in registers, one pass over memory. Wide rows get up to 32 warps, about 16
+  elements per thread. ``benchmarks/kernels_ptx.py`` counts registers and spills
+  for sm_90: at 16384 columns with 32 warps the kernels use 51-55 registers and
+  do not spill; a 32768-column tile spills at 16 warps (128 registers, 52-59
+  local loads/stores in the code) and at 32 warps (64 registers, 37-107), so
+  rows of 16385 to 32768 (K = 32000 among them) take the tiled path.
 * ``num_tiles > 1`` (long rows, up to 262,144 and beyond): an online reduction
-  over tiles; see each operation for how many passes that costs.
+  over tiles of ``LONG_ROW_BLOCK`` in two launches
+  (:mod:`gumbel_softmax.kernels.online`); see each operation for how many
+  passes that costs. When there are few rows (fewer than ``TARGET_PROGRAMS / 2``
+  programs), each row is split into ``splits`` runs of tiles, one program each:
+  2 rows of 262,144 run 128 programs instead of 2, 512 rows of 128,256 run
+  1024 instead of 512. The split costs no extra pass over memory.
 """
 
 from __future__ import annotations
@@ -26,17 +36,23 @@ from dataclasses import dataclass
 import triton
 import triton.language as tl
 
-__all__ = ["LaunchSettings", "launch_settings", "INTERPRETING", "MAX_SINGLE_BLOCK", "LONG_ROW_BLOCK"]
+__all__ = ["LaunchSettings", "launch_settings", "INTERPRETING", "MAX_SINGLE_BLOCK", "LONG_ROW_BLOCK", "MAX_WARPS",
+           "TARGET_PROGRAMS"]
 
 # Set when Triton runs kernels on CPU tensors through its interpreter (read at import, as triton.jit does).
 INTERPRETING = os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 # Rows up to this many categories are kept whole in registers (one pass).
-MAX_SINGLE_BLOCK = 8192
+MAX_SINGLE_BLOCK = 16384
 # Tile width for longer rows (online reduction).
 LONG_ROW_BLOCK = 4096
 # Elements per program a GPU launch aims at (rows of short categoricals are packed together).
 TARGET_TILE = 4096
+# Elements per thread a program aims at (more warps for wider tiles), and the most warps per program.
+ELEMENTS_PER_THREAD = 16
+MAX_WARPS = 32
+# Long rows are split across programs until about this many run (a few waves of an H100's 132 SMs).
+TARGET_PROGRAMS = 1024
 # Under the interpreter each program instance costs milliseconds: cap the grid instead.
 INTERPRETER_MAX_PROGRAMS = 16
 
@@ -49,8 +65,12 @@ class LaunchSettings:
         rows_per_program: rows one program handles (a power of two).
         block: columns per tile (a power of two, at least 4).
         num_tiles: tiles per row; 1 means the row is reduced in registers.
-        num_warps: warps per program.
-        grid: number of programs.
+        num_warps: warps per program (up to ``MAX_WARPS``, about ``ELEMENTS_PER_THREAD``
+            elements per thread).
+        grid: number of programs along the rows.
+        splits: programs along each row (long rows only): each walks
+            ``tiles_per_split`` consecutive tiles, and a second stage combines them.
+        tiles_per_split: tiles each of those programs walks.
     """
 
     rows_per_program: int
@@ -58,6 +78,8 @@ class LaunchSettings:
     num_tiles: int
     num_warps: int
     grid: int
+    splits: int = 1
+    tiles_per_split: int = 1
 
 
 def launch_settings(
@@ -74,6 +96,8 @@ def launch_settings(
         n_rows, n_cols: the problem, ``n_rows >= 1`` and ``n_cols >= 1``.
         max_programs: if given, pack more rows per program so that at most about
             this many programs run (for the interpreter, whose cost is per program).
+            Long rows are split across programs until about this many (or
+            ``TARGET_PROGRAMS``) run.
         max_single_block: rows of at most this many columns stay in registers.
         long_row_block: tile width for longer rows.
 
@@ -81,8 +105,10 @@ def launch_settings(
 
     >>> launch_settings(65536, 1024)
     LaunchSettings(rows_per_program=4, block=1024, num_tiles=1, num_warps=8, grid=16384)
-    >>> launch_settings(512, 128256).num_tiles
-    32
+    >>> launch_settings(4096, 16384)
+    LaunchSettings(rows_per_program=1, block=16384, num_tiles=1, num_warps=32, grid=4096)
+    >>> launch_settings(512, 128256)
+    LaunchSettings(rows_per_program=1, block=4096, num_tiles=32, num_warps=8, grid=512, splits=2, tiles_per_split=16)
     """
     if n_rows < 1 or n_cols < 1:
         raise ValueError(f"need at least one row and one column, got {n_rows} x {n_cols}")
@@ -94,8 +120,12 @@ def launch_settings(
     rows = max(1, min(TARGET_TILE // block, triton.next_power_of_2(n_rows)))
     if max_programs is not None:
         rows = max(rows, triton.next_power_of_2(triton.cdiv(n_rows, max_programs)))
-    num_warps = min(8, max(1, rows * block // 512))
-    return LaunchSettings(rows, block, num_tiles, num_warps, triton.cdiv(n_rows, rows))
+    num_warps = min(MAX_WARPS, max(1, rows * block // (32 * ELEMENTS_PER_THREAD)))
+    grid = triton.cdiv(n_rows, rows)
+    splits = min(num_tiles, max(1, (max_programs or TARGET_PROGRAMS) // grid))
+    tiles_per_split = triton.cdiv(num_tiles, splits)
+    return LaunchSettings(rows, block, num_tiles, num_warps, grid, triton.cdiv(num_tiles, tiles_per_split),
+                          tiles_per_split)  # fmt: skip
 
 
 def settings_for(n_rows: int, n_cols: int) -> LaunchSettings:
