@@ -64,7 +64,7 @@ class Latent:
     def log_prob(self, logits: Tensor, z: Tensor) -> Tensor:
         """``log q(z)`` of discrete samples, summed over the units: shape ``logits.shape[:-1 or -2]``."""
         if self.bernoulli:
-            return -F.binary_cross_entropy_with_logits(logits, z, reduction="none").sum(-1)
+            return -F.binary_cross_entropy_with_logits(logits.expand_as(z), z, reduction="none").sum(-1)
         return (z * logits.log_softmax(-1)).sum((-1, -2))
 
     def kl_to_uniform(self, logits: Tensor) -> Tensor:
