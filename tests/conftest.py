@@ -19,3 +19,15 @@ def _restore_switches():
     yield
     gumbel_softmax.set_validation(validation)
     gumbel_softmax.set_backend(backend)
+
+
+@pytest.fixture
+def subprocess_env() -> dict[str, str]:
+    """Environment for running `python -m gumbel_softmax` in a subprocess against this checkout's src/."""
+    import os
+    from pathlib import Path
+
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([src, env["PYTHONPATH"]]) if env.get("PYTHONPATH") else src
+    return env

@@ -1,0 +1,129 @@
+r"""The Binary Concrete (relaxed Bernoulli) distribution on (0, 1), and its logit-space twin.
+
+Maddison, Mnih, Teh (ICLR 2017, Section 3.3 "BinConcrete"). With temperature
+:math:`\lambda`, logit :math:`\ell` and :math:`L = G_1 - G_0` logistic noise
+(the difference of two standard Gumbels), the logit-space sample and the
+Binary Concrete sample are
+
+.. math:: z = (\ell + L) / \lambda, \qquad x = \sigma(z)
+
+which is the first coordinate of a two-category Concrete sample with logits
+:math:`(\ell, 0)`. Since :math:`\lambda z - \ell` is standard logistic, with
+:math:`u = \lambda z - \ell`,
+
+.. math:: \log p_Z(z) = \log\lambda - \operatorname{softplus}(u) - \operatorname{softplus}(-u)
+
+.. math:: \log p_X(x) = \log p_Z(\operatorname{logit} x) - \log x - \log(1 - x)
+
+(Maddison et al.'s :math:`\lambda \alpha x^{-\lambda-1}(1-x)^{-\lambda-1} /
+(\alpha x^{-\lambda} + (1-x)^{-\lambda})^2` with :math:`\alpha = e^\ell`), all
+from log-space quantities. ``BinaryConcrete`` samples are kept inside
+``[smallest positive, 1 - eps/2]`` of their dtype, and ``log_prob`` reads its
+argument clamped to that range, so densities of its own samples are finite.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.distributions import constraints
+
+from gumbel_softmax.distributions._base import Relaxed, largest_below_one, coordinate_floor, work_dtype
+from gumbel_softmax.noise import compute_dtype, log_exponential
+
+__all__ = ["BinaryConcrete", "LogitBinaryConcrete"]
+
+
+def logistic_logit_density(logits: Tensor, temperature: Tensor, z: Tensor) -> Tensor:
+    """:math:`\\log p_Z(z)` of the module docstring, elementwise and broadcast."""
+    u = temperature * z - logits
+    return temperature.log() - F.softplus(u) - F.softplus(-u)
+
+
+class _RelaxedBernoulli(Relaxed):
+    """Scalar events; ``_perturbed`` is ``logits + L`` (unscaled) in the compute dtype."""
+
+    event_dims = 0
+    arg_constraints = {"temperature": constraints.positive, "logits": constraints.real}
+
+    def _perturbed(self, sample_shape: torch.Size, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        shape = self._extended_shape(sample_shape)
+        work = compute_dtype(self.logits.dtype)
+        logits, tau = self._params_for(shape, work)
+        # log E_0 - log E_1 = G_1 - G_0: the two Gumbels of a two-category Concrete with logits (l, 0).
+        minus_gumbels = log_exponential((*shape, 2), work, self.logits.device, generator)
+        return logits + minus_gumbels[..., 1] - minus_gumbels[..., 0], tau
+
+
+class LogitBinaryConcrete(_RelaxedBernoulli):
+    """The logit of a Binary Concrete sample: ``z = (logits + L) / temperature``, on the real line.
+
+    Arguments as :class:`BinaryConcrete`. Its ``log_prob`` is the one to use in a
+    relaxed ELBO with Bernoulli latents (Maddison et al., Appendix C).
+    ``mean`` and ``mode`` are ``logits / temperature``; ``variance`` is
+    ``pi^2 / (3 temperature^2)`` (the logistic law, scaled).
+    """
+
+    support = constraints.real
+
+    def rsample(self, sample_shape: torch.Size = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
+        perturbed, tau = self._perturbed(sample_shape, generator)
+        return (perturbed / tau).to(self.logits.dtype)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        work = work_dtype(value, self.logits)
+        out = logistic_logit_density(self.logits.to(work), self.temperature.to(work), value.to(work))
+        return out.to(torch.promote_types(value.dtype, self.logits.dtype))
+
+    @property
+    def mean(self) -> Tensor:
+        return self.logits / self.temperature
+
+    @property
+    def mode(self) -> Tensor:
+        return self.mean
+
+    @property
+    def variance(self) -> Tensor:
+        return (torch.pi**2 / 3) / self.temperature**2 * torch.ones_like(self.logits)
+
+
+class BinaryConcrete(_RelaxedBernoulli):
+    """The Binary Concrete / relaxed Bernoulli distribution: ``x = sigmoid((logits + L) / temperature)``.
+
+    **Arguments:**
+        temperature: ``lambda > 0``, a float or a tensor broadcastable to ``logits``.
+        probs / logits: exactly one, the Bernoulli parameter (probabilities strictly
+            inside (0, 1), finite logits).
+        validate_args: default :func:`gumbel_softmax.validation_enabled`.
+
+    ``rsample`` returns ``[*sample_shape, *batch_shape]`` values in
+    ``[smallest positive, 1 - eps/2]`` of the dtype of ``logits``; ``log_prob``
+    is :math:`\\log p_X` of the module docstring, finite on them.
+
+    >>> d = BinaryConcrete(0.5, probs=torch.tensor([0.2, 0.9]))
+    >>> d.rsample((3,), generator=torch.Generator().manual_seed(0)).shape
+    torch.Size([3, 2])
+    """
+
+    support = constraints.unit_interval
+
+    def rsample(self, sample_shape: torch.Size = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
+        perturbed, tau = self._perturbed(sample_shape, generator)
+        x = torch.sigmoid(perturbed / tau).to(self.logits.dtype)
+        return x.clamp(coordinate_floor(x.dtype), largest_below_one(x.dtype))
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        work = work_dtype(value, self.logits)
+        # 0 and 1 (underflow and rounding) are read as the nearest values rsample returns.
+        x = torch.where(value > 0, value, coordinate_floor(value.dtype))
+        x = torch.where(x < 1, x, largest_below_one(value.dtype)).to(work)
+        log_x, log_1mx = x.log(), torch.log1p(-x)
+        z = log_x - log_1mx
+        out = logistic_logit_density(self.logits.to(work), self.temperature.to(work), z) - log_x - log_1mx
+        return out.to(torch.promote_types(value.dtype, self.logits.dtype))

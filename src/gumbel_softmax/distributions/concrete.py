@@ -1,0 +1,152 @@
+r"""The Concrete (Gumbel-Softmax) distribution on the simplex, and ExpConcrete, its log-space form.
+
+Maddison, Mnih, Teh (ICLR 2017, "The Concrete Distribution"); Jang, Gu, Poole
+(ICLR 2017, "Categorical Reparameterization with Gumbel-Softmax", eq. 3).
+
+With temperature :math:`\lambda`, logits :math:`\ell` (``-inf`` = masked) and
+:math:`G_k` standard Gumbel noise, an ExpConcrete sample is
+
+.. math:: y = \operatorname{log\,softmax}((\ell + G) / \lambda), \qquad x = \exp(y)
+
+and :math:`x` is a Concrete sample. Over the :math:`n` unmasked categories
+
+.. math:: \log p_Y(y) = \log (n-1)! + (n-1)\log\lambda + \sum_k (\ell_k - \lambda y_k)
+          - n \operatorname{logsumexp}_k (\ell_k - \lambda y_k)
+
+.. math:: \log p_X(x) = \log p_Y(\log x) - \sum_{k=1}^{n} \log x_k
+
+Base measures (checked by quadrature in ``tests/test_distributions.py``):
+:math:`p_X` is the density with respect to Lebesgue measure on the first
+:math:`n-1` coordinates of the simplex (the last is :math:`1 - \sum`), the
+formula of both papers. :math:`p_Y` is symmetric in the categories, so it cannot
+be the density of :math:`(y_1, \dots, y_{n-1})`; it is the density of the
+log-ratios :math:`(y_k - y_n)_{k<n}`, whose map to :math:`(x_k)_{k<n}` has
+Jacobian :math:`\prod_{k=1}^{n} x_k` (all :math:`n` coordinates: hence the sum
+over every category above). The Lebesgue density of :math:`(y_1,\dots,y_{n-1})`
+would be :math:`p_Y(y) - y_n` in log space. :math:`p_Y` is what torch's
+``ExpRelaxedCategorical`` computes, and the density to put in a relaxed ELBO
+(Maddison et al., Appendix C): prior and posterior share the base measure.
+
+**Finite on its own samples.** In float32 a coordinate below ``1e-45`` is 0, so
+torch's ``RelaxedOneHotCategorical.log_prob``, which takes ``log x``, returns
+``nan``/``inf`` for a large share of its samples at low temperature. Here
+``Concrete.rsample`` returns coordinates of at least the dtype's smallest
+positive number, and ``log_prob`` reads a 0 at an unmasked category as that
+number: the density of the returned point, finite. ``ExpConcrete`` keeps the
+samples in log space, where nothing underflows.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.distributions import constraints
+
+from gumbel_softmax.distributions._base import Relaxed, simplex, coordinate_floor, work_dtype
+from gumbel_softmax.functional import gumbel_softmax_from_noise
+from gumbel_softmax.noise import compute_dtype, gumbel_noise, log_exponential
+
+__all__ = ["Concrete", "ExpConcrete", "exp_concrete_log_density"]
+
+
+def exp_concrete_log_density(logits: Tensor, temperature: Tensor, y: Tensor) -> Tensor:
+    """:math:`\\log p_Y(y)` over the unmasked categories (see the module docstring).
+
+    **Arguments:**
+        logits: ``[..., K]``, ``-inf`` where masked (normalization does not matter).
+        temperature: ``[...]``, broadcastable to the batch shape.
+        y: ``[..., K]`` log-space points; entries at masked categories are ignored.
+
+    **Returns:** ``[...]``, the broadcast batch shape, in the promoted dtype of the inputs.
+    """
+    logits, y = torch.broadcast_tensors(logits, y)
+    masked = torch.isneginf(logits)
+    tau = temperature.unsqueeze(-1)
+    # Masked entries of y may be -inf; zeroing them keeps -inf * tau out of the score and its gradient.
+    score = logits - tau * y.masked_fill(masked, 0.0)
+    n = (~masked).sum(-1).to(score.dtype)
+    total = score.masked_fill(masked, 0.0).sum(-1)
+    return torch.lgamma(n) + (n - 1) * temperature.log() + total - n * score.logsumexp(-1)
+
+
+def _masked_where(logits: Tensor, value: Tensor, fill: float) -> Tensor:
+    """``value`` with ``fill`` at the masked (``-inf``) categories of ``logits``, broadcast."""
+    return torch.where(torch.isneginf(logits), fill, value)
+
+
+class ExpConcrete(Relaxed):
+    """The log of a Concrete sample: ``y = log_softmax((logits + G) / temperature)``.
+
+    Arguments as :class:`Concrete`. ``rsample`` returns ``[*sample_shape, *batch_shape, K]``
+    finite values (``-inf`` at masked categories); ``log_prob`` is :math:`\\log p_Y` of
+    the module docstring, torch's ``ExpRelaxedCategorical.log_prob`` (finite with masks too).
+
+    >>> d = ExpConcrete(0.5, logits=torch.zeros(3))
+    >>> y = d.rsample((4,), generator=torch.Generator().manual_seed(0))
+    >>> bool((y.logsumexp(-1).abs() < 1e-6).all())  # exp(y) is on the simplex
+    True
+    """
+
+    support = constraints.real_vector
+
+    def rsample(self, sample_shape: torch.Size = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
+        shape = self._extended_shape(sample_shape)
+        work = compute_dtype(self.logits.dtype)
+        logits, tau = self._params_for(shape, work)
+        perturbed = logits - log_exponential(shape, work, self.logits.device, generator)
+        masked = torch.isneginf(perturbed)
+        # -inf stays out of the division so that d/dtemperature at masked entries is 0, not NaN.
+        scaled = (perturbed.masked_fill(masked, 0.0) / tau).masked_fill(masked, float("-inf"))
+        return scaled.log_softmax(-1).to(self.logits.dtype)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        work = work_dtype(value, self.logits)
+        out = exp_concrete_log_density(self.logits.to(work), self.temperature.to(work), value.to(work))
+        return out.to(torch.promote_types(value.dtype, self.logits.dtype))
+
+
+class Concrete(Relaxed):
+    """The Concrete / Gumbel-Softmax distribution: ``x = softmax((logits + G) / temperature)``.
+
+    **Arguments:**
+        temperature: ``lambda > 0``, a float or a tensor (batched: ``[B]``, or ``[B, 1]``
+            with logits ``[B, K]``; either gives batch shape ``[B]``).
+        probs / logits: ``[..., K]``, exactly one; ``-inf`` logits (0 probabilities)
+            mask a category: samples put exactly 0 there and ``log_prob`` is the
+            density over the other categories.
+        validate_args: as in ``torch.distributions``; default :func:`gumbel_softmax.validation_enabled`.
+
+    ``rsample(sample_shape, generator=None)`` returns ``[*sample_shape, *batch_shape, K]``
+    points of the simplex in the dtype of ``logits``, drawn through
+    :func:`gumbel_softmax.gumbel_softmax_from_noise` and lifted to at least the
+    dtype's smallest positive number at unmasked categories. ``log_prob(x)``
+    returns ``[*sample_shape, *batch_shape]``, :math:`\\log p_X(x)` of the module
+    docstring, computed in float32 or float64 and returned in the input dtype.
+
+    >>> d = Concrete(torch.tensor([[0.1], [1.0]]), logits=torch.zeros(2, 3))
+    >>> x = d.rsample((5,), generator=torch.Generator().manual_seed(0))
+    >>> d.log_prob(x).shape, bool(d.log_prob(x).isfinite().all())
+    (torch.Size([5, 2]), True)
+    """
+
+    support = simplex
+
+    def rsample(self, sample_shape: torch.Size = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
+        shape = self._extended_shape(sample_shape)
+        logits, tau = self._params_for(shape, self.logits.dtype)
+        noise = gumbel_noise(shape, dtype=compute_dtype(logits.dtype), device=logits.device, generator=generator)
+        x = gumbel_softmax_from_noise(logits, noise, tau)
+        return _masked_where(logits, x.clamp_min(coordinate_floor(x.dtype)), 0.0)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        work = work_dtype(value, self.logits)
+        logits = self.logits.to(work)
+        # A 0 (an underflow, as in torch's float32 samples) is read as the floor; positive values as they are.
+        log_x = torch.where(value > 0, value, coordinate_floor(value.dtype)).to(work).log()
+        log_x = _masked_where(logits, log_x, 0.0)
+        out = exp_concrete_log_density(logits, self.temperature.to(work), log_x) - log_x.sum(-1)
+        return out.to(torch.promote_types(value.dtype, self.logits.dtype))

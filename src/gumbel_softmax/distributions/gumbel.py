@@ -1,0 +1,101 @@
+r"""The Gumbel distribution, sampled through the core's always-finite noise.
+
+Gumbel (1954). With :math:`z = (x - \mu) / \beta`:
+
+.. math:: \log p(x) = -(z + e^{-z}) - \log\beta, \qquad F(x) = \exp(-e^{-z}),
+          \qquad F^{-1}(q) = \mu - \beta \log(-\log q)
+
+mean :math:`\mu + \gamma\beta` (:math:`\gamma` the Euler-Mascheroni constant),
+mode :math:`\mu`, variance :math:`\pi^2\beta^2/6`, entropy :math:`\log\beta + 1 + \gamma`.
+``rsample`` is :math:`\mu + \beta G` with :math:`G` from :func:`gumbel_softmax.gumbel_noise`,
+so every draw is finite (torch's ``Gumbel`` can return ``inf`` when its uniform is 0).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+from torch.distributions import constraints
+from torch.distributions.utils import broadcast_all
+
+from gumbel_softmax.distributions._base import GeneratorSampling, work_dtype
+from gumbel_softmax.noise import gumbel_noise
+from gumbel_softmax.validation import validation_enabled
+
+__all__ = ["Gumbel"]
+
+EULER_GAMMA = 0.57721566490153286061
+
+
+class Gumbel(GeneratorSampling):
+    """Gumbel(loc, scale) with ``log_prob``, ``cdf``, ``icdf``, ``entropy``, moments and a finite ``rsample``.
+
+    **Arguments:**
+        loc: location :math:`\\mu`, a float or tensor.
+        scale: scale :math:`\\beta > 0`, a float or tensor; broadcast with ``loc``.
+        validate_args: default :func:`gumbel_softmax.validation_enabled`.
+
+    >>> d = Gumbel(torch.tensor(0.0), torch.tensor(2.0))
+    >>> round(float(d.cdf(d.icdf(torch.tensor(0.3)))), 6)
+    0.3
+    """
+
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
+
+    def __init__(self, loc: float | Tensor, scale: float | Tensor, validate_args: bool | None = None) -> None:
+        self.loc, self.scale = broadcast_all(loc, scale)
+        validate = validation_enabled() if validate_args is None else bool(validate_args)
+        super().__init__(self.loc.shape, torch.Size(), validate_args=validate)
+
+    def expand(self, batch_shape: torch.Size, _instance: Gumbel | None = None) -> Gumbel:
+        new = self._get_checked_instance(Gumbel, _instance)
+        batch_shape = torch.Size(batch_shape)
+        new.loc, new.scale = self.loc.expand(batch_shape), self.scale.expand(batch_shape)
+        super(Gumbel, new).__init__(batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    def rsample(self, sample_shape: torch.Size = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
+        shape = self._extended_shape(sample_shape)
+        noise = gumbel_noise(shape, dtype=self.loc.dtype, device=self.loc.device, generator=generator)
+        return self.loc + self.scale * noise
+
+    def _z(self, value: Tensor) -> tuple[Tensor, torch.dtype]:
+        """The standardized value in float32 or float64, and the dtype to return."""
+        if self._validate_args:
+            self._validate_sample(value)
+        work = work_dtype(value, self.loc)
+        return (value.to(work) - self.loc.to(work)) / self.scale.to(work), torch.promote_types(value.dtype, self.loc.dtype)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        z, dtype = self._z(value)
+        return (-(z + torch.exp(-z)) - self.scale.to(z.dtype).log()).to(dtype)
+
+    def cdf(self, value: Tensor) -> Tensor:
+        z, dtype = self._z(value)
+        return torch.exp(-torch.exp(-z)).to(dtype)
+
+    def icdf(self, value: Tensor) -> Tensor:
+        return self.loc - self.scale * torch.log(-torch.log(value))
+
+    def entropy(self) -> Tensor:
+        return self.scale.log() + (1.0 + EULER_GAMMA)
+
+    @property
+    def mean(self) -> Tensor:
+        return self.loc + EULER_GAMMA * self.scale
+
+    @property
+    def mode(self) -> Tensor:
+        return self.loc
+
+    @property
+    def variance(self) -> Tensor:
+        return (math.pi**2 / 6) * self.scale.pow(2)
+
+    @property
+    def stddev(self) -> Tensor:
+        return (math.pi / math.sqrt(6)) * self.scale
