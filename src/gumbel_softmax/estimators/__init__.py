@@ -1,0 +1,33 @@
+"""Gradient estimators for discrete variables behind one interface.
+
+``names()`` and ``get(name, **options)`` select an estimator by name (:mod:`.registry`);
+every estimator is called as ``est(logits, f, tau=..., dim=..., bernoulli=..., generator=...,
+baseline=...)`` (:mod:`.base`). The pathwise ones are also plain functions returning a
+sample whose backward pass is the estimator: :func:`straight_through`, :func:`gumbel_rao`,
+:func:`reinmax` (and :func:`gumbel_softmax.gumbel_softmax` for the Gumbel-Softmax pair).
+:func:`exact_gradient` computes ``grad E[f(z)]`` by enumeration on small problems.
+"""
+
+from gumbel_softmax.estimators.base import Estimator as Estimator
+from gumbel_softmax.estimators.base import EstimatorOutput as EstimatorOutput
+from gumbel_softmax.estimators.conditional_gumbel import conditional_gumbel as conditional_gumbel
+from gumbel_softmax.estimators.conditional_gumbel import truncated_gumbel as truncated_gumbel
+from gumbel_softmax.estimators.gumbel_rao import gumbel_rao as gumbel_rao
+from gumbel_softmax.estimators.registry import get as get
+from gumbel_softmax.estimators.registry import names as names
+from gumbel_softmax.estimators.reinmax import reinmax as reinmax
+from gumbel_softmax.estimators.reinmax import reinmax_from_sample as reinmax_from_sample
+from gumbel_softmax.estimators.straight_through import straight_through as straight_through
+
+__all__ = [
+    "Estimator",
+    "EstimatorOutput",
+    "conditional_gumbel",
+    "get",
+    "gumbel_rao",
+    "names",
+    "reinmax",
+    "reinmax_from_sample",
+    "straight_through",
+    "truncated_gumbel",
+]

@@ -1,0 +1,218 @@
+"""The one interface every gradient estimator shares.
+
+An estimator of :math:`\\nabla_\\theta \\mathbb{E}_{z \\sim p_\\theta}[f(z)]` is called as::
+
+    out = est(logits, f, tau=1.0, dim=-1, bernoulli=False, generator=None, baseline=None)
+    out.surrogate.sum().backward()
+
+``out.surrogate`` has the value of ``f`` at the drawn sample (its mean over the draws
+for multi-sample estimators); its gradient is the estimator for ``logits`` and the
+ordinary pathwise gradient for any parameter ``f`` uses. Extra gradient terms are
+attached as ``x - x.detach()``, which is exactly zero in value.
+
+Bernoulli variables are handled as two-class categoricals with logits ``(0, l)``:
+``softmax((0, l))[1] = sigmoid(l)``, and the relaxation
+``softmax((G_0, l + G_1) / tau)[1] = sigmoid((l + G_1 - G_0) / tau)`` is the binary
+Concrete with logistic noise ``G_1 - G_0`` (Maddison et al. 2017, Section 3.3).
+Every binary form below (ST, ST-GS, REINFORCE, REBAR, RELAX) is therefore the
+categorical one at ``K = 2``, exactly and in distribution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from gumbel_softmax.functional import sample
+from gumbel_softmax.validation import check_logits, check_tau
+
+__all__ = ["Estimator", "EstimatorOutput", "Loss"]
+
+Loss = Callable[[Tensor], Tensor]
+
+
+@dataclass
+class EstimatorOutput:
+    """What an estimator returns.
+
+    **Arguments:**
+        surrogate: per-example tensor (the shape of ``f``'s output); backpropagate its sum.
+        loss: ``f`` at the sample drawn, detached from nothing (for logging).
+        sample: the sample ``f`` saw (one-hot, ``{0, 1}`` or relaxed), in the layout of ``logits``.
+    """
+
+    surrogate: Tensor
+    loss: Tensor
+    sample: Tensor
+
+
+def zero_valued(x: Tensor) -> Tensor:
+    """``x - x.detach()``: value exactly 0, gradient that of ``x``."""
+    return x - x.detach()
+
+
+def sum_to(x: Tensor, ndim: int) -> Tensor:
+    """Sum ``x`` over every dimension after the first ``ndim`` (the batch dims)."""
+    return x.sum(dim=tuple(range(ndim, x.ndim))) if x.ndim > ndim else x
+
+
+def expand_to(coef: Tensor, like: Tensor) -> Tensor:
+    """View a per-example ``coef`` with trailing singleton dims so it broadcasts against ``like``."""
+    return coef.reshape(coef.shape + (1,) * (like.ndim - coef.ndim))
+
+
+def linear_in(logits: Tensor, grad: Tensor, batch_ndim: int) -> Tensor:
+    """Per-example zero-valued term whose gradient with respect to ``logits`` is ``grad``."""
+    return zero_valued(sum_to(grad.detach() * logits, batch_ndim))
+
+
+def log_prob(logits: Tensor, index: Tensor, batch_ndim: int) -> Tensor:
+    """Per-example ``sum log p(index)`` over the variable dims (categories on the last axis)."""
+    logp = torch.log_softmax(logits, -1).gather(-1, index.unsqueeze(-1)).squeeze(-1)
+    return sum_to(logp, batch_ndim)
+
+
+def score_term(signal: Tensor, logits: Tensor, index: Tensor) -> Tensor:
+    """Zero-valued per-example term with gradient ``signal * grad log p(index)`` (``signal`` is detached)."""
+    return zero_valued(signal.detach() * log_prob(logits, index, signal.ndim))
+
+
+def one_hot(index: Tensor, like: Tensor) -> Tensor:
+    """One-hot of ``index`` along the last axis, in the dtype and shape of ``like``."""
+    return torch.zeros_like(like, requires_grad=False).scatter_(-1, index.unsqueeze(-1), 1.0)
+
+
+def input_gradient(f: Loss, point: Tensor) -> tuple[Tensor, Tensor]:
+    """``(f(point), df/dpoint)``, both detached; the gradient is for the input only, not ``f``'s parameters."""
+    x = point.detach().requires_grad_()
+    with torch.enable_grad():
+        value = f(x)
+        (grad,) = torch.autograd.grad(value.sum(), x, allow_unused=True)
+    return value.detach(), torch.zeros_like(x) if grad is None else grad
+
+
+def draw(logits: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+    """An exact categorical sample of ``logits`` (categories last): ``(index, one_hot)``."""
+    index = sample(logits.detach(), generator=generator)
+    return index, one_hot(index, logits)
+
+
+class Estimator:
+    """Base class: normalizes the call, then runs :meth:`estimate` on categorical logits ``[..., K]``.
+
+    Subclasses set the class attributes and implement :meth:`estimate`.
+
+    **Attributes:**
+        name: the registry name.
+        family: ``"pathwise"`` or ``"score_function"``.
+        relaxed: ``True`` when ``f`` sees a relaxed (non-discrete) sample.
+        supports_bernoulli: accepts ``bernoulli=True``.
+        needs_baseline: ``True`` when a ``baseline`` argument is required (NVIL).
+    """
+
+    name: str = "estimator"
+    family: str = "pathwise"
+    relaxed: bool = False
+    supports_bernoulli: bool = True
+    needs_baseline: bool = False
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+    def __call__(
+        self,
+        logits: Tensor,
+        f: Loss,
+        *,
+        tau: float | Tensor = 1.0,
+        dim: int = -1,
+        bernoulli: bool = False,
+        generator: torch.Generator | None = None,
+        baseline: Tensor | None = None,
+    ) -> EstimatorOutput:
+        """Estimate ``grad E[f(z)]`` for ``z ~ Categorical(softmax(logits, dim))`` (or ``Bernoulli(sigmoid)``).
+
+        **Arguments:**
+            logits: ``[*batch, *variables]`` with the category axis at ``dim`` (categorical),
+                or Bernoulli logits of any shape (``bernoulli=True``).
+            f: ``f(sample) -> per-example loss`` of shape ``batch`` (the leading dims of ``logits``);
+                called on tensors of the shape of ``logits``.
+            tau: temperature of the relaxation, where the estimator has one.
+            dim: the category axis (ignored for Bernoulli).
+            bernoulli: ``logits`` are Bernoulli logits; samples are in ``{0, 1}``.
+            generator: the source of all randomness.
+            baseline: per-example prediction of ``f`` by the caller's network; the surrogate
+                trains it by squared error, and score-function estimators subtract it.
+
+        **Returns:** an :class:`EstimatorOutput`.
+        """
+        if bernoulli:
+            if not self.supports_bernoulli:
+                raise ValueError(f"estimator {self.name!r} has no Bernoulli form; use bernoulli=False")
+            check_logits(logits.unsqueeze(-1), -1)
+            cat = torch.stack([torch.zeros_like(logits), logits], -1)
+            if isinstance(tau, Tensor) and tau.ndim == logits.ndim:
+                tau = tau.unsqueeze(-1)
+
+            def to_user(s: Tensor) -> Tensor:
+                return s[..., 1]
+
+        else:
+            dim = check_logits(logits, dim)
+            cat = logits.movedim(dim, -1)
+            if isinstance(tau, Tensor) and tau.ndim == logits.ndim:
+                tau = tau.movedim(dim, -1)
+
+            def to_user(s: Tensor) -> Tensor:
+                return s.movedim(-1, dim)
+
+        tau = check_tau(tau, cat)
+        if self.needs_baseline and baseline is None:
+            raise ValueError(
+                f"estimator {self.name!r} needs baseline=<per-example tensor predicted by your network>"
+            )
+
+        def loss_fn(s: Tensor) -> Tensor:
+            loss = f(to_user(s))
+            if not isinstance(loss, Tensor) or loss.shape != s.shape[: loss.ndim] or loss.ndim >= s.ndim:
+                shape = tuple(loss.shape) if isinstance(loss, Tensor) else type(loss).__name__
+                raise ValueError(
+                    f"f must return a per-example loss whose shape is the leading (batch) dims of logits; "
+                    f"got {shape} for a sample of shape {tuple(to_user(s).shape)}"
+                )
+            return loss
+
+        surrogate, loss, sample = self.estimate(cat, loss_fn, tau, generator, baseline)
+        if baseline is not None:
+            if baseline.shape != loss.shape:
+                raise ValueError(f"baseline has shape {tuple(baseline.shape)}; f's loss has {tuple(loss.shape)}")
+            surrogate = surrogate + zero_valued((loss.detach() - baseline) ** 2)
+        return EstimatorOutput(surrogate=surrogate, loss=loss.detach(), sample=to_user(sample))
+
+    def estimate(
+        self,
+        logits: Tensor,
+        f: Loss,
+        tau: float | Tensor,
+        generator: torch.Generator | None,
+        baseline: Tensor | None,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Return ``(surrogate, loss, sample)`` for categorical ``logits`` with categories last."""
+        raise NotImplementedError
+
+
+class PathwiseEstimator(Estimator):
+    """An estimator given by a sampler whose backward pass is the estimator: ``f(sampler(logits))``."""
+
+    family = "pathwise"
+
+    def __init__(self, name: str, sampler: Callable[..., Tensor], relaxed: bool = False, **options) -> None:
+        self.name, self.sampler, self.relaxed, self.options = name, sampler, relaxed, options
+
+    def estimate(self, logits, f, tau, generator, baseline):
+        z = self.sampler(logits, tau=tau, dim=-1, generator=generator, **self.options)
+        loss = f(z)
+        return loss, loss, z.detach()
