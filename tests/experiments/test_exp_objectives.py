@@ -12,7 +12,7 @@ from gumbel_softmax import estimators
 from gumbel_softmax.experiments.models import DiscreteVAE, Latent, StructuredOutputNetwork
 from gumbel_softmax.experiments.objectives import objective_name, sbn_bounds, vae_bounds, vae_objective
 
-from stats import mean_bound
+from tests.stats import mean_bound
 
 SAMPLES = 20_000
 
