@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from gumbel_softmax.distributions.demo import density_section
+from gumbel_softmax.experiments.demo import vae_digits_section
 from gumbel_softmax.functional import gumbel_softmax, sample
 from gumbel_softmax.report import chi_square_pvalue, format_table, new_figure, save_figure
 
@@ -87,6 +88,7 @@ def core_figure(ctx: DemoContext) -> None:
 
 SECTIONS: list[Callable[[DemoContext], None]] = [gumbel_max_check, temperature_table, core_figure]
 SECTIONS.append(density_section)  # issue 3: Concrete density figure and finite-log_prob table
+SECTIONS.append(vae_digits_section)  # issue 6: a short categorical-VAE training on the digits
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -35,16 +35,13 @@ def curves(records: list[dict[str, Any]], path: Path, title: str = "") -> Path:
 
 
 def image_grid(rows: list[tuple[str, Tensor]], shape: tuple[int, int], path: Path) -> Path:
-    """Rows of images (each ``[n, H*W]`` in ``[0, 1]``), one labelled row per entry."""
-    cols = max(len(images) for _, images in rows)
-    fig, axes = new_figure(len(rows), cols, size=(0.9 * cols, 1.0 * len(rows) + 0.3))
-    for r, (label, images) in enumerate(rows):
-        for c in range(cols):
-            ax = axes[r][c]
-            ax.axis("off")
-            if c < len(images):
-                ax.imshow(images[c].reshape(shape).cpu().numpy(), cmap="gray", vmin=0, vmax=1)
-        axes[r][0].set_title(label, fontsize=8, loc="left")
+    """Rows of images (each ``[n, H*W]`` in ``[0, 1]``), one labelled strip per entry, 1-pixel gaps."""
+    fig, axes = new_figure(len(rows), 1, size=(1.0 + 0.75 * max(len(im) for _, im in rows), 1.25 * len(rows)))
+    for (label, images), (ax,) in zip(rows, axes):
+        tiles = torch.nn.functional.pad(images.detach().cpu().reshape(-1, *shape), (0, 1), value=1.0)
+        ax.imshow(torch.cat(list(tiles), dim=1)[:, :-1].numpy(), cmap="gray", vmin=0, vmax=1)
+        ax.set_title(label, fontsize=9, loc="left")
+        ax.axis("off")
     return save_figure(fig, path)
 
 
