@@ -18,6 +18,7 @@ Tree = dict[str, Union[str, "Tree"]]
 
 COMMANDS: Tree = {
     "demo": "gumbel_softmax.demo",
+    "bench": {"reproduce": "gumbel_softmax.experiments.reproduce"},
     "train": {"vae": "gumbel_softmax.experiments.vae", "sbn": "gumbel_softmax.experiments.sbn"},
 }
 
