@@ -29,7 +29,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="mnist")
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--estimators", default="gumbel_softmax,st_gumbel_softmax,reinforce_ema,muprop,gumbel_rao,relax")
+    default = "gumbel_softmax,st_gumbel_softmax,reinforce_ema,muprop,gumbel_rao,relax"
+    parser.add_argument("--estimators", default=default)
     parser.add_argument("--latent", default="categorical")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--eval-images", type=int, default=200)
@@ -59,7 +60,8 @@ def main() -> None:
     exp.evaluate(data.test[: args.eval_images], 1000, torch.Generator().manual_seed(0), batch=100)
     wall_end, cpu_end = _clock()
     scale = len(data.test) / args.eval_images / 60
-    print(f"{args.dataset}, {args.latent} VAE 784-512-256 / 256-512-784, batch 100, {torch.get_num_threads()} thread(s); "
+    threads = torch.get_num_threads()
+    print(f"{args.dataset}, {args.latent} VAE 784-512-256 / 256-512-784, batch 100, {threads} thread(s); "
           f"{args.steps} timed steps per estimator")
     print(format_table(["estimator", "ms/step wall", "ms/step CPU", "50k steps: min wall", "50k steps: min CPU"],
                        rows, floatfmt=".1f"))

@@ -1,4 +1,4 @@
-"""Objectives and bounds against exact enumeration of every latent configuration, and the objective each estimator trains."""
+"""Bounds against exact enumeration of every latent configuration; the objective each estimator trains."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-__all__ = ["World", "setup", "average_gradients", "disagreement"]
+__all__ = ["World", "setup", "average_gradients", "mean_over_ranks", "gather_objects", "disagreement"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,15 @@ def mean_over_ranks(value: float, world: World, device: torch.device) -> float:
     t = torch.tensor([value], dtype=torch.float64, device=device)
     dist.all_reduce(t)
     return float(t) / world.size
+
+
+def gather_objects(obj: object, world: World) -> list[object]:
+    """Every rank's ``obj`` (picklable), in rank order; ``[obj]`` in one process."""
+    if not world.distributed:
+        return [obj]
+    gathered: list[object] = [None] * world.size
+    dist.all_gather_object(gathered, obj)
+    return gathered
 
 
 def disagreement(params: Sequence[Tensor], world: World) -> float:

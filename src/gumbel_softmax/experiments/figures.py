@@ -46,7 +46,9 @@ def image_grid(rows: list[tuple[str, Tensor]], shape: tuple[int, int], path: Pat
 
 
 @torch.no_grad()
-def save_figures(out: Path, exp: Any, data: Any, records: list[dict[str, Any]], generator: torch.Generator) -> list[Path]:
+def save_figures(
+    out: Path, exp: Any, data: Any, records: list[dict[str, Any]], generator: torch.Generator
+) -> list[Path]:
     """``curves.png`` and ``reconstructions.png`` (VAE: data, reconstructions and prior samples; SBN: predictions)."""
     from gumbel_softmax.experiments.models import DiscreteVAE
 

@@ -32,7 +32,14 @@ from torch import Tensor, nn
 from gumbel_softmax import anneal, estimators
 from gumbel_softmax.experiments import checkpoint as ckpt
 from gumbel_softmax.experiments.data import BatchOrder, ImageData, binarize, load
-from gumbel_softmax.experiments.distributed import World, average_gradients, disagreement, mean_over_ranks, setup
+from gumbel_softmax.experiments.distributed import (
+    World,
+    average_gradients,
+    disagreement,
+    gather_objects,
+    mean_over_ranks,
+    setup,
+)
 from gumbel_softmax.experiments.metrics import MetricsLog
 from gumbel_softmax.experiments.models import DiscreteVAE, Latent, StructuredOutputNetwork, mlp
 from gumbel_softmax.experiments.objectives import (
@@ -148,10 +155,13 @@ class Experiment:
 
     def objective(self, x: Tensor, tau: float, generator: torch.Generator) -> StepLoss:
         if isinstance(self.model, DiscreteVAE):
-            return vae_objective(self.model, x, self.estimators[0], tau=tau, generator=generator, baseline=self._baseline)
+            return vae_objective(
+                self.model, x, self.estimators[0], tau=tau, generator=generator, baseline=self._baseline
+            )
         half = x.shape[-1] // 2
+        upper, lower = x[:, :half], x[:, half:]
         return sbn_objective(
-            self.model, x[:, :half], x[:, half:], self.estimators, tau=tau, generator=generator, baseline=self._baseline
+            self.model, upper, lower, self.estimators, tau=tau, generator=generator, baseline=self._baseline
         )
 
     def evaluate(self, images: Tensor, samples: int, generator: torch.Generator, batch: int = 500) -> dict[str, float]:
@@ -196,31 +206,50 @@ def _progress(config: TrainConfig, world: World, start: int) -> Any:
     )
 
 
-def _save_checkpoint(out: Path, exp: Experiment, optimizer: Any, schedule: Any, order: BatchOrder, gen, step, running) -> None:
-    state = {
-        "step": step,
-        "running_losses": list(running),
-        "model": exp.model.state_dict(),
-        "baselines": exp.baselines.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "schedule": schedule.state_dict(),
-        "estimators": exp.estimator_state(),
-        "rng": ckpt.rng_state(gen),
-        "data_order": order.state_dict(),
-    }
-    ckpt.save_atomic(state, out / ckpt.CHECKPOINT)
+@dataclass
+class _Run:
+    """What a checkpoint holds, and how to write and restore it."""
 
+    exp: Experiment
+    optimizer: torch.optim.Optimizer
+    schedule: Any
+    order: BatchOrder
+    generator: torch.Generator
+    world: World
 
-def _resume(out: Path, exp: Experiment, optimizer: Any, schedule: Any, order: BatchOrder, gen, device) -> tuple:
-    state = ckpt.load(out / ckpt.CHECKPOINT, device)
-    order.check_state_dict(state["data_order"])
-    exp.model.load_state_dict(state["model"])
-    exp.baselines.load_state_dict(state["baselines"])
-    optimizer.load_state_dict(state["optimizer"])
-    schedule.load_state_dict(state["schedule"])
-    exp.load_estimator_state(state["estimators"])
-    ckpt.set_rng_state(gen, state["rng"])
-    return int(state["step"]), list(state["running_losses"])
+    def save(self, out: Path, step: int, running: list[float]) -> None:
+        """Checkpoint after ``step`` steps (a collective call: each rank's RNG and estimator state are kept)."""
+        mine = {"rng": ckpt.rng_state(self.generator), "estimators": self.exp.estimator_state()}
+        per_rank = gather_objects(mine, self.world)
+        if not self.world.is_main:
+            return
+        state = {
+            "step": step,
+            "running_losses": list(running),
+            "model": self.exp.model.state_dict(),
+            "baselines": self.exp.baselines.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "per_rank": per_rank,
+            "data_order": self.order.state_dict(),
+        }
+        ckpt.save_atomic(state, out / ckpt.CHECKPOINT)
+
+    def restore(self, out: Path, device: torch.device) -> tuple[int, list[float]]:
+        """Load ``out/checkpoint.pt``; return the step and the losses logged since the last log line."""
+        state = ckpt.load(out / ckpt.CHECKPOINT, device)
+        self.order.check_state_dict(state["data_order"])
+        if len(state["per_rank"]) != self.world.size:
+            raise ValueError(f"the checkpoint in {out} was written by {len(state['per_rank'])} process(es); "
+                             f"resume it with the same number, not {self.world.size}")
+        self.exp.model.load_state_dict(state["model"])
+        self.exp.baselines.load_state_dict(state["baselines"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        mine = state["per_rank"][self.world.rank]
+        self.exp.load_estimator_state(mine["estimators"])
+        ckpt.set_rng_state(self.generator, mine["rng"])
+        return int(state["step"]), list(state["running_losses"])
 
 
 # Options that may change between a run and its resumption; any other difference is refused.
@@ -253,10 +282,11 @@ def train(config: TrainConfig) -> dict[str, Any]:
     generator = torch.Generator(device).manual_seed(config.seed + 1_000_003 * world.rank)
     order = BatchOrder(len(data.train), config.batch_size, config.seed)
     log = MetricsLog(out, enabled=world.is_main)
+    run = _Run(exp, optimizer, schedule, order, generator, world)
     start, running = 0, []
     if config.resume and (out / ckpt.CHECKPOINT).exists():
         _check_same_run(out, config)
-        start, running = _resume(out, exp, optimizer, schedule, order, generator, device)
+        start, running = run.restore(out, device)
         log.truncate_after(start)
     elif world.is_main:
         out.mkdir(parents=True, exist_ok=True)
@@ -285,8 +315,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
         if config.eval_every and done % config.eval_every == 0 and done < config.steps and world.is_main:
             scores = exp.evaluate(data.valid, config.eval_samples_during, _eval_generator(config, device, done))
             log.append({"kind": "eval", "split": "valid", "step": done, **scores})
-        if config.checkpoint_every and done % config.checkpoint_every == 0 and world.is_main:
-            _save_checkpoint(out, exp, optimizer, schedule, order, generator, done, running)
+        if config.checkpoint_every and done % config.checkpoint_every == 0:
+            run.save(out, done, running)
             log.write_csv()
         bar.update(1)
     bar.close()
@@ -334,7 +364,7 @@ def add_arguments(parser: argparse.ArgumentParser, model: str) -> None:
     add("--estimator", default="gumbel_softmax", help=f"gradient estimator, one of: {names} (default gumbel_softmax)")
     add("--latent", choices=["categorical", "bernoulli"], default="bernoulli" if model == "sbn" else "categorical",
         help="categorical (20 x 10 by default) or Bernoulli (200) units")
-    add("--variables", type=int, default=None, help="latent variables per layer (default 20 categorical, 200 Bernoulli)")
+    add("--variables", type=int, default=None, help="latent units per layer (default 20 categorical, 200 Bernoulli)")
     add("--classes", type=int, default=d.classes, help="classes per categorical variable (default 10)")
     if model == "vae":
         add("--hidden", type=_hidden, default=d.hidden, help="encoder hidden sizes, decoder mirrored (default 512,256)")
