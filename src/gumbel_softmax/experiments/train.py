@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -271,6 +272,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     """Run (or resume) one training run; return the final metrics (also in ``OUT/final.json`` on rank 0)."""
     if config.steps < 1 or config.batch_size < 1 or config.lr <= 0 or config.eval_samples < 1:
         raise ValueError("--steps, --batch-size and --eval-samples must be >= 1 and --lr > 0")
+    schedule = make_schedule(config.anneal, config.tau, config.steps)
     world, device = setup(config.device)
     out = Path(config.out)
     data = load(config.dataset, config.data_dir, config.binarization, config.seed)
@@ -278,7 +280,6 @@ def train(config: TrainConfig) -> dict[str, Any]:
     exp = Experiment(config, data, device)
     params = exp.parameters()
     optimizer = torch.optim.Adam(params, lr=config.lr)
-    schedule = make_schedule(config.anneal, config.tau, config.steps)
     generator = torch.Generator(device).manual_seed(config.seed + 1_000_003 * world.rank)
     order = BatchOrder(len(data.train), config.batch_size, config.seed)
     log = MetricsLog(out, enabled=world.is_main)
@@ -361,7 +362,8 @@ def add_arguments(parser: argparse.ArgumentParser, model: str) -> None:
     names = ", ".join(estimators.names())
     d = TrainConfig()
     add = parser.add_argument
-    add("--estimator", default="gumbel_softmax", help=f"gradient estimator, one of: {names} (default gumbel_softmax)")
+    add("--estimator", default="gumbel_softmax", choices=estimators.names(), metavar="NAME",
+        help=f"gradient estimator, one of: {names} (default gumbel_softmax)")
     add("--latent", choices=["categorical", "bernoulli"], default="bernoulli" if model == "sbn" else "categorical",
         help="categorical (20 x 10 by default) or Bernoulli (200) units")
     add("--variables", type=int, default=None, help="latent units per layer (default 20 categorical, 200 Bernoulli)")
@@ -399,7 +401,11 @@ def add_arguments(parser: argparse.ArgumentParser, model: str) -> None:
 
 def run_command(args: argparse.Namespace, model: str) -> int:
     """Train from parsed arguments and print the final metrics."""
-    final = train(config_from_args(args, model))
+    try:
+        final = train(config_from_args(args, model))
+    except (ValueError, FileNotFoundError) as error:  # bad options or missing data: say what to do, no traceback
+        print(f"gumbel-softmax train {model}: error: {error}", file=sys.stderr)
+        return 2
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps(final, indent=2))
     return 0
