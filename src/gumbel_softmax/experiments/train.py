@@ -69,6 +69,7 @@ class TrainConfig:
     dataset: str = "digits"
     data_dir: str | None = None
     binarization: str = "fixed"
+    data_seed: int = 0
     tau: float = 1.0
     anneal: str = "exponential"
     steps: int = 50_000
@@ -275,7 +276,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     schedule = make_schedule(config.anneal, config.tau, config.steps)
     world, device = setup(config.device)
     out = Path(config.out)
-    data = load(config.dataset, config.data_dir, config.binarization, config.seed)
+    data = load(config.dataset, config.data_dir, config.binarization, config.data_seed)
     torch.manual_seed(config.seed)  # the same initial weights on every rank
     exp = Experiment(config, data, device)
     params = exp.parameters()
@@ -376,6 +377,8 @@ def add_arguments(parser: argparse.ArgumentParser, model: str) -> None:
     add("--data-dir", default=None, help="folder with mnist.pkl.gz or the MNIST IDX files")
     add("--binarization", choices=["fixed", "dynamic"], default=d.binarization,
         help="fixed (one binarization for all epochs, Jang et al.'s protocol; default) or dynamic (redrawn per batch)")
+    add("--data-seed", type=int, default=d.data_seed,
+        help="seed of the fixed binarization, kept apart from --seed so that every run sees the same data (default 0)")
     add("--tau", type=float, default=d.tau, help="(initial) temperature (default 1.0)")
     add("--anneal", default="constant" if model == "sbn" else d.anneal,
         help="temperature schedule: constant, exponential[:rate=R,minimum=M,every=N], linear[:end=E], cosine[:end=E] "
@@ -384,7 +387,7 @@ def add_arguments(parser: argparse.ArgumentParser, model: str) -> None:
     add("--steps", type=int, default=d.steps, help="optimizer steps (default 50000, the authors' notebook)")
     add("--batch-size", type=int, default=d.batch_size, help="global minibatch size (default 100, the notebook)")
     add("--lr", type=float, default=d.lr, help="Adam learning rate (default 1e-3)")
-    add("--seed", type=int, default=d.seed, help="seed of weights, data order, binarization and noise (default 0)")
+    add("--seed", type=int, default=d.seed, help="seed of weights, data order and noise (default 0)")
     add("--device", default=d.device, help="cpu or cuda (fused kernels are used on CUDA where they exist)")
     add("--out", default=f"runs/{model}", help=f"output folder (default runs/{model})")
     add("--checkpoint-every", type=int, default=d.checkpoint_every, help="steps between checkpoints (0: none)")
