@@ -18,8 +18,9 @@ Tree = dict[str, Union[str, "Tree"]]
 
 COMMANDS: Tree = {
     "demo": "gumbel_softmax.demo",
+    "train": {"vae": "gumbel_softmax.experiments.vae", "sbn": "gumbel_softmax.experiments.sbn"},
+    "bench": {"estimators": "gumbel_softmax.estimators.bench", "reproduce": "gumbel_softmax.experiments.reproduce"},
     "explore": "gumbel_softmax.explorer.server",
-    "bench": {"estimators": "gumbel_softmax.estimators.bench"},
 }
 
 

@@ -16,6 +16,7 @@ import torch
 
 from gumbel_softmax.distributions.demo import density_section
 from gumbel_softmax.estimators.bench import demo_section as estimators_demo
+from gumbel_softmax.experiments.demo import vae_digits_section
 from gumbel_softmax.functional import gumbel_softmax, sample
 from gumbel_softmax.report import chi_square_pvalue, format_table, new_figure, save_figure
 
@@ -92,6 +93,7 @@ SECTIONS: list[Callable[[DemoContext], None]] = [
     core_figure,
     density_section,
     estimators_demo,
+    vae_digits_section,
 ]
 
 

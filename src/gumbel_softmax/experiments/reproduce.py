@@ -1,0 +1,177 @@
+"""Reproduce Jang et al.'s Table 1: every estimator on the same models and data, ours beside the paper's.
+
+Rows are the paper's columns (SF, DARN, MuProp, ST, annealed ST, Gumbel-Softmax,
+ST Gumbel-Softmax) plus Gumbel-Rao, ReinMax and RELAX; columns are the models
+(VAE and SBN, categorical and Bernoulli). Each cell is the mean and the standard
+deviation over ``--seeds`` of the final test number of one ``train`` run per seed:
+for the VAE the negative ELBO (the paper's VAE metric) and the ``k``-sample bound
+on ``-log p(x)``; for the SBN the ``m``-sample bound on ``-log p(lower | upper)``
+(the paper's SBN metric). Runs live in ``OUT/<model>/<row>/seed<S>``; ``--resume``
+skips finished runs and continues interrupted ones from their checkpoints.
+
+How the paper's columns map to our estimators: SF = ``reinforce_ema`` (REINFORCE
+with a moving-average baseline; the paper adds variance normalization); ST =
+``straight_through`` at tau = 1; annealed ST, Gumbel-Softmax and ST
+Gumbel-Softmax use the ``--anneal`` schedule. The paper's numbers are for MNIST at
+full length (50,000 steps is the authors' notebook value); on other data or
+shorter runs the two columns are not comparable, and the table says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+from gumbel_softmax.experiments.train import TrainConfig, train
+from gumbel_softmax.report import format_table
+
+__all__ = ["ROWS", "PAPER", "MODELS", "run_table", "format_results"]
+
+# label -> (estimator, annealed); the paper's order, then the later estimators.
+ROWS: dict[str, tuple[str, bool]] = {
+    "SF": ("reinforce_ema", False),
+    "DARN": ("darn", False),
+    "MuProp": ("muprop", False),
+    "ST": ("straight_through", False),
+    "Annealed ST": ("straight_through", True),
+    "Gumbel-S.": ("gumbel_softmax", True),
+    "ST Gumbel-S.": ("st_gumbel_softmax", True),
+    "Gumbel-Rao": ("gumbel_rao", True),
+    "ReinMax": ("reinmax", False),
+    "RELAX": ("relax", False),
+}
+
+# Jang, Gu, Poole 2017, Table 1 (test nats, MNIST, fixed binarization); columns SF ... ST Gumbel-S.
+PAPER: dict[str, dict[str, float]] = {
+    model: dict(zip(list(ROWS)[:7], values))
+    for model, values in {
+        "sbn-bern": (72.0, 59.7, 58.9, 58.9, 58.7, 58.5, 59.3),
+        "sbn-cat": (73.1, 67.9, 63.0, 61.8, 61.1, 59.0, 59.7),
+        "vae-bern": (112.2, 110.9, 109.7, 116.0, 111.5, 105.0, 111.5),
+        "vae-cat": (110.6, 128.8, 107.0, 110.9, 107.8, 101.5, 107.8),
+    }.items()
+}
+
+MODELS: dict[str, tuple[str, str]] = {
+    "vae-cat": ("vae", "categorical"),
+    "vae-bern": ("vae", "bernoulli"),
+    "sbn-cat": ("sbn", "categorical"),
+    "sbn-bern": ("sbn", "bernoulli"),
+}
+
+
+def _config(args: argparse.Namespace, model: str, row: str, seed: int) -> TrainConfig:
+    kind, latent = MODELS[model]
+    estimator, annealed = ROWS[row]
+    return TrainConfig(
+        model=kind,
+        latent=latent,
+        estimator=estimator,
+        hidden=args.hidden,
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        tau=1.0,
+        anneal=args.anneal if annealed else "constant",
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=seed,
+        device=args.device,
+        out=str(Path(args.out) / model / row.replace(" ", "_").replace(".", "") / f"seed{seed}"),
+        checkpoint_every=args.checkpoint_every,
+        eval_every=0,
+        eval_samples=args.eval_samples,
+        resume=args.resume,
+        progress=args.progress,
+        figures=False,
+    )
+
+
+def run_table(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Train (or read back) every (model, row, seed); return one record per run."""
+    results = []
+    for model in args.models:
+        for row in args.rows:
+            for seed in args.seeds:
+                config = _config(args, model, row, seed)
+                done = Path(config.out) / "final.json"
+                final = json.loads(done.read_text()) if args.resume and done.exists() else train(config)
+                results.append({"model": model, "row": row, "seed": seed, **final})
+    return results
+
+
+def _cell(values: list[float]) -> str:
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+
+
+def format_results(results: list[dict[str, Any]], comparable: bool) -> str:
+    """One Markdown table per model: ours (mean ± sd over seeds) beside the paper's number."""
+    blocks = []
+    for model in dict.fromkeys(r["model"] for r in results):
+        mine = [r for r in results if r["model"] == model]
+        bound = next(k for k in mine[0] if k.startswith("test_nll_k"))
+        first = "test_neg_elbo" if model.startswith("vae") else None
+        headers = ["estimator", "ours: " + ("-ELBO" if first else bound[5:]), "paper"]
+        if first:
+            headers.insert(2, f"ours: -log p, k={bound[10:]}")
+        rows = []
+        for row in dict.fromkeys(r["row"] for r in mine):
+            runs = [r for r in mine if r["row"] == row]
+            cells = [_cell([r[first or bound] for r in runs])]
+            if first:
+                cells.append(_cell([r[bound] for r in runs]))
+            paper = PAPER[model].get(row)
+            rows.append([f"{row} ({runs[0]['estimator']})", *cells, "-" if paper is None else f"{paper:.1f}"])
+        note = "" if comparable else " (paper: MNIST, 50k steps; not comparable with this run's data/length)"
+        blocks.append(f"{model}, {len(mine) // len(rows)} seed(s) per row{note}\n" + format_table(headers, rows))
+    return "\n\n".join(blocks)
+
+
+def _names(text: str, allowed: list[str]) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in allowed]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown {unknown}; choose from {', '.join(allowed)}")
+    return names
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--models", type=lambda t: _names(t, list(MODELS)), default=["vae-cat"],
+        help=f"comma-separated, from {', '.join(MODELS)} (default vae-cat)")
+    add("--rows", type=lambda t: _names(t, list(ROWS)), default=list(ROWS),
+        help=f"comma-separated estimators (rows), from: {', '.join(ROWS)} (default all)")
+    add("--seeds", type=lambda t: [int(s) for s in t.split(",")], default=[0, 1, 2], help="default 0,1,2")
+    add("--dataset", choices=["digits", "mnist"], default="digits", help="digits (default) or mnist")
+    add("--data-dir", default=None, help="folder with mnist.pkl.gz or the MNIST IDX files")
+    add("--hidden", type=lambda t: tuple(int(v) for v in t.split(",")), default=(512, 256),
+        help="VAE hidden sizes (default 512,256, the paper's)")
+    add("--steps", type=int, default=50_000, help="steps per run (default 50000, the authors' notebook)")
+    add("--batch-size", type=int, default=100)
+    add("--lr", type=float, default=1e-3, help="Adam learning rate for every run (default 1e-3)")
+    add("--anneal", default="exponential", help="schedule of the annealed rows (default Jang's notebook's)")
+    add("--eval-samples", type=int, default=1000, help="importance samples of the test bound (default 1000)")
+    add("--device", default="cpu")
+    add("--checkpoint-every", type=int, default=5000)
+    add("--out", default="runs/reproduce", help="folder of the runs (default runs/reproduce)")
+    add("--resume", action="store_true", help="skip finished runs, continue interrupted ones")
+    add("--no-progress", dest="progress", action="store_false")
+
+
+def run(args: argparse.Namespace) -> int:
+    results = run_table(args)
+    comparable = args.dataset == "mnist" and args.steps >= 50_000
+    text = format_results(results, comparable)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "table.md").write_text(text + "\n")
+    print(text)
+    return 0

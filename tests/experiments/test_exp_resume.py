@@ -1,0 +1,87 @@
+"""Checkpoints: a run killed with SIGKILL and resumed ends exactly where an uninterrupted run ends."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from gumbel_softmax.experiments import checkpoint
+from gumbel_softmax.experiments.checkpoint import CHECKPOINT
+from gumbel_softmax.experiments.train import TrainConfig, train
+
+from .helpers import SMALL, cli, env, final, run_cli
+
+STEPS, EVERY = 400, 20
+
+
+def _checkpoint_step(path) -> int:
+    try:
+        return int(checkpoint.load(path)["step"])
+    except (FileNotFoundError, EOFError, RuntimeError):
+        return -1
+
+
+def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
+    args = ["train", "vae", *SMALL, "--steps", str(STEPS), "--checkpoint-every", str(EVERY), "--seed", "3"]
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    done = run_cli(*args, "--out", str(whole))
+    assert done.returncode == 0, done.stderr
+
+    process = subprocess.Popen(cli(*args, "--out", str(killed)), env=env(), stderr=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while _checkpoint_step(killed / CHECKPOINT) < EVERY and time.monotonic() < deadline:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(timeout=30) == -signal.SIGKILL
+    at = _checkpoint_step(killed / CHECKPOINT)
+    assert EVERY <= at < STEPS, "the run must have been killed after a checkpoint and before the end"
+    assert not (killed / "final.json").exists()
+
+    resumed = run_cli(*args, "--out", str(killed), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    a, b = final(whole), final(killed)
+    for key in ("test_neg_elbo", "test_nll_k20"):
+        assert a[key] == b[key], (key, a[key], b[key])
+    # The log reads as one run: the same training records, each step once.
+    records = lambda out: [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]  # noqa: E731
+    assert records(whole) == records(killed)
+    state = checkpoint.load(killed / CHECKPOINT)
+    assert state["step"] == STEPS
+    assert {"model", "optimizer", "schedule", "per_rank", "data_order", "step"} <= set(state)
+    assert {"rng", "estimators"} <= set(state["per_rank"][0])
+
+
+def test_resume_refuses_changed_options(tmp_path):
+    config = TrainConfig(hidden=(16,), variables=4, classes=3, steps=4, checkpoint_every=2, eval_every=0,
+                         eval_samples=2, progress=False, figures=False, out=str(tmp_path))
+    train(config)
+    with pytest.raises(ValueError, match="lr: 0.001 -> 0.01"):
+        train(replace(config, resume=True, lr=0.01))
+
+
+def test_save_atomic_keeps_previous_checkpoint_when_writing_fails(tmp_path, monkeypatch):
+    path = tmp_path / CHECKPOINT
+    checkpoint.save_atomic({"step": 1}, path)
+
+    def torn_save(obj, handle):
+        handle.write(b"partial bytes of a checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", torn_save)
+    try:
+        checkpoint.save_atomic({"step": 2}, path)
+    except OSError:
+        pass
+    else:  # pragma: no cover
+        raise AssertionError("the failing save must raise")
+    monkeypatch.undo()
+    assert checkpoint.load(path) == {"step": 1}
+    assert [p.name for p in tmp_path.iterdir()] == [CHECKPOINT]
