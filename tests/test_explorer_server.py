@@ -164,7 +164,16 @@ def explore(*args: str) -> subprocess.Popen:
     """``gumbel-softmax explore ARGS`` in a child process, its output as text."""
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
     command = [sys.executable, "-m", "gumbel_softmax", "explore", *args]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # As from a terminal: a test runner started in the background (CI, `cmd &`) passes SIGINT on as
+    # ignored, and Python then installs no KeyboardInterrupt handler, so Ctrl-C could not be tested.
+    return subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 def serve_and_stop(args: tuple[str, ...], url_pattern: str, signum: int = signal.SIGTERM) -> tuple[str, str]:
