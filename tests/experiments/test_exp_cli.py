@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 from gumbel_softmax.cli import main
+from gumbel_softmax.experiments import reproduce
 from gumbel_softmax.experiments.reproduce import PAPER
 
 
@@ -24,3 +26,14 @@ def test_reproduce_prints_ours_beside_the_paper(tmp_path, capsys):
     results = json.loads((tmp_path / "results.json").read_text())
     assert len(results) == 2 * 2 * 2 and {r["estimator"] for r in results} == {"gumbel_softmax", "relax"}
     assert (tmp_path / "vae-cat" / "RELAX" / "seed1" / "final.json").exists()
+
+
+def test_reproduce_anneals_only_the_vae():
+    # Jang et al. (2017) anneal tau in the VAE's annealed columns but fix tau = 1 for the SBN (Section 4.1).
+    parser = argparse.ArgumentParser()
+    reproduce.add_arguments(parser)
+    args = parser.parse_args([])
+    assert reproduce._config(args, "vae-cat", "Gumbel-S.", 0).anneal == args.anneal != "constant"
+    assert reproduce._config(args, "vae-cat", "ST", 0).anneal == "constant"
+    for row in ("Annealed ST", "Gumbel-S.", "ST Gumbel-S.", "Gumbel-Rao"):
+        assert reproduce._config(args, "sbn-bern", row, 0).anneal == "constant"
