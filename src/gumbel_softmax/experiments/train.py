@@ -180,15 +180,12 @@ class Experiment:
         first_name = "neg_elbo" if isinstance(self.model, DiscreteVAE) else "nll_m1"
         return {first_name: float(totals[0]) / len(images), f"nll_k{samples}": float(totals[1]) / len(images)}
 
-    def estimator_state(self) -> list[Any]:
-        return [e.state_dict() if hasattr(e, "state_dict") else e for e in self.estimators]
+    def estimator_state(self) -> list[dict]:
+        return [e.state_dict() for e in self.estimators]
 
-    def load_estimator_state(self, states: list[Any]) -> None:
-        for i, state in enumerate(states):
-            if hasattr(self.estimators[i], "load_state_dict"):
-                self.estimators[i].load_state_dict(state)
-            else:
-                self.estimators[i] = state
+    def load_estimator_state(self, states: list[dict]) -> None:
+        for estimator, state in zip(self.estimators, states, strict=True):
+            estimator.load_state_dict(state)
 
 
 def _eval_generator(config: TrainConfig, device: torch.device, step: int) -> torch.Generator:
@@ -254,9 +251,10 @@ class _Run:
         return int(state["step"]), list(state["running_losses"])
 
 
-# Options that may change between a run and its resumption; any other difference is refused.
+# Options that may change between a run and its resumption; any other difference is refused. ``device`` may
+# be spelled differently ("auto" -> "cpu"), but a different device type is refused by ``ckpt.set_rng_state``.
 _RESUMABLE_CHANGES = {"steps", "resume", "progress", "figures", "eval_samples", "eval_every", "eval_samples_during",
-                      "log_every", "checkpoint_every", "device", "out", "data_dir", "world_size"}
+                      "log_every", "checkpoint_every", "device", "out", "data_dir"}
 
 
 def _check_same_run(out: Path, config: TrainConfig) -> None:
