@@ -297,7 +297,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     bar, clock = _progress(config, world, start), time.perf_counter()
     for step in range(start, config.steps):
         tau = schedule.value(step)
-        x = data.train[order(step)[world.rank :: world.size]].to(device)
+        x = data.train[world.shard(order(step))].to(device)
         if data.binarization == "dynamic":
             x = binarize(x, generator)
         result = exp.objective(x, tau, generator)
