@@ -311,7 +311,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
             loss = mean_over_ranks(sum(running) / len(running), world, device)
             log.append({"kind": "train", "step": done, "loss": loss, "tau": tau})
             bar.set_postfix(loss=f"{loss:.2f}", tau=f"{tau:.3f}")
-            running = []
+            if done % config.log_every == 0:  # a run's end keeps its partial window: extending it stays exact
+                running = []
         if config.eval_every and done % config.eval_every == 0 and done < config.steps and world.is_main:
             scores = exp.evaluate(data.valid, config.eval_samples_during, _eval_generator(config, device, done))
             log.append({"kind": "eval", "split": "valid", "step": done, **scores})
