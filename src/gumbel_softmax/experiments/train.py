@@ -52,7 +52,7 @@ from gumbel_softmax.experiments.objectives import (
     vae_objective,
 )
 
-__all__ = ["TrainConfig", "train", "make_schedule"]
+__all__ = ["TrainConfig", "train", "make_schedule", "learning_rate"]
 
 
 @dataclass
@@ -75,6 +75,8 @@ class TrainConfig:
     steps: int = 50_000
     batch_size: int = 100
     lr: float = 1e-3
+    lr_decay: float = 1.0
+    lr_decay_every: int = 1000
     seed: int = 0
     device: str = "cpu"
     out: str = "runs/train"
@@ -91,6 +93,11 @@ class TrainConfig:
     def latent_layer(self) -> Latent:
         default = 200 if self.latent == "bernoulli" else 20
         return Latent(self.latent, self.variables or default, self.classes)
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """``lr * lr_decay ** (step // lr_decay_every)``: the authors' notebook multiplies it by 0.9 every 1000 steps."""
+    return config.lr * config.lr_decay ** (step // config.lr_decay_every)
 
 
 def make_schedule(spec: str, tau: float, steps: int) -> Any:
@@ -271,6 +278,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
     """Run (or resume) one training run; return the final metrics (also in ``OUT/final.json`` on rank 0)."""
     if config.steps < 1 or config.batch_size < 1 or config.lr <= 0 or config.eval_samples < 1:
         raise ValueError("--steps, --batch-size and --eval-samples must be >= 1 and --lr > 0")
+    if not 0 < config.lr_decay <= 1 or config.lr_decay_every < 1:
+        raise ValueError("--lr-decay must be in (0, 1] (1: none) and --lr-decay-every >= 1")
     schedule = make_schedule(config.anneal, config.tau, config.steps)
     world, device = setup(config.device)
     out = Path(config.out)
@@ -297,6 +306,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
     bar, clock = _progress(config, world, start), time.perf_counter()
     for step in range(start, config.steps):
         tau = schedule.value(step)
+        for group in optimizer.param_groups:  # a function of the step alone, so resuming needs no state
+            group["lr"] = learning_rate(config, step)
         x = data.train[world.shard(order(step))].to(device)
         if data.binarization == "dynamic":
             x = binarize(x, generator)
@@ -386,6 +397,9 @@ def add_arguments(parser: argparse.ArgumentParser, model: str) -> None:
     add("--steps", type=int, default=d.steps, help="optimizer steps (default 50000, the authors' notebook)")
     add("--batch-size", type=int, default=d.batch_size, help="global minibatch size (default 100, the notebook)")
     add("--lr", type=float, default=d.lr, help="Adam learning rate (default 1e-3)")
+    add("--lr-decay", type=float, default=d.lr_decay,
+        help="multiply the learning rate by this every --lr-decay-every steps (default 1: none; the notebook: 0.9)")
+    add("--lr-decay-every", type=int, default=d.lr_decay_every, help="steps between learning-rate decays (default 1000)")
     add("--seed", type=int, default=d.seed, help="seed of weights, data order and noise (default 0)")
     add("--device", default=d.device, help="cpu or cuda (fused kernels are used on CUDA where they exist)")
     add("--out", default=f"runs/{model}", help=f"output folder (default runs/{model})")
