@@ -114,15 +114,17 @@ def sbn_objective(
     relaxed or mean-field inputs besides the exact sample. Those auxiliary calls must not run the
     lower layers' estimators
     (which would update their state: RELAX's Adam steps, EMA baselines): on a non-exact input the
-    lower layers run the stateless score-function estimator (REINFORCE) instead, whose surrogate's
-    gradient with respect to the input is an unbiased estimate of the gradient of the lower layers'
-    expected loss, which is what the control variate's pathwise term needs. A relaxed estimator
+    lower layers run the stateless relaxed Gumbel-Softmax instead, with fresh noise, as REBAR relaxes
+    every layer in its control variate (Tucker et al. 2017). The control variate is then a
+    differentiable function of the relaxed input and of noise independent of the parameters, so
+    REBAR's and RELAX's identities still hold (unbiased), and MuProp's slope may be any function of
+    the mean. A relaxed estimator
     (soft Gumbel-Softmax) trains the relaxed objective, so all its calls are main calls.
     """
     last = len(model.maps) - 1
     if len(estimators) != last + 1:
         raise ValueError(f"need one estimator per stochastic layer ({last + 1}), got {len(estimators)}")
-    auxiliary = get_estimator("reinforce")
+    auxiliary = get_estimator("gumbel_softmax")
 
     def layer(index: int, below: Tensor, main: bool) -> object:
         if index == last:
