@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
+import pytest
+
 from gumbel_softmax.cli import main
+from gumbel_softmax.experiments import reproduce, train
 from gumbel_softmax.experiments.reproduce import PAPER
 
 
@@ -24,3 +28,23 @@ def test_reproduce_prints_ours_beside_the_paper(tmp_path, capsys):
     results = json.loads((tmp_path / "results.json").read_text())
     assert len(results) == 2 * 2 * 2 and {r["estimator"] for r in results} == {"gumbel_softmax", "relax"}
     assert (tmp_path / "vae-cat" / "RELAX" / "seed1" / "final.json").exists()
+
+
+def test_reproduce_anneals_only_the_vae():
+    # Jang et al. (2017) anneal tau in the VAE's annealed columns but fix tau = 1 for the SBN (Section 4.1).
+    parser = argparse.ArgumentParser()
+    reproduce.add_arguments(parser)
+    args = parser.parse_args([])
+    assert reproduce._config(args, "vae-cat", "Gumbel-S.", 0).anneal == args.anneal != "constant"
+    assert reproduce._config(args, "vae-cat", "ST", 0).anneal == "constant"
+    for row in ("Annealed ST", "Gumbel-S.", "ST Gumbel-S.", "Gumbel-Rao"):
+        assert reproduce._config(args, "sbn-bern", row, 0).anneal == "constant"
+
+
+def test_lr_decay_is_a_step_function_of_the_step(tmp_path, capsys):
+    config = train.TrainConfig(lr=1e-3, lr_decay=0.9, lr_decay_every=1000)
+    rates = [train.learning_rate(config, step) for step in (0, 999, 1000, 2999, 3000)]
+    assert rates == pytest.approx([1e-3, 1e-3, 9e-4, 8.1e-4, 7.29e-4], rel=1e-12)
+    assert train.learning_rate(train.TrainConfig(), 10**6) == 1e-3, "off by default"
+    assert main(["train", "vae", "--lr-decay", "1.5", "--out", str(tmp_path)]) == 2
+    assert "--lr-decay must be in (0, 1]" in capsys.readouterr().err

@@ -6,6 +6,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+import torch
+
+from gumbel_softmax.experiments.distributed import World
+
 from .helpers import SMALL, env
 
 
@@ -29,3 +34,14 @@ def test_torchrun_two_processes_gloo(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == [
         "checkpoint.pt", "config.json", "final.json", "metrics.csv", "metrics.jsonl"]
     assert done.stdout.count('"test_neg_elbo"') == 1, "only rank 0 prints the final metrics"
+
+
+def test_ranks_shards_are_disjoint_and_cover_the_batch():
+    batch = torch.randperm(12, generator=torch.Generator().manual_seed(0))
+    shards = [World(rank, 3).shard(batch) for rank in range(3)]
+    indices = torch.cat(shards)
+    assert len(set(indices.tolist())) == len(indices) == len(batch), "disjoint"
+    assert sorted(indices.tolist()) == sorted(batch.tolist()), "together the global batch"
+    assert {len(s) for s in shards} == {4}
+    with pytest.raises(ValueError, match="not divisible by the 5 processes"):
+        World(0, 5).shard(batch)

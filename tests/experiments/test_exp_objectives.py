@@ -10,7 +10,7 @@ import torch
 
 from gumbel_softmax import estimators
 from gumbel_softmax.experiments.models import DiscreteVAE, Latent, StructuredOutputNetwork
-from gumbel_softmax.experiments.objectives import objective_name, sbn_bounds, vae_bounds, vae_objective
+from gumbel_softmax.experiments.objectives import objective_name, sbn_bounds, sbn_objective, vae_bounds, vae_objective
 
 from tests.stats import mean_bound
 
@@ -106,3 +106,33 @@ def test_each_estimator_trains_its_documented_objective(name):
     result.surrogate.mean().backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
     assert math.isfinite(float(result.loss.mean()))
+
+
+class _Counting:
+    """Wraps an estimator and counts its calls with gradients enabled (the ones that may update state)."""
+
+    def __init__(self, estimator):
+        self.estimator, self.calls = estimator, 0
+        self.relaxed = estimator.relaxed
+
+    def __call__(self, logits, f, **kwargs):
+        self.calls += torch.is_grad_enabled()
+        return self.estimator(logits, f, **kwargs)
+
+
+@pytest.mark.parametrize("upper_name", ["relax", "rebar", "muprop", "st_gumbel_softmax", "gumbel_softmax"])
+@pytest.mark.parametrize("lower_name", ["relax", "reinforce_ema"])
+def test_sbn_lower_estimator_runs_once_per_step(upper_name, lower_name):
+    # The upper layer's control variate calls its loss on relaxed / mean-field inputs; only the
+    # call on the sample itself may run (and update) the lower layer's estimator.
+    torch.manual_seed(0)
+    model = StructuredOutputNetwork(5, 3, Latent("bernoulli", 4), layers=2)
+    upper = torch.bernoulli(torch.full((6, 5), 0.5), generator=torch.Generator().manual_seed(1))
+    lower = torch.bernoulli(torch.full((6, 3), 0.5), generator=torch.Generator().manual_seed(3))
+    counted = _Counting(estimators.get(lower_name))
+    generator = torch.Generator().manual_seed(2)
+    for step in range(1, 4):
+        out = sbn_objective(model, upper, lower, [estimators.get(upper_name), counted], tau=1.0, generator=generator)
+        out.surrogate.mean().backward()
+        assert counted.calls == step
+    assert model.maps[0].weight.grad is not None and torch.isfinite(model.maps[0].weight.grad).all()

@@ -85,3 +85,22 @@ def test_save_atomic_keeps_previous_checkpoint_when_writing_fails(tmp_path, monk
     monkeypatch.undo()
     assert checkpoint.load(path) == {"step": 1}
     assert [p.name for p in tmp_path.iterdir()] == [CHECKPOINT]
+
+
+def test_resume_in_process_with_state_dynamic_data_and_a_split_log_window(tmp_path):
+    # RELAX's network and Adam state, dynamic binarization's noise, the decayed learning rate and a log
+    # window (7) that straddles the stop at step 10 must all be restored for the resumed run to equal the uninterrupted one.
+    config = TrainConfig(estimator="relax", binarization="dynamic", hidden=(16,), variables=4, classes=3,
+                         batch_size=20, steps=30, log_every=7, checkpoint_every=5, eval_every=0, eval_samples=4,
+                         progress=False, figures=False, seed=5, lr_decay=0.5, lr_decay_every=4)
+    whole = train(replace(config, out=str(tmp_path / "whole")))
+    train(replace(config, steps=10, out=str(tmp_path / "split")))
+    resumed = train(replace(config, resume=True, out=str(tmp_path / "split")))
+    for key in ("test_neg_elbo", "test_nll_k4"):
+        assert whole[key] == resumed[key], (key, whole[key], resumed[key])
+    records = lambda out: [json.loads(l) for l in (tmp_path / out / "metrics.jsonl").read_text().splitlines()]  # noqa: E731
+    # The 10-step run logged its end (step 10) and kept that partial window, so the window ending at 14
+    # still covers steps 8-14; otherwise the logs agree.
+    split = [r for r in records("split") if r["kind"] == "train"]
+    assert [r["step"] for r in split] == [7, 10, 14, 21, 28, 30]
+    assert [r for r in records("whole") if r["kind"] == "train"] == [r for r in split if r["step"] != 10]

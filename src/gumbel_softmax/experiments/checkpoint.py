@@ -42,14 +42,18 @@ def load(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
 
 def rng_state(generator: torch.Generator) -> dict[str, Any]:
     """The training generator's state and torch's global CPU (and CUDA) states."""
-    state = {"generator": generator.get_state(), "torch": torch.get_rng_state()}
+    state = {"generator": generator.get_state(), "device": generator.device.type, "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
 def set_rng_state(generator: torch.Generator, state: dict[str, Any]) -> None:
-    """Restore what :func:`rng_state` saved."""
+    """Restore what :func:`rng_state` saved; refuse a generator of another device type (its state differs)."""
+    saved = state.get("device", generator.device.type)
+    if saved != generator.device.type:
+        raise ValueError(f"this checkpoint was trained on {saved!r} and its random state cannot be restored on "
+                         f"{generator.device.type!r}; resume with --device {saved}, or start a fresh run")
     generator.set_state(state["generator"].cpu())
     torch.set_rng_state(state["torch"].cpu())
     if "cuda" in state and torch.cuda.is_available():

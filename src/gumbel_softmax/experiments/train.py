@@ -52,7 +52,7 @@ from gumbel_softmax.experiments.objectives import (
     vae_objective,
 )
 
-__all__ = ["TrainConfig", "train", "make_schedule"]
+__all__ = ["TrainConfig", "train", "make_schedule", "learning_rate"]
 
 
 @dataclass
@@ -75,6 +75,8 @@ class TrainConfig:
     steps: int = 50_000
     batch_size: int = 100
     lr: float = 1e-3
+    lr_decay: float = 1.0
+    lr_decay_every: int = 1000
     seed: int = 0
     device: str = "cpu"
     out: str = "runs/train"
@@ -91,6 +93,11 @@ class TrainConfig:
     def latent_layer(self) -> Latent:
         default = 200 if self.latent == "bernoulli" else 20
         return Latent(self.latent, self.variables or default, self.classes)
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """``lr * lr_decay ** (step // lr_decay_every)``: the authors' notebook multiplies it by 0.9 every 1000 steps."""
+    return config.lr * config.lr_decay ** (step // config.lr_decay_every)
 
 
 def make_schedule(spec: str, tau: float, steps: int) -> Any:
@@ -180,15 +187,12 @@ class Experiment:
         first_name = "neg_elbo" if isinstance(self.model, DiscreteVAE) else "nll_m1"
         return {first_name: float(totals[0]) / len(images), f"nll_k{samples}": float(totals[1]) / len(images)}
 
-    def estimator_state(self) -> list[Any]:
-        return [e.state_dict() if hasattr(e, "state_dict") else e for e in self.estimators]
+    def estimator_state(self) -> list[dict]:
+        return [e.state_dict() for e in self.estimators]
 
-    def load_estimator_state(self, states: list[Any]) -> None:
-        for i, state in enumerate(states):
-            if hasattr(self.estimators[i], "load_state_dict"):
-                self.estimators[i].load_state_dict(state)
-            else:
-                self.estimators[i] = state
+    def load_estimator_state(self, states: list[dict]) -> None:
+        for estimator, state in zip(self.estimators, states, strict=True):
+            estimator.load_state_dict(state)
 
 
 def _eval_generator(config: TrainConfig, device: torch.device, step: int) -> torch.Generator:
@@ -254,9 +258,10 @@ class _Run:
         return int(state["step"]), list(state["running_losses"])
 
 
-# Options that may change between a run and its resumption; any other difference is refused.
+# Options that may change between a run and its resumption; any other difference is refused. ``device`` may
+# be spelled differently ("auto" -> "cpu"), but a different device type is refused by ``ckpt.set_rng_state``.
 _RESUMABLE_CHANGES = {"steps", "resume", "progress", "figures", "eval_samples", "eval_every", "eval_samples_during",
-                      "log_every", "checkpoint_every", "device", "out", "data_dir", "world_size"}
+                      "log_every", "checkpoint_every", "device", "out", "data_dir"}
 
 
 def _check_same_run(out: Path, config: TrainConfig) -> None:
@@ -273,6 +278,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
     """Run (or resume) one training run; return the final metrics (also in ``OUT/final.json`` on rank 0)."""
     if config.steps < 1 or config.batch_size < 1 or config.lr <= 0 or config.eval_samples < 1:
         raise ValueError("--steps, --batch-size and --eval-samples must be >= 1 and --lr > 0")
+    if not 0 < config.lr_decay <= 1 or config.lr_decay_every < 1:
+        raise ValueError("--lr-decay must be in (0, 1] (1: none) and --lr-decay-every >= 1")
     schedule = make_schedule(config.anneal, config.tau, config.steps)
     world, device = setup(config.device)
     out = Path(config.out)
@@ -299,7 +306,9 @@ def train(config: TrainConfig) -> dict[str, Any]:
     bar, clock = _progress(config, world, start), time.perf_counter()
     for step in range(start, config.steps):
         tau = schedule.value(step)
-        x = data.train[order(step)[world.rank :: world.size]].to(device)
+        for group in optimizer.param_groups:  # a function of the step alone, so resuming needs no state
+            group["lr"] = learning_rate(config, step)
+        x = data.train[world.shard(order(step))].to(device)
         if data.binarization == "dynamic":
             x = binarize(x, generator)
         result = exp.objective(x, tau, generator)
@@ -313,7 +322,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
             loss = mean_over_ranks(sum(running) / len(running), world, device)
             log.append({"kind": "train", "step": done, "loss": loss, "tau": tau})
             bar.set_postfix(loss=f"{loss:.2f}", tau=f"{tau:.3f}")
-            running = []
+            if done % config.log_every == 0:  # a run's end keeps its partial window: extending it stays exact
+                running = []
         if config.eval_every and done % config.eval_every == 0 and done < config.steps and world.is_main:
             scores = exp.evaluate(data.valid, config.eval_samples_during, _eval_generator(config, device, done))
             log.append({"kind": "eval", "split": "valid", "step": done, **scores})
@@ -387,6 +397,9 @@ def add_arguments(parser: argparse.ArgumentParser, model: str) -> None:
     add("--steps", type=int, default=d.steps, help="optimizer steps (default 50000, the authors' notebook)")
     add("--batch-size", type=int, default=d.batch_size, help="global minibatch size (default 100, the notebook)")
     add("--lr", type=float, default=d.lr, help="Adam learning rate (default 1e-3)")
+    add("--lr-decay", type=float, default=d.lr_decay,
+        help="multiply the learning rate by this every --lr-decay-every steps (default 1: none; the notebook: 0.9)")
+    add("--lr-decay-every", type=int, default=d.lr_decay_every, help="steps between learning-rate decays (default 1000)")
     add("--seed", type=int, default=d.seed, help="seed of weights, data order and noise (default 0)")
     add("--device", default=d.device, help="cpu or cuda (fused kernels are used on CUDA where they exist)")
     add("--out", default=f"runs/{model}", help=f"output folder (default runs/{model})")
