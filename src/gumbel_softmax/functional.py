@@ -126,7 +126,7 @@ def _relax(logits: Tensor, minus_gumbel: Tensor, tau: float | Tensor, hard: bool
     # resolve to the first index, as in `sample`); scaling by tau first could create ties.
     index = neg_z.argmin(dim, keepdim=True) if hard else None
     if index is not None and not needs_grad:
-        return _one_hot(index, logits, dim)
+        return one_hot_like(index, logits, dim)
     y = torch.softmax(temper_(neg_z, tau), dim)
     if y.dtype != logits.dtype:
         y = y.to(logits.dtype)
@@ -145,7 +145,7 @@ def temper_(neg_z: Tensor, tau: float | Tensor) -> Tensor:
     return neg_z.div_(-tau)
 
 
-def _one_hot(index: Tensor, like: Tensor, dim: int) -> Tensor:
+def one_hot_like(index: Tensor, like: Tensor, dim: int) -> Tensor:
     """Exact one-hot (0.0 and 1.0) in the shape and dtype of ``like``, with ``index`` (keepdim) along ``dim``."""
     return torch.zeros(like.shape, dtype=like.dtype, device=like.device).scatter_(dim, index, 1.0)
 
@@ -160,7 +160,7 @@ class _StraightThrough(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: object, soft: Tensor, index: Tensor, dim: int) -> Tensor:  # type: ignore[override]
-        return _one_hot(index, soft, dim)
+        return one_hot_like(index, soft, dim)
 
     @staticmethod
     def backward(ctx: object, grad: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
@@ -201,4 +201,4 @@ def sample_one_hot(logits: Tensor, dim: int = -1, *, generator: torch.Generator 
     """
     index = sample(logits, dim, generator=generator)
     dim = dim % logits.ndim
-    return _one_hot(index.unsqueeze(dim), logits, dim)
+    return one_hot_like(index.unsqueeze(dim), logits, dim)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from gumbel_softmax.functional import sample
+from gumbel_softmax.functional import one_hot_like, sample
 from gumbel_softmax.validation import check_logits, check_tau
 
 __all__ = ["Estimator", "EstimatorOutput", "Loss"]
@@ -89,7 +89,7 @@ def score_term(signal: Tensor, logits: Tensor, index: Tensor) -> Tensor:
 
 def one_hot(index: Tensor, like: Tensor) -> Tensor:
     """One-hot of ``index`` along the last axis, in the dtype and shape of ``like``."""
-    return torch.zeros_like(like, requires_grad=False).scatter_(-1, index.unsqueeze(-1), 1.0)
+    return one_hot_like(index.unsqueeze(-1), like, -1)
 
 
 def input_gradient(f: Loss, point: Tensor) -> tuple[Tensor, Tensor]:
