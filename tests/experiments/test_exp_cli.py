@@ -29,6 +29,20 @@ def test_reproduce_prints_ours_beside_the_paper(tmp_path, capsys):
     assert len(results) == 2 * 2 * 2 and {r["estimator"] for r in results} == {"gumbel_softmax", "relax"}
     assert (tmp_path / "vae-cat" / "RELAX" / "seed1" / "final.json").exists()
 
+    # --report trains nothing: finished runs are read back, a row never run reads "not run".
+    report = args[:5] + ["Gumbel-S.,RELAX,SF"] + args[6:] + ["--report"]
+    assert main(report) == 0
+    table = _table_rows(capsys.readouterr().out)
+    assert _table_rows(printed) == [row for row in table if "(reinforce_ema)" not in row[1]], "read back"
+    sf = [row for row in table if "(reinforce_ema)" in row[1]]
+    assert [row.count("not run") for row in sf] == [2, 1], "vae-cat: -ELBO and bound; sbn-bern: bound"
+    assert not (tmp_path / "vae-cat" / "SF").exists(), "--report must not train"
+
+
+def _table_rows(text: str) -> list[list[str]]:
+    """The body rows of printed Markdown tables, as stripped cells."""
+    return [[c.strip() for c in line.split("|")] for line in text.splitlines() if line.startswith("|") and "(" in line]
+
 
 def test_reproduce_anneals_only_the_vae():
     # Jang et al. (2017) anneal tau in the VAE's annealed columns but fix tau = 1 for the SBN (Section 4.1).

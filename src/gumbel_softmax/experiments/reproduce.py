@@ -7,7 +7,10 @@ deviation over ``--seeds`` of the final test number of one ``train`` run per see
 for the VAE the negative ELBO (the paper's VAE metric) and the ``k``-sample bound
 on ``-log p(x)``; for the SBN the ``m``-sample bound on ``-log p(lower | upper)``
 (the paper's SBN metric). Runs live in ``OUT/<model>/<row>/seed<S>``; ``--resume``
-skips finished runs and continues interrupted ones from their checkpoints.
+skips finished runs and continues interrupted ones from their checkpoints;
+``--report`` trains nothing and prints the table of the runs already finished
+(a cell with no finished run reads "not run"), so a long table can be filled in
+over several sessions and reported at any point.
 
 How the paper's columns map to our estimators: SF = ``reinforce_ema`` (REINFORCE
 with a moving-average baseline; the paper adds variance normalization); ST =
@@ -99,14 +102,19 @@ def run_table(args: argparse.Namespace) -> list[dict[str, Any]]:
             for seed in args.seeds:
                 config = _config(args, model, row, seed)
                 done = Path(config.out) / "final.json"
-                final = json.loads(done.read_text()) if args.resume and done.exists() else train(config)
+                if (args.resume or args.report) and done.exists():
+                    final = json.loads(done.read_text())
+                elif args.report:
+                    final = {"estimator": config.estimator}  # no metrics: "not run"
+                else:
+                    final = train(config)
                 results.append({"model": model, "row": row, "seed": seed, **final})
     return results
 
 
 def _cell(values: list[float]) -> str:
     if not values:
-        return "-"
+        return "not run"
     if len(values) == 1:
         return f"{values[0]:.2f}"
     return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
@@ -117,7 +125,8 @@ def format_results(results: list[dict[str, Any]], comparable: bool) -> str:
     blocks = []
     for model in dict.fromkeys(r["model"] for r in results):
         mine = [r for r in results if r["model"] == model]
-        bound = next(k for k in mine[0] if k.startswith("test_nll_k"))
+        bounds = sorted({k for r in mine for k in r if k.startswith("test_nll_k")})
+        bound = bounds[0] if bounds else "test_nll_k?"
         first = "test_neg_elbo" if model.startswith("vae") else None
         headers = ["estimator", "ours: " + ("-ELBO" if first else bound[5:]), "paper"]
         if first:
@@ -125,9 +134,9 @@ def format_results(results: list[dict[str, Any]], comparable: bool) -> str:
         rows = []
         for row in dict.fromkeys(r["row"] for r in mine):
             runs = [r for r in mine if r["row"] == row]
-            cells = [_cell([r[first or bound] for r in runs])]
+            cells = [_cell([r[first or bound] for r in runs if (first or bound) in r])]
             if first:
-                cells.append(_cell([r[bound] for r in runs]))
+                cells.append(_cell([r[bound] for r in runs if bound in r]))
             paper = PAPER[model].get(row)
             rows.append([f"{row} ({runs[0]['estimator']})", *cells, "-" if paper is None else f"{paper:.1f}"])
         note = "" if comparable else " (paper: MNIST, 50k steps; not comparable with this run's data/length)"
@@ -163,6 +172,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--checkpoint-every", type=int, default=5000)
     add("--out", default="runs/reproduce", help="folder of the runs (default runs/reproduce)")
     add("--resume", action="store_true", help="skip finished runs, continue interrupted ones")
+    add("--report", action="store_true",
+        help="train nothing: print the table of the finished runs in --out ('not run' where none)")
     add("--no-progress", dest="progress", action="store_false")
 
 
