@@ -29,6 +29,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from gumbel_softmax.backend import BACKENDS
 from gumbel_softmax.experiments.train import TrainConfig, train
 from gumbel_softmax.report import format_table
 
@@ -84,6 +85,7 @@ def _config(args: argparse.Namespace, model: str, row: str, seed: int) -> TrainC
         lr=args.lr,
         seed=seed,
         device=args.device,
+        backend=args.backend,
         out=str(Path(args.out) / model / row.replace(" ", "_").replace(".", "") / f"seed{seed}"),
         checkpoint_every=args.checkpoint_every,
         eval_every=0,
@@ -169,6 +171,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--anneal", default="exponential", help="schedule of the annealed rows (default Jang's notebook's)")
     add("--eval-samples", type=int, default=1000, help="importance samples of the test bound (default 1000)")
     add("--device", default="cpu")
+    add("--backend", choices=BACKENDS, default="auto", help="as in `train` (default auto: kernels on CUDA)")
     add("--checkpoint-every", type=int, default=5000)
     add("--out", default="runs/reproduce", help="folder of the runs (default runs/reproduce)")
     add("--resume", action="store_true", help="skip finished runs, continue interrupted ones")

@@ -31,6 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from gumbel_softmax import anneal, estimators
+from gumbel_softmax.backend import BACKENDS, use_backend
 from gumbel_softmax.experiments import checkpoint as ckpt
 from gumbel_softmax.experiments.data import BatchOrder, ImageData, binarize, load
 from gumbel_softmax.experiments.distributed import (
@@ -79,6 +80,7 @@ class TrainConfig:
     lr_decay_every: int = 1000
     seed: int = 0
     device: str = "cpu"
+    backend: str = "auto"
     out: str = "runs/train"
     checkpoint_every: int = 1000
     log_every: int = 100
@@ -261,7 +263,7 @@ class _Run:
 # Options that may change between a run and its resumption; any other difference is refused. ``device`` may
 # be spelled differently ("auto" -> "cpu"), but a different device type is refused by ``ckpt.set_rng_state``.
 _RESUMABLE_CHANGES = {"steps", "resume", "progress", "figures", "eval_samples", "eval_every", "eval_samples_during",
-                      "log_every", "checkpoint_every", "device", "out", "data_dir"}
+                      "log_every", "checkpoint_every", "device", "backend", "out", "data_dir"}
 
 
 def _check_same_run(out: Path, config: TrainConfig) -> None:
@@ -275,7 +277,18 @@ def _check_same_run(out: Path, config: TrainConfig) -> None:
 
 
 def train(config: TrainConfig) -> dict[str, Any]:
-    """Run (or resume) one training run; return the final metrics (also in ``OUT/final.json`` on rank 0)."""
+    """Run (or resume) one training run; return the final metrics (also in ``OUT/final.json`` on rank 0).
+
+    ``config.backend`` picks the implementation of the sampling functions for the whole run
+    (:func:`gumbel_softmax.use_backend`): ``"auto"`` runs the fused kernels on CUDA tensors.
+    """
+    if config.backend not in BACKENDS:
+        raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, got {config.backend!r}")
+    with use_backend(config.backend):
+        return _train(config)
+
+
+def _train(config: TrainConfig) -> dict[str, Any]:
     if config.steps < 1 or config.batch_size < 1 or config.lr <= 0 or config.eval_samples < 1:
         raise ValueError("--steps, --batch-size and --eval-samples must be >= 1 and --lr > 0")
     if not 0 < config.lr_decay <= 1 or config.lr_decay_every < 1:
@@ -402,6 +415,8 @@ def add_arguments(parser: argparse.ArgumentParser, model: str) -> None:
     add("--lr-decay-every", type=int, default=d.lr_decay_every, help="steps between learning-rate decays (default 1000)")
     add("--seed", type=int, default=d.seed, help="seed of weights, data order and noise (default 0)")
     add("--device", default=d.device, help="cpu or cuda (fused kernels are used on CUDA where they exist)")
+    add("--backend", choices=BACKENDS, default=d.backend,
+        help="auto (default: fused Triton kernels for CUDA tensors), torch (reference) or triton (forced)")
     add("--out", default=f"runs/{model}", help=f"output folder (default runs/{model})")
     add("--checkpoint-every", type=int, default=d.checkpoint_every, help="steps between checkpoints (0: none)")
     add("--log-every", type=int, default=d.log_every, help="steps between logged training losses (default 100)")
