@@ -62,3 +62,21 @@ def test_lr_decay_is_a_step_function_of_the_step(tmp_path, capsys):
     assert train.learning_rate(train.TrainConfig(), 10**6) == 1e-3, "off by default"
     assert main(["train", "vae", "--lr-decay", "1.5", "--out", str(tmp_path)]) == 2
     assert "--lr-decay must be in (0, 1]" in capsys.readouterr().err
+
+
+def test_reproduce_reuses_only_runs_of_the_same_configuration(tmp_path, capsys):
+    args = ["bench", "reproduce", "--models", "sbn-bern", "--rows", "ST,Annealed ST", "--seeds", "0", "--steps", "2",
+            "--eval-samples", "2", "--out", str(tmp_path), "--no-progress"]
+    assert main(args) == 0
+    assert "the ST run" in capsys.readouterr().out, "tau is fixed at 1 for the SBN: annealed ST is the ST run"
+    assert sorted(p.name for p in (tmp_path / "sbn-bern").iterdir()) == ["ST"], "one run, not two"
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results[1]["same_run_as"] == "ST" and results[1]["test_nll_k2"] == results[0]["test_nll_k2"]
+
+    # A folder holding a digits run is not reported (or resumed) as an MNIST one.
+    for flag in ("--report", "--resume"):
+        assert main(args[:-1] + ["--dataset", "mnist", flag]) == 2
+        assert "differ from the checkpointed run" in capsys.readouterr().err
+    # The same run read back at another test bound counts as not finished.
+    assert main(args + ["--eval-samples", "3", "--report"]) == 0
+    assert capsys.readouterr().out.count("not run") == 2

@@ -7,16 +7,19 @@ deviation over ``--seeds`` of the final test number of one ``train`` run per see
 for the VAE the negative ELBO (the paper's VAE metric) and the ``k``-sample bound
 on ``-log p(x)``; for the SBN the ``m``-sample bound on ``-log p(lower | upper)``
 (the paper's SBN metric). Runs live in ``OUT/<model>/<row>/seed<S>``; ``--resume``
-skips finished runs and continues interrupted ones from their checkpoints;
-``--report`` trains nothing and prints the table of the runs already finished
+skips finished runs and continues interrupted ones from their checkpoints
+(a finished run is reused only if its saved configuration is this one: a folder
+holding a run with other data, model or estimator settings is refused, and one of
+another length or bound is resumed and re-evaluated); ``--report`` trains nothing and prints the table of the runs already finished
 (a cell with no finished run reads "not run"), so a long table can be filled in
 over several sessions and reported at any point.
 
 How the paper's columns map to our estimators: SF = ``reinforce_ema`` (REINFORCE
 with a moving-average baseline; the paper adds variance normalization); ST =
-``straight_through`` at tau = 1; annealed ST, Gumbel-Softmax and ST
-Gumbel-Softmax use the ``--anneal`` schedule on the VAE; the SBN keeps tau = 1 in
-every row, as in the paper (Section 4.1). The paper's numbers are for MNIST at
+``straight_through`` at tau = 1; annealed ST, Gumbel-Softmax, ST Gumbel-Softmax
+and Gumbel-Rao use the ``--anneal`` schedule on the VAE; the SBN keeps tau = 1 in
+every row, as in the paper (Section 4.1), so its annealed-ST row is the ST run
+itself (one run, reported twice, marked so). The paper's numbers are for MNIST at
 full length (50,000 steps is the authors' notebook value); on other data or
 shorter runs the two columns are not comparable, and the table says so.
 """
@@ -26,11 +29,13 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from gumbel_softmax.backend import BACKENDS
-from gumbel_softmax.experiments.train import TrainConfig, train
+from gumbel_softmax.experiments.train import TrainConfig, check_same_run, train
 from gumbel_softmax.report import format_table
 
 __all__ = ["ROWS", "PAPER", "MODELS", "run_table", "format_results"]
@@ -96,22 +101,58 @@ def _config(args: argparse.Namespace, model: str, row: str, seed: int) -> TrainC
     )
 
 
+def _finished(config: TrainConfig) -> dict[str, Any] | None:
+    """The final metrics of the finished run of ``config`` in ``config.out``, else ``None``.
+
+    A run there with other data, model, estimator or schedule is refused (``ValueError``),
+    never reported as this one; a run of another length or test bound counts as not finished
+    (``train`` with ``resume`` continues it from its checkpoint and evaluates it again).
+    """
+    out = Path(config.out)
+    if not (out / "final.json").exists():
+        return None
+    check_same_run(out, config)
+    final = json.loads((out / "final.json").read_text())
+    if final.get("step") != config.steps or f"test_nll_k{config.eval_samples}" not in final:
+        return None
+    return final
+
+
 def run_table(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Train (or read back) every (model, row, seed); return one record per run."""
-    results = []
+    """Train (or read back) every (model, row, seed); return one record per run.
+
+    Two rows with the same configuration (the SBN's annealed ST, at tau = 1, is ST) share one run;
+    the later row's record names the earlier in ``same_run_as``.
+    """
+    results: list[dict[str, Any]] = []
+    first_row: dict[str, str] = {}  # configuration (without its folder) -> the row that ran it
     for model in args.models:
         for row in args.rows:
             for seed in args.seeds:
                 config = _config(args, model, row, seed)
-                done = Path(config.out) / "final.json"
-                if (args.resume or args.report) and done.exists():
-                    final = json.loads(done.read_text())
-                elif args.report:
-                    final = {"estimator": config.estimator}  # no metrics: "not run"
-                else:
-                    final = train(config)
-                results.append({"model": model, "row": row, "seed": seed, **final})
+                key = json.dumps(asdict(config) | {"out": None}, sort_keys=True)
+                record = {"model": model, "row": row, "seed": seed, "dataset": config.dataset,
+                          "steps": config.steps, "hidden": list(config.hidden)}
+                if key in first_row:
+                    earlier = next(r for r in results if r["model"] == model and r["row"] == first_row[key]
+                                   and r["seed"] == seed)
+                    results.append(earlier | record | {"same_run_as": first_row[key]})
+                    continue
+                first_row[key] = row
+                final = _finished(config) if args.resume or args.report else None
+                if final is None:
+                    final = {"estimator": config.estimator} if args.report else train(config)  # report: "not run"
+                results.append(record | final)
     return results
+
+
+def _comparable(runs: list[dict[str, Any]]) -> bool:
+    """Whether every finished run follows the paper's data and length (MNIST, 50,000 steps, its MLP sizes)."""
+    finished = [r for r in runs if any(k.startswith("test_nll_k") for k in r)]
+    return bool(finished) and all(
+        r["dataset"] == "mnist" and r["steps"] >= 50_000 and (r["model"].startswith("sbn") or r["hidden"] == [512, 256])
+        for r in finished
+    )
 
 
 def _cell(values: list[float]) -> str:
@@ -122,13 +163,18 @@ def _cell(values: list[float]) -> str:
     return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
-def format_results(results: list[dict[str, Any]], comparable: bool) -> str:
-    """One Markdown table per model: ours (mean ± sd over seeds) beside the paper's number."""
+def format_results(results: list[dict[str, Any]]) -> str:
+    """One Markdown table per model: ours (mean ± sd over seeds) beside the paper's number.
+
+    The heading says whether the runs follow the paper's data and length; even then the
+    optimizer differs (ours: Adam at one rate for every row; the paper: SGD with momentum, a
+    rate chosen per estimator, variance normalization for SF, DARN and MuProp).
+    """
     blocks = []
     for model in dict.fromkeys(r["model"] for r in results):
         mine = [r for r in results if r["model"] == model]
         bounds = sorted({k for r in mine for k in r if k.startswith("test_nll_k")})
-        bound = bounds[0] if bounds else "test_nll_k?"
+        bound = bounds[0] if bounds else "test_nll"
         first = "test_neg_elbo" if model.startswith("vae") else None
         headers = ["estimator", "ours: " + ("-ELBO" if first else bound[5:]), "paper"]
         if first:
@@ -140,8 +186,15 @@ def format_results(results: list[dict[str, Any]], comparable: bool) -> str:
             if first:
                 cells.append(_cell([r[bound] for r in runs if bound in r]))
             paper = PAPER[model].get(row)
-            rows.append([f"{row} ({runs[0]['estimator']})", *cells, "-" if paper is None else f"{paper:.1f}"])
-        note = "" if comparable else " (paper: MNIST, 50k steps; not comparable with this run's data/length)"
+            same = runs[0].get("same_run_as")
+            label = f"{row} ({runs[0]['estimator']}{f'; the {same} run' if same else ''})"
+            rows.append([label, *cells, "-" if paper is None else f"{paper:.1f}"])
+        if not bounds:
+            note = " (no finished run yet)"
+        elif _comparable(mine):
+            note = " (paper's data and length; ours with Adam at one rate, the paper's SGD+momentum tuned per row)"
+        else:
+            note = " (paper: MNIST, 50k steps; not comparable with this run's data/length)"
         blocks.append(f"{model}, {len(mine) // len(rows)} seed(s) per row{note}\n" + format_table(headers, rows))
     return "\n\n".join(blocks)
 
@@ -181,9 +234,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    results = run_table(args)
-    comparable = args.dataset == "mnist" and args.steps >= 50_000
-    text = format_results(results, comparable)
+    try:
+        results = run_table(args)
+    except (ValueError, FileNotFoundError) as error:  # bad options, missing data, a folder of another run
+        print(f"gumbel-softmax bench reproduce: error: {error}", file=sys.stderr)
+        return 2
+    text = format_results(results)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -266,7 +266,9 @@ _RESUMABLE_CHANGES = {"steps", "resume", "progress", "figures", "eval_samples", 
                       "log_every", "checkpoint_every", "device", "backend", "out", "data_dir"}
 
 
-def _check_same_run(out: Path, config: TrainConfig) -> None:
+def check_same_run(out: Path, config: TrainConfig) -> None:
+    """Refuse (``ValueError``) when the run saved in ``out`` differs from ``config`` in more than length,
+    evaluation, logging or device options."""
     saved = json.loads((out / "config.json").read_text())
     now = json.loads(json.dumps(asdict(config)))
     changed = sorted(k for k in saved.keys() & now.keys() if k not in _RESUMABLE_CHANGES and saved[k] != now[k])
@@ -307,7 +309,7 @@ def _train(config: TrainConfig) -> dict[str, Any]:
     run = _Run(exp, optimizer, schedule, order, generator, world)
     start, running = 0, []
     if config.resume and (out / ckpt.CHECKPOINT).exists():
-        _check_same_run(out, config)
+        check_same_run(out, config)
         start, running = run.restore(out, device)
         log.truncate_after(start)
     elif world.is_main:
