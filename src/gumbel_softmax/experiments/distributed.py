@@ -50,8 +50,20 @@ class World:
         return batch[self.rank :: self.size]
 
 
+def check_device(name: str) -> torch.device:
+    """``torch.device(name)``, or a ``ValueError`` that says what to pass instead."""
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise ValueError(f"--device {name!r} is not a device ({error}); use cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {name} asks for CUDA, but this PyTorch sees no CUDA device; use --device cpu")
+    return device
+
+
 def setup(device: str) -> tuple[World, torch.device]:
     """Join the process group when launched by torchrun; return the world and this process's device."""
+    check_device(device)
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size == 1:
         return World(), torch.device(device)

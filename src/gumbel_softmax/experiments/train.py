@@ -261,7 +261,7 @@ class _Run:
 
 
 # Options that may change between a run and its resumption; any other difference is refused. ``device`` may
-# be spelled differently ("auto" -> "cpu"), but a different device type is refused by ``ckpt.set_rng_state``.
+# be spelled differently ("cuda" -> "cuda:0"), but a different device type is refused by ``ckpt.set_rng_state``.
 _RESUMABLE_CHANGES = {"steps", "resume", "progress", "figures", "eval_samples", "eval_every", "eval_samples_during",
                       "log_every", "checkpoint_every", "device", "backend", "out", "data_dir"}
 
@@ -311,8 +311,13 @@ def _train(config: TrainConfig) -> dict[str, Any]:
     if config.resume and (out / ckpt.CHECKPOINT).exists():
         check_same_run(out, config)
         start, running = run.restore(out, device)
+        if start > config.steps:
+            raise ValueError(f"the checkpoint in {out} is at step {start}, past --steps {config.steps}; "
+                             f"resume with --steps {start} or more")
         log.truncate_after(start)
     elif world.is_main:
+        if config.resume:
+            print(f"gumbel-softmax train: --resume found no checkpoint in {out}; starting a fresh run", file=sys.stderr)
         out.mkdir(parents=True, exist_ok=True)
         for stale in (log.jsonl, log.csv, out / ckpt.CHECKPOINT, out / "final.json"):
             stale.unlink(missing_ok=True)
