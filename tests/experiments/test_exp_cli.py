@@ -65,18 +65,34 @@ def test_lr_decay_is_a_step_function_of_the_step(tmp_path, capsys):
 
 
 def test_reproduce_reuses_only_runs_of_the_same_configuration(tmp_path, capsys):
-    args = ["bench", "reproduce", "--models", "sbn-bern", "--rows", "ST,Annealed ST", "--seeds", "0", "--steps", "2",
+    args = ["bench", "reproduce", "--models", "sbn-bern", "--rows", "Annealed ST", "--seeds", "0", "--steps", "2",
             "--eval-samples", "2", "--out", str(tmp_path), "--no-progress"]
     assert main(args) == 0
     assert "the ST run" in capsys.readouterr().out, "tau is fixed at 1 for the SBN: annealed ST is the ST run"
-    assert sorted(p.name for p in (tmp_path / "sbn-bern").iterdir()) == ["ST"], "one run, not two"
+    assert sorted(p.name for p in (tmp_path / "sbn-bern").iterdir()) == ["ST"], "kept in the ST row's folder"
+    both = args[:5] + ["ST,Annealed ST"] + args[6:]
+    assert main(both + ["--report"]) == 0
+    capsys.readouterr()
     results = json.loads((tmp_path / "results.json").read_text())
     assert results[1]["same_run_as"] == "ST" and results[1]["test_nll_k2"] == results[0]["test_nll_k2"]
 
-    # A folder holding a digits run is not reported (or resumed) as an MNIST one.
-    for flag in ("--report", "--resume"):
-        assert main(args[:-1] + ["--dataset", "mnist", flag]) == 2
-        assert "differ from the checkpointed run" in capsys.readouterr().err
-    # The same run read back at another test bound counts as not finished.
-    assert main(args + ["--eval-samples", "3", "--report"]) == 0
+    # A folder holding a digits run is never reported, nor resumed, as an MNIST one.
+    assert main(both + ["--dataset", "mnist", "--resume"]) == 2
+    assert "was made with other options (dataset: 'digits' -> 'mnist')" in capsys.readouterr().err
+    assert main(both + ["--dataset", "mnist", "--report"]) == 0
+    assert capsys.readouterr().out.count("other run") == 2
+    # The same run read back at another test bound counts as not finished; a missing seed shows as such.
+    assert main(both + ["--eval-samples", "3", "--report"]) == 0
     assert capsys.readouterr().out.count("not run") == 2
+    assert main(both + ["--seeds", "0,1", "--report"]) == 0
+    assert capsys.readouterr().out.count("(1/2 seeds)") == 2
+
+
+def test_reproduce_heading_says_whether_the_runs_follow_the_paper():
+    paper = {"model": "vae-cat", "row": "ST", "seed": 0, "estimator": "straight_through", "dataset": "mnist",
+             "steps": 50_000, "hidden": [512, 256], "eval_samples": 1000, "test_neg_elbo": 1.0, "test_nll_k1000": 1.0}
+    assert "paper's data and length" in reproduce.format_results([paper])
+    for change in ({"dataset": "digits"}, {"steps": 3000}, {"hidden": [256, 128]}, {"eval_samples": 10}):
+        assert "not comparable" in reproduce.format_results([paper | change]), change
+    unfinished = {k: v for k, v in paper.items() if not k.startswith("test_")}
+    assert "no finished run yet" in reproduce.format_results([unfinished])

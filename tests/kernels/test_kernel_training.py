@@ -50,11 +50,19 @@ def test_training_uses_the_kernels(tmp_path, kernel_calls, estimator):
 
 
 def test_torch_backend_keeps_training_on_the_reference(tmp_path, kernel_calls):
-    final = _tiny_run(tmp_path, "gumbel_softmax", "torch")
+    with backend.use_backend("triton"):  # the run's own choice must win over the global one
+        final = _tiny_run(tmp_path, "gumbel_softmax", "torch")
+        assert backend.get_backend() == "triton", "and the global choice is restored afterwards"
     assert kernel_calls == {op: 0 for op in kernel_calls}
     assert math.isfinite(final["test_neg_elbo"])
 
 
-def test_unknown_backend_is_refused(tmp_path):
+def test_unusable_backends_are_refused_before_training(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="--backend must be one of auto, torch, triton"):
         _tiny_run(tmp_path, "gumbel_softmax", "cuda")
+    backend._load_kernels()
+    impl, _ = backend._kernels["gumbel_softmax"]
+    monkeypatch.setitem(backend._kernels, "gumbel_softmax", (impl, lambda tensor: False))  # as on CPU, no interpreter
+    with pytest.raises(ValueError, match="--backend triton cannot run here .*; use --backend auto"):
+        _tiny_run(tmp_path, "gumbel_softmax", "triton")
+    assert not (tmp_path / "triton").exists(), "refused before anything was written"

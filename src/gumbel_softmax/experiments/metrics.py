@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MetricsLog"]
+__all__ = ["MetricsLog", "write_atomic"]
 
 
 class MetricsLog:
@@ -49,7 +49,7 @@ class MetricsLog:
         if not self.enabled:
             return
         kept = [r for r in self.records() if r["step"] <= step]
-        _write_atomic(self.jsonl, "".join(json.dumps(r) + "\n" for r in kept))
+        write_atomic(self.jsonl, "".join(json.dumps(r) + "\n" for r in kept))
 
     def write_csv(self) -> None:
         """Rewrite ``metrics.csv`` from the JSON lines (columns: the union of keys, first-seen order)."""
@@ -63,10 +63,11 @@ class MetricsLog:
         writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
         writer.writeheader()
         writer.writerows(records)
-        _write_atomic(self.csv, buffer.getvalue())
+        write_atomic(self.csv, buffer.getvalue())
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: readers see the old or the new file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)

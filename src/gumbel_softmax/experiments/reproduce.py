@@ -6,13 +6,16 @@ ST Gumbel-Softmax) plus Gumbel-Rao, ReinMax and RELAX; columns are the models
 deviation over ``--seeds`` of the final test number of one ``train`` run per seed:
 for the VAE the negative ELBO (the paper's VAE metric) and the ``k``-sample bound
 on ``-log p(x)``; for the SBN the ``m``-sample bound on ``-log p(lower | upper)``
-(the paper's SBN metric). Runs live in ``OUT/<model>/<row>/seed<S>``; ``--resume``
-skips finished runs and continues interrupted ones from their checkpoints
-(a finished run is reused only if its saved configuration is this one: a folder
-holding a run with other data, model or estimator settings is refused, and one of
-another length or bound is resumed and re-evaluated); ``--report`` trains nothing and prints the table of the runs already finished
-(a cell with no finished run reads "not run"), so a long table can be filled in
-over several sessions and reported at any point.
+(the paper's SBN metric). Runs live in ``OUT/<model>/<row>/seed<S>``.
+
+``--resume`` reuses a finished run only if its saved configuration is this one: a
+folder holding a run with other data, model, estimator or schedule is refused, and
+one of another test bound, or shorter, is continued from its last checkpoint and
+evaluated again (``train`` refuses a checkpoint past ``--steps``). Unfinished runs
+continue from their checkpoints. ``--report`` trains nothing and prints the table
+of the runs already finished ("not run" where none, "k/n seeds" where some, "other
+run" where the folder holds a run of another configuration), so that a long table
+can be filled in over several sessions and reported at any point.
 
 How the paper's columns map to our estimators: SF = ``reinforce_ema`` (REINFORCE
 with a moving-average baseline; the paper adds variance normalization); ST =
@@ -30,11 +33,12 @@ import argparse
 import json
 import statistics
 import sys
-from dataclasses import asdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from gumbel_softmax.backend import BACKENDS
+from gumbel_softmax.experiments.checkpoint import CHECKPOINT
 from gumbel_softmax.experiments.train import TrainConfig, check_same_run, train
 from gumbel_softmax.report import format_table
 
@@ -80,7 +84,7 @@ def _config(args: argparse.Namespace, model: str, row: str, seed: int) -> TrainC
         model=kind,
         latent=latent,
         estimator=estimator,
-        hidden=args.hidden,
+        hidden=args.hidden if kind == "vae" else TrainConfig.hidden,  # the SBN has no hidden MLP
         dataset=args.dataset,
         data_dir=args.data_dir,
         tau=1.0,
@@ -91,7 +95,7 @@ def _config(args: argparse.Namespace, model: str, row: str, seed: int) -> TrainC
         seed=seed,
         device=args.device,
         backend=args.backend,
-        out=str(Path(args.out) / model / row.replace(" ", "_").replace(".", "") / f"seed{seed}"),
+        out=str(Path(args.out) / model / _folder(row) / f"seed{seed}"),
         checkpoint_every=args.checkpoint_every,
         eval_every=0,
         eval_samples=args.eval_samples,
@@ -101,15 +105,24 @@ def _config(args: argparse.Namespace, model: str, row: str, seed: int) -> TrainC
     )
 
 
+def _folder(row: str) -> str:
+    return row.replace(" ", "_").replace(".", "")
+
+
+def _shared_row(args: argparse.Namespace, model: str, row: str, seed: int) -> str:
+    """The first row, in the paper's order, whose run is the same as ``row``'s (on the SBN, annealed ST is ST)."""
+    mine = replace(_config(args, model, row, seed), out="")
+    return next(r for r in ROWS if replace(_config(args, model, r, seed), out="") == mine)
+
+
 def _finished(config: TrainConfig) -> dict[str, Any] | None:
     """The final metrics of the finished run of ``config`` in ``config.out``, else ``None``.
 
     A run there with other data, model, estimator or schedule is refused (``ValueError``),
-    never reported as this one; a run of another length or test bound counts as not finished
-    (``train`` with ``resume`` continues it from its checkpoint and evaluates it again).
+    never reported as this one; a run of another length or test bound counts as not finished.
     """
     out = Path(config.out)
-    if not (out / "final.json").exists():
+    if not (out / "final.json").exists() or not (out / "config.json").exists():
         return None
     check_same_run(out, config)
     final = json.loads((out / "final.json").read_text())
@@ -118,49 +131,64 @@ def _finished(config: TrainConfig) -> dict[str, Any] | None:
     return final
 
 
+def _run(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:
+    """Read back, or train (``--report``: never), the run of ``config``."""
+    try:
+        final = _finished(config) if args.resume or args.report else None
+    except ValueError as error:
+        if not args.report:
+            raise
+        return {"estimator": config.estimator, "other_run": str(error)}
+    if final is not None:
+        return final
+    if args.report:
+        return {"estimator": config.estimator}
+    resume = args.resume and (Path(config.out) / CHECKPOINT).exists()
+    return train(replace(config, resume=resume))
+
+
 def run_table(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Train (or read back) every (model, row, seed); return one record per run.
 
-    Two rows with the same configuration (the SBN's annealed ST, at tau = 1, is ST) share one run;
-    the later row's record names the earlier in ``same_run_as``.
+    Rows whose runs are the same (the SBN's annealed ST, at tau = 1, is ST) share one run, kept in the
+    folder of the first such row in the paper's order; the other row's record names it in ``same_run_as``.
     """
     results: list[dict[str, Any]] = []
-    first_row: dict[str, str] = {}  # configuration (without its folder) -> the row that ran it
+    done: dict[str, dict[str, Any]] = {}  # run folder -> its final metrics, for rows that share a run
     for model in args.models:
         for row in args.rows:
             for seed in args.seeds:
-                config = _config(args, model, row, seed)
-                key = json.dumps(asdict(config) | {"out": None}, sort_keys=True)
+                shared = _shared_row(args, model, row, seed)
+                config = _config(args, model, shared, seed)
+                if config.out not in done:
+                    done[config.out] = _run(args, config)
                 record = {"model": model, "row": row, "seed": seed, "dataset": config.dataset,
-                          "steps": config.steps, "hidden": list(config.hidden)}
-                if key in first_row:
-                    earlier = next(r for r in results if r["model"] == model and r["row"] == first_row[key]
-                                   and r["seed"] == seed)
-                    results.append(earlier | record | {"same_run_as": first_row[key]})
-                    continue
-                first_row[key] = row
-                final = _finished(config) if args.resume or args.report else None
-                if final is None:
-                    final = {"estimator": config.estimator} if args.report else train(config)  # report: "not run"
-                results.append(record | final)
+                          "steps": config.steps, "hidden": list(config.hidden), "eval_samples": config.eval_samples}
+                if shared != row:
+                    record["same_run_as"] = shared
+                results.append(record | done[config.out])
     return results
 
 
 def _comparable(runs: list[dict[str, Any]]) -> bool:
-    """Whether every finished run follows the paper's data and length (MNIST, 50,000 steps, its MLP sizes)."""
+    """Whether the finished runs follow the paper's protocol: MNIST, 50,000 steps, its MLP sizes, m = 1000."""
     finished = [r for r in runs if any(k.startswith("test_nll_k") for k in r)]
     return bool(finished) and all(
-        r["dataset"] == "mnist" and r["steps"] >= 50_000 and (r["model"].startswith("sbn") or r["hidden"] == [512, 256])
+        r["dataset"] == "mnist" and r["steps"] >= 50_000 and r["eval_samples"] == 1000
+        and (r["model"].startswith("sbn") or r["hidden"] == [512, 256])
         for r in finished
     )
 
 
-def _cell(values: list[float]) -> str:
+def _cell(runs: list[dict[str, Any]], key: str) -> str:
+    """Mean ± sd of ``key`` over the finished runs; "not run", "other run" or "k/n seeds" where that applies."""
+    values = [r[key] for r in runs if key in r]
     if not values:
-        return "not run"
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+        return "other run" if any("other_run" in r for r in runs) else "not run"
+    text = f"{values[0]:.2f}"
+    if len(values) > 1:
+        text = f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+    return text if len(values) == len(runs) else f"{text} ({len(values)}/{len(runs)} seeds)"
 
 
 def format_results(results: list[dict[str, Any]]) -> str:
@@ -174,7 +202,7 @@ def format_results(results: list[dict[str, Any]]) -> str:
     for model in dict.fromkeys(r["model"] for r in results):
         mine = [r for r in results if r["model"] == model]
         bounds = sorted({k for r in mine for k in r if k.startswith("test_nll_k")})
-        bound = bounds[0] if bounds else "test_nll"
+        bound = bounds[0] if bounds else f"test_nll_k{mine[0]['eval_samples']}"
         first = "test_neg_elbo" if model.startswith("vae") else None
         headers = ["estimator", "ours: " + ("-ELBO" if first else bound[5:]), "paper"]
         if first:
@@ -182,9 +210,9 @@ def format_results(results: list[dict[str, Any]]) -> str:
         rows = []
         for row in dict.fromkeys(r["row"] for r in mine):
             runs = [r for r in mine if r["row"] == row]
-            cells = [_cell([r[first or bound] for r in runs if (first or bound) in r])]
+            cells = [_cell(runs, first or bound)]
             if first:
-                cells.append(_cell([r[bound] for r in runs if bound in r]))
+                cells.append(_cell(runs, bound))
             paper = PAPER[model].get(row)
             same = runs[0].get("same_run_as")
             label = f"{row} ({runs[0]['estimator']}{f'; the {same} run' if same else ''})"
@@ -200,7 +228,7 @@ def format_results(results: list[dict[str, Any]]) -> str:
 
 
 def _names(text: str, allowed: list[str]) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
+    names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
     unknown = [n for n in names if n not in allowed]
     if unknown:
         raise argparse.ArgumentTypeError(f"unknown {unknown}; choose from {', '.join(allowed)}")
@@ -213,7 +241,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"comma-separated, from {', '.join(MODELS)} (default vae-cat)")
     add("--rows", type=lambda t: _names(t, list(ROWS)), default=list(ROWS),
         help=f"comma-separated estimators (rows), from: {', '.join(ROWS)} (default all)")
-    add("--seeds", type=lambda t: [int(s) for s in t.split(",")], default=[0, 1, 2], help="default 0,1,2")
+    add("--seeds", type=lambda t: list(dict.fromkeys(int(s) for s in t.split(","))), default=[0, 1, 2],
+        help="default 0,1,2")
     add("--dataset", choices=["digits", "mnist"], default="digits", help="digits (default) or mnist")
     add("--data-dir", default=None, help="folder with mnist.pkl.gz or the MNIST IDX files")
     add("--hidden", type=lambda t: tuple(int(v) for v in t.split(",")), default=(512, 256),

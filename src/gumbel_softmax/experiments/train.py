@@ -31,18 +31,19 @@ import torch
 from torch import Tensor, nn
 
 from gumbel_softmax import anneal, estimators
-from gumbel_softmax.backend import BACKENDS, use_backend
+from gumbel_softmax.backend import BACKENDS, kernel_for, use_backend
 from gumbel_softmax.experiments import checkpoint as ckpt
 from gumbel_softmax.experiments.data import BatchOrder, ImageData, binarize, load
 from gumbel_softmax.experiments.distributed import (
     World,
     average_gradients,
+    check_device,
     disagreement,
     gather_objects,
     mean_over_ranks,
     setup,
 )
-from gumbel_softmax.experiments.metrics import MetricsLog
+from gumbel_softmax.experiments.metrics import MetricsLog, write_atomic
 from gumbel_softmax.experiments.models import DiscreteVAE, Latent, StructuredOutputNetwork, mlp
 from gumbel_softmax.experiments.objectives import (
     StepLoss,
@@ -53,7 +54,7 @@ from gumbel_softmax.experiments.objectives import (
     vae_objective,
 )
 
-__all__ = ["TrainConfig", "train", "make_schedule", "learning_rate"]
+__all__ = ["TrainConfig", "train", "check_same_run", "make_schedule", "learning_rate"]
 
 
 @dataclass
@@ -263,7 +264,7 @@ class _Run:
 # Options that may change between a run and its resumption; any other difference is refused. ``device`` may
 # be spelled differently ("cuda" -> "cuda:0"), but a different device type is refused by ``ckpt.set_rng_state``.
 _RESUMABLE_CHANGES = {"steps", "resume", "progress", "figures", "eval_samples", "eval_every", "eval_samples_during",
-                      "log_every", "checkpoint_every", "device", "backend", "out", "data_dir"}
+                      "log_every", "checkpoint_every", "device", "out", "data_dir"}
 
 
 def check_same_run(out: Path, config: TrainConfig) -> None:
@@ -274,8 +275,8 @@ def check_same_run(out: Path, config: TrainConfig) -> None:
     changed = sorted(k for k in saved.keys() & now.keys() if k not in _RESUMABLE_CHANGES and saved[k] != now[k])
     if changed:
         details = ", ".join(f"{k}: {saved[k]!r} -> {now[k]!r}" for k in changed)
-        raise ValueError(f"--resume with options that differ from the checkpointed run in {out} ({details}); "
-                         "resume with the same options, or start a fresh run in another --out folder")
+        raise ValueError(f"the run saved in {out} was made with other options ({details}); resume it with its "
+                         "own options, or start a fresh run in another --out folder")
 
 
 def train(config: TrainConfig) -> dict[str, Any]:
@@ -287,6 +288,11 @@ def train(config: TrainConfig) -> dict[str, Any]:
     if config.backend not in BACKENDS:
         raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, got {config.backend!r}")
     with use_backend(config.backend):
+        if config.backend == "triton":  # fail before loading data, with the option to change
+            try:
+                kernel_for("gumbel_softmax", torch.empty(0, 2, device=check_device(config.device)))
+            except RuntimeError as error:
+                raise ValueError(f"--backend triton cannot run here ({error}); use --backend auto") from None
         return _train(config)
 
 
@@ -366,7 +372,7 @@ def _train(config: TrainConfig) -> dict[str, Any]:
         log.append({"kind": "eval", "split": "test", **{k: v for k, v in final.items() if k.startswith("test_")},
                     "step": config.steps})
         log.write_csv()
-        (out / "final.json").write_text(json.dumps(final, indent=2) + "\n")
+        write_atomic(out / "final.json", json.dumps(final, indent=2) + "\n")
         if config.figures:
             from gumbel_softmax.experiments.figures import save_figures
 
