@@ -38,6 +38,15 @@ def test_reproduce_prints_ours_beside_the_paper(tmp_path, capsys):
     assert [row.count("not run") for row in sf] == [2, 1], "vae-cat: -ELBO and bound; sbn-bern: bound"
     assert not (tmp_path / "vae-cat" / "SF").exists(), "--report must not train"
 
+    # --export keeps what a report needs (no checkpoints); the table reads the same from the copy.
+    kept = tmp_path.parent / f"{tmp_path.name}_kept"
+    assert main(args + ["--report", "--export", str(kept)]) == 0
+    assert "exported 8 finished run(s)" in capsys.readouterr().err
+    run = kept / "sbn-bern" / "RELAX" / "seed1"
+    assert sorted(p.name for p in run.iterdir()) == ["config.json", "final.json", "metrics.csv"]
+    assert main(args[:-3] + ["--out", str(kept), "--report"]) == 0
+    assert _table_rows(capsys.readouterr().out) == _table_rows(printed)
+
 
 def _table_rows(text: str) -> list[list[str]]:
     """The body rows of printed Markdown tables, as stripped cells."""

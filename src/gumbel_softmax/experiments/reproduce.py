@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 from dataclasses import replace
@@ -42,7 +43,7 @@ from gumbel_softmax.experiments.checkpoint import CHECKPOINT
 from gumbel_softmax.experiments.train import TrainConfig, check_same_run, train
 from gumbel_softmax.report import format_table
 
-__all__ = ["ROWS", "PAPER", "MODELS", "run_table", "format_results"]
+__all__ = ["ROWS", "PAPER", "MODELS", "run_table", "format_results", "export_runs"]
 
 # label -> (estimator, annealed); the paper's order, then the later estimators.
 ROWS: dict[str, tuple[str, bool]] = {
@@ -162,7 +163,7 @@ def run_table(args: argparse.Namespace) -> list[dict[str, Any]]:
                 config = _config(args, model, shared, seed)
                 if config.out not in done:
                     done[config.out] = _run(args, config)
-                record = {"model": model, "row": row, "seed": seed, "dataset": config.dataset,
+                record = {"model": model, "row": row, "seed": seed, "folder": config.out, "dataset": config.dataset,
                           "steps": config.steps, "hidden": list(config.hidden), "eval_samples": config.eval_samples}
                 if shared != row:
                     record["same_run_as"] = shared
@@ -259,7 +260,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--resume", action="store_true", help="skip finished runs, continue interrupted ones")
     add("--report", action="store_true",
         help="train nothing: print the table of the finished runs in --out ('not run' where none)")
+    add("--export", metavar="DIR", default=None,
+        help="copy each finished run's config.json, final.json and metrics.csv (not its checkpoint) to DIR, "
+             "in the same layout: `--report --out DIR` prints the table from them, and `--resume --out DIR` "
+             "continues the table elsewhere")
     add("--no-progress", dest="progress", action="store_false")
+
+
+# What --export keeps of a run: enough to report it and to reuse it under --resume.
+EXPORTED = ("config.json", "final.json", "metrics.csv")
+
+
+def export_runs(results: list[dict[str, Any]], out: Path, dest: Path) -> int:
+    """Copy the kept files of every finished run in ``results`` from ``out`` to ``dest``; return how many runs."""
+    folders = {Path(r["folder"]) for r in results if "folder" in r and any(k.startswith("test_nll_k") for k in r)}
+    for folder in sorted(folders):
+        target = dest / folder.relative_to(out)
+        target.mkdir(parents=True, exist_ok=True)
+        for name in EXPORTED:
+            if (folder / name).exists():
+                shutil.copyfile(folder / name, target / name)
+    return len(folders)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -273,5 +294,8 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "table.md").write_text(text + "\n")
+    if args.export:
+        count = export_runs(results, out, Path(args.export))
+        print(f"exported {count} finished run(s) to {args.export}", file=sys.stderr)
     print(text)
     return 0
