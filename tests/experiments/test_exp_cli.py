@@ -28,6 +28,8 @@ def test_reproduce_prints_ours_beside_the_paper(tmp_path, capsys):
     results = json.loads((tmp_path / "results.json").read_text())
     assert len(results) == 2 * 2 * 2 and {r["estimator"] for r in results} == {"gumbel_softmax", "relax"}
     assert (tmp_path / "vae-cat" / "RELAX" / "seed1" / "final.json").exists()
+    for model in ("vae-cat", "sbn-bern"):
+        assert (tmp_path / f"curves_{model}.png").read_bytes().startswith(b"\x89PNG"), "one figure per model"
 
     # --report trains nothing: finished runs are read back, a row never run reads "not run".
     report = args[:5] + ["Gumbel-S.,RELAX,SF"] + args[6:] + ["--report"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from torch import Tensor
 
 from gumbel_softmax.report import new_figure, save_figure
 
-__all__ = ["save_figures", "curves", "image_grid"]
+__all__ = ["save_figures", "curves", "image_grid", "table_curves"]
 
 
 def curves(records: list[dict[str, Any]], path: Path, title: str = "") -> Path:
@@ -31,6 +32,28 @@ def curves(records: list[dict[str, Any]], path: Path, title: str = "") -> Path:
     ax = axes[0][1]
     ax.plot([r["step"] for r in train], [r["tau"] for r in train])
     ax.set(xlabel="step", ylabel="temperature tau", title="temperature schedule")
+    return save_figure(fig, path)
+
+
+def table_curves(runs: dict[str, list[Path]], path: Path, title: str = "") -> Path:
+    """One line per row of a reproduction table: the training objective against the step, averaged over the
+    seeds whose ``metrics.csv`` is in ``runs`` (row label -> run folders). Soft Gumbel-Softmax's objective is the
+    relaxed one, the others' the discrete bound: the lines show how each row trained, not a common score."""
+    fig, axes = new_figure(1, 1, size=(7.5, 4.2))
+    ax = axes[0][0]
+    for label, folders in runs.items():
+        logs = [[r for r in csv.DictReader((f / "metrics.csv").open()) if r["kind"] == "train"] for f in folders]
+        logs = [log for log in logs if log]
+        if not logs:
+            continue
+        length = min(len(log) for log in logs)
+        steps = [int(r["step"]) for r in logs[0][:length]]
+        losses = [sum(float(log[i]["loss"]) for log in logs) / len(logs) for i in range(length)]
+        ax.plot(steps, losses, label=label, linewidth=1)
+    ax.set(xlabel="step", ylabel="training objective, nats (minibatch mean)", title=title)
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, min(high, low + 2.0 * (high - low) / 3.0 + 1.0))  # the first steps dwarf the differences
+    ax.legend(fontsize=7, ncol=2)
     return save_figure(fig, path)
 
 

@@ -43,7 +43,7 @@ from gumbel_softmax.experiments.checkpoint import CHECKPOINT
 from gumbel_softmax.experiments.train import TrainConfig, check_same_run, train
 from gumbel_softmax.report import format_table
 
-__all__ = ["ROWS", "PAPER", "MODELS", "run_table", "format_results", "export_runs"]
+__all__ = ["ROWS", "PAPER", "MODELS", "run_table", "format_results", "export_runs", "save_curves"]
 
 # label -> (estimator, annealed); the paper's order, then the later estimators.
 ROWS: dict[str, tuple[str, bool]] = {
@@ -267,6 +267,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--no-progress", dest="progress", action="store_false")
 
 
+def save_curves(results: list[dict[str, Any]], out: Path) -> list[Path]:
+    """``OUT/curves_<model>.png`` for each model with finished runs (nothing without matplotlib)."""
+    try:
+        from gumbel_softmax.experiments.figures import table_curves
+
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return []
+    paths = []
+    for model in dict.fromkeys(r["model"] for r in results):
+        runs: dict[str, list[Path]] = {}
+        for r in results:
+            finished = any(k.startswith("test_nll_k") for k in r) and (Path(r["folder"]) / "metrics.csv").exists()
+            if r["model"] == model and finished and "same_run_as" not in r:
+                runs.setdefault(r["row"], []).append(Path(r["folder"]))
+        if runs:
+            paths.append(table_curves(runs, out / f"curves_{model}.png", f"{model}: training objective per row"))
+    return paths
+
+
 # What --export keeps of a run: enough to report it and to reuse it under --resume.
 EXPORTED = ("config.json", "final.json", "metrics.csv")
 
@@ -294,6 +314,8 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "table.md").write_text(text + "\n")
+    for path in save_curves(results, out):
+        print(f"wrote {path}", file=sys.stderr)
     if args.export:
         count = export_runs(results, out, Path(args.export))
         print(f"exported {count} finished run(s) to {args.export}", file=sys.stderr)
