@@ -66,18 +66,18 @@ def check_device(name: str) -> torch.device:
 
 def setup(device: str) -> tuple[World, torch.device]:
     """Join the process group when launched by torchrun; return the world and this process's device."""
-    check_device(device)
+    chosen = check_device(device)
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size == 1:
-        return World(), torch.device(device)
+        return World(), chosen
     world = World(int(os.environ["RANK"]), size, int(os.environ.get("LOCAL_RANK", "0")))
-    kind = torch.device(device).type
+    kind = chosen.type
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if kind == "cuda" else "gloo")
     if kind == "cuda":
         torch.cuda.set_device(world.local_rank)
         return world, torch.device("cuda", world.local_rank)
-    return world, torch.device(device)
+    return world, chosen
 
 
 def _flat(tensors: Sequence[Tensor]) -> Tensor:

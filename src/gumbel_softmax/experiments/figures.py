@@ -35,6 +35,12 @@ def curves(records: list[dict[str, Any]], path: Path, title: str = "") -> Path:
     return save_figure(fig, path)
 
 
+def _training_log(folder: Path) -> list[dict[str, str]]:
+    """The training records of a run's ``metrics.csv``."""
+    with (folder / "metrics.csv").open(newline="") as handle:
+        return [r for r in csv.DictReader(handle) if r["kind"] == "train"]
+
+
 def table_curves(runs: dict[str, list[Path]], path: Path, title: str = "") -> Path:
     """One line per row of a reproduction table: the training objective against the step, averaged over the
     seeds whose ``metrics.csv`` is in ``runs`` (row label -> run folders). Soft Gumbel-Softmax's objective is the
@@ -42,8 +48,7 @@ def table_curves(runs: dict[str, list[Path]], path: Path, title: str = "") -> Pa
     fig, axes = new_figure(1, 1, size=(7.5, 4.2))
     ax = axes[0][0]
     for label, folders in runs.items():
-        logs = [[r for r in csv.DictReader((f / "metrics.csv").open()) if r["kind"] == "train"] for f in folders]
-        logs = [log for log in logs if log]
+        logs = [log for log in map(_training_log, folders) if log]
         if not logs:
             continue
         length = min(len(log) for log in logs)

@@ -96,7 +96,7 @@ def _config(args: argparse.Namespace, model: str, row: str, seed: int) -> TrainC
         seed=seed,
         device=args.device,
         backend=args.backend,
-        out=str(Path(args.out) / model / _folder(row) / f"seed{seed}"),
+        out=str(Path(args.out) / model / row.replace(" ", "_").replace(".", "") / f"seed{seed}"),
         checkpoint_every=args.checkpoint_every,
         eval_every=0,
         eval_samples=args.eval_samples,
@@ -104,10 +104,6 @@ def _config(args: argparse.Namespace, model: str, row: str, seed: int) -> TrainC
         progress=args.progress,
         figures=False,
     )
-
-
-def _folder(row: str) -> str:
-    return row.replace(" ", "_").replace(".", "")
 
 
 def _shared_row(args: argparse.Namespace, model: str, row: str, seed: int) -> str:
@@ -171,9 +167,14 @@ def run_table(args: argparse.Namespace) -> list[dict[str, Any]]:
     return results
 
 
+def _has_metrics(record: dict[str, Any]) -> bool:
+    """Whether a record of :func:`run_table` holds a finished run's test numbers."""
+    return any(k.startswith("test_nll_k") for k in record)
+
+
 def _comparable(runs: list[dict[str, Any]]) -> bool:
     """Whether the finished runs follow the paper's protocol: MNIST, 50,000 steps, its MLP sizes, m = 1000."""
-    finished = [r for r in runs if any(k.startswith("test_nll_k") for k in r)]
+    finished = [r for r in runs if _has_metrics(r)]
     return bool(finished) and all(
         r["dataset"] == "mnist" and r["steps"] >= 50_000 and r["eval_samples"] == 1000
         and (r["model"].startswith("sbn") or r["hidden"] == [512, 256])
@@ -279,8 +280,8 @@ def save_curves(results: list[dict[str, Any]], out: Path) -> list[Path]:
     for model in dict.fromkeys(r["model"] for r in results):
         runs: dict[str, list[Path]] = {}
         for r in results:
-            finished = any(k.startswith("test_nll_k") for k in r) and (Path(r["folder"]) / "metrics.csv").exists()
-            if r["model"] == model and finished and "same_run_as" not in r:
+            logged = _has_metrics(r) and (Path(r["folder"]) / "metrics.csv").exists()
+            if r["model"] == model and logged and "same_run_as" not in r:
                 runs.setdefault(r["row"], []).append(Path(r["folder"]))
         if runs:
             paths.append(table_curves(runs, out / f"curves_{model}.png", f"{model}: training objective per row"))
@@ -293,7 +294,7 @@ EXPORTED = ("config.json", "final.json", "metrics.csv")
 
 def export_runs(results: list[dict[str, Any]], out: Path, dest: Path) -> int:
     """Copy the kept files of every finished run in ``results`` from ``out`` to ``dest``; return how many runs."""
-    folders = {Path(r["folder"]) for r in results if "folder" in r and any(k.startswith("test_nll_k") for k in r)}
+    folders = {Path(r["folder"]) for r in results if _has_metrics(r)}
     for folder in sorted(folders):
         target = dest / folder.relative_to(out)
         target.mkdir(parents=True, exist_ok=True)
