@@ -253,3 +253,23 @@ def test_darn_calls_f_once_and_differentiates_that_call(generator):
     slope = 2 * (out.sample * mask).sum(-1, keepdim=True) * mask  # f'(z) by hand
     signal = (slope * (out.sample - 1 / 3)).sum(-1, keepdim=True)
     torch.testing.assert_close(logits.grad, signal * (out.sample - 1 / 3))
+
+
+def test_darn_gives_each_bernoulli_unit_its_own_signal(generator):
+    """Gu et al. 2016, Eq. 6, unit by unit: d/dl_j = f'_j(b) (b_j (1 - p_j) + (1 - b_j) p_j) / 2.
+
+    A nonlinear f of several units: the global signal f'(b)^T (b - 1/2) would add the other
+    units' Taylor terms to every unit's gradient and fail this identity.
+    """
+    logits = torch.tensor([[-1.5, 0.2, 0.9, 2.0], [0.3, -0.7, 1.1, -2.2]], dtype=torch.float64)
+    logits.requires_grad_()
+    weights = torch.tensor([1.0, -2.0, 0.5, 3.0], dtype=torch.float64)
+
+    def f(b):
+        return torch.exp((b * weights).sum(-1) / 4)
+
+    out = get("darn")(logits, f, bernoulli=True, generator=generator)
+    out.surrogate.sum().backward()
+    b, p = out.sample, torch.sigmoid(logits.detach())
+    slope = f(b).unsqueeze(-1) * weights / 4  # f'(b) by hand
+    torch.testing.assert_close(logits.grad, slope * (b * (1 - p) + (1 - b) * p) / 2)
