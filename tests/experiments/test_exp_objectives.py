@@ -136,3 +136,27 @@ def test_sbn_lower_estimator_runs_once_per_step(upper_name, lower_name):
         out.surrogate.mean().backward()
         assert counted.calls == step
     assert model.maps[0].weight.grad is not None and torch.isfinite(model.maps[0].weight.grad).all()
+
+
+@pytest.mark.parametrize("latent", [Latent("bernoulli", 4), Latent("categorical", 2, 3)], ids=["bern", "cat"])
+def test_sbn_muprop_control_variate_is_the_mean_field_network(latent):
+    # MuProp's f(mu) for the upper layer: the lower layer passes its mean on, deterministically
+    # (Gu et al. 2016); REBAR's control variate relaxes the lower layer with noise instead.
+    torch.manual_seed(0)
+    model = StructuredOutputNetwork(5, 3, latent, layers=2)
+    upper = torch.bernoulli(torch.full((6, 5), 0.5), generator=torch.Generator().manual_seed(1))
+    lower = torch.bernoulli(torch.full((6, 3), 0.5), generator=torch.Generator().manual_seed(3))
+
+    def mean(logits):
+        return torch.sigmoid(logits) if latent.bernoulli else torch.softmax(logits, -1)
+
+    with torch.no_grad():
+        expected = mean(model.layer_logits(1, mean(model.layer_logits(0, upper))))
+    seen = []
+    output_nll = model.output_nll
+    model.output_nll = lambda target, h: seen.append(h.detach().clone()) or output_nll(target, h)
+    for name, found in [("muprop", True), ("rebar", False)]:
+        seen.clear()
+        pair = [estimators.get(name), estimators.get(name)]
+        sbn_objective(model, upper, lower, pair, tau=1.0, generator=torch.Generator().manual_seed(2))
+        assert any(torch.allclose(h, expected) for h in seen) == found, name

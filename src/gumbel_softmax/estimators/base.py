@@ -131,6 +131,9 @@ class Estimator:
         relaxed: ``True`` when ``f`` sees a relaxed (non-discrete) sample.
         supports_bernoulli: accepts ``bernoulli=True``.
         needs_baseline: ``True`` when a ``baseline`` argument is required (NVIL).
+        mean_field: ``True`` when the control variate evaluates ``f`` at the mean ``E[z]``
+            (MuProp); a network of stochastic layers then feeds the lower layers their means
+            too in that evaluation (Gu et al.'s mean-field network).
     """
 
     name: str = "estimator"
@@ -138,6 +141,7 @@ class Estimator:
     relaxed: bool = False
     supports_bernoulli: bool = True
     needs_baseline: bool = False
+    mean_field: bool = False
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"

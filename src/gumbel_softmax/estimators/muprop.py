@@ -11,7 +11,10 @@ and the linearization ``h(z) = f(mu) + f'(mu)^T (z - mu)`` (whose expectation is
 Unbiased for any differentiable ``f``: the control variate's mean is added back exactly.
 ``f`` is evaluated once more at ``mu`` (a relaxed input), so it must accept points of the
 simplex (any decoder does). ``f'(mu)`` is taken with respect to the input only; ``f``'s
-parameters get their gradient from ``f(z)`` alone.
+parameters get their gradient from ``f(z)`` alone. In a network of several stochastic layers
+``f(mu)`` is the forward pass of the mean-field network, in which every lower layer passes
+its mean on (the "mean-field propagation" of MuProp's name); the SBN of
+:mod:`gumbel_softmax.experiments` does so when an estimator sets ``mean_field``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ class MuProp(Estimator):
 
     name = "muprop"
     family = "score_function"
+    mean_field = True
 
     def estimate(self, logits, f, tau, generator, baseline):
         mean = torch.softmax(logits, -1)

@@ -39,6 +39,7 @@ import torch
 from torch import Tensor
 
 from gumbel_softmax.estimators import get as get_estimator
+from gumbel_softmax.estimators.base import EstimatorOutput
 from gumbel_softmax.experiments.models import DiscreteVAE, StructuredOutputNetwork
 
 __all__ = ["StepLoss", "vae_objective", "sbn_objective", "vae_bounds", "sbn_bounds", "objective_name"]
@@ -98,6 +99,13 @@ def _is_discrete(h: Tensor) -> bool:
     return bool((torch.minimum(h.abs(), (h - 1).abs()) <= 1e-6).all())
 
 
+def _mean_field(logits: Tensor, f: Callable, *, bernoulli: bool, **_: object) -> EstimatorOutput:
+    """A stochastic layer of the mean-field network: it passes its mean ``E[z]`` on, deterministically."""
+    mean = torch.sigmoid(logits) if bernoulli else torch.softmax(logits, -1)
+    loss = f(mean)
+    return EstimatorOutput(loss, loss.detach(), mean)
+
+
 def sbn_objective(
     model: StructuredOutputNetwork,
     upper: Tensor,
@@ -112,36 +120,47 @@ def sbn_objective(
 
     Control-variate estimators (REBAR, RELAX, MuProp) of an upper layer also call their loss on
     relaxed or mean-field inputs besides the exact sample. Those auxiliary calls must not run the
-    lower layers' estimators
-    (which would update their state: RELAX's Adam steps, EMA baselines): on a non-exact input the
-    lower layers run the stateless relaxed Gumbel-Softmax instead, with fresh noise, as REBAR relaxes
-    every layer in its control variate (Tucker et al. 2017). The control variate is then a
-    differentiable function of the relaxed input and of noise independent of the parameters, so
-    REBAR's and RELAX's identities still hold (unbiased), and MuProp's slope may be any function of
-    the mean. A relaxed estimator
-    (soft Gumbel-Softmax) trains the relaxed objective, so all its calls are main calls.
+    lower layers' estimators (which would update their state: RELAX's Adam steps, EMA baselines).
+    On a non-exact input the lower layers run instead:
+
+    * for an estimator with ``mean_field`` (MuProp, whose control variate is ``f`` at the mean):
+      the mean-field network, every lower layer passing its mean on (Gu et al. 2016);
+    * for the others: the stateless relaxed Gumbel-Softmax with fresh noise, as REBAR relaxes
+      every layer in its control variate (Tucker et al. 2017).
+
+    Either way the control variate is a differentiable function of the input and of noise
+    independent of the parameters, so REBAR's, RELAX's and MuProp's identities still hold
+    (unbiased). A relaxed estimator (soft Gumbel-Softmax) trains the relaxed objective, so all
+    its calls are main calls.
     """
     last = len(model.maps) - 1
     if len(estimators) != last + 1:
         raise ValueError(f"need one estimator per stochastic layer ({last + 1}), got {len(estimators)}")
-    auxiliary = get_estimator("gumbel_softmax")
+    relaxed_layer = get_estimator("gumbel_softmax")
 
-    def layer(index: int, below: Tensor, main: bool) -> object:
+    def layer(index: int, below: Tensor, auxiliary: Callable | None) -> object:
+        """Layer ``index`` run by its estimator (``auxiliary is None``) or by ``auxiliary``."""
+        estimator = estimators[index]
         if index == last:
             f = lambda h: model.output_nll(lower, h)  # noqa: E731
         else:
-            relaxed = getattr(estimators[index], "relaxed", False)
-            f = lambda h: _as_loss(layer(index + 1, h, main and (relaxed or _is_discrete(h))))  # noqa: E731
-        return (estimators[index] if main else auxiliary)(
+
+            def f(h: Tensor) -> Tensor:
+                below_aux = auxiliary
+                if auxiliary is None and not (getattr(estimator, "relaxed", False) or _is_discrete(h)):
+                    below_aux = _mean_field if getattr(estimator, "mean_field", False) else relaxed_layer
+                return _as_loss(layer(index + 1, h, below_aux))
+
+        return (estimator if auxiliary is None else auxiliary)(
             model.layer_logits(index, below),
             f,
             tau=tau,
             bernoulli=model.latent.bernoulli,
             generator=generator,
-            baseline=baseline(index, below) if main else None,
+            baseline=baseline(index, below) if auxiliary is None else None,
         )
 
-    out = layer(0, upper, True)
+    out = layer(0, upper, None)
     return StepLoss(out.surrogate, out.loss.detach())  # type: ignore[attr-defined]
 
 
