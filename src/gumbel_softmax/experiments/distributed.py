@@ -20,7 +20,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-__all__ = ["World", "setup", "check_device", "average_gradients", "mean_over_ranks", "gather_objects", "disagreement"]
+__all__ = ["World", "setup", "check_device", "average_gradients", "mean_over_ranks", "gather_objects", "disagreement", "teardown"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,16 @@ def setup(device: str) -> tuple[World, torch.device]:
         torch.cuda.set_device(world.local_rank)
         return world, torch.device("cuda", world.local_rank)
     return world, chosen
+
+
+def teardown() -> None:
+    """Leave the process group, if this process joined one.
+
+    A rank that exits with the group still up can abort in the backend's threads
+    ("terminate called without an active exception", seen once with gloo on a loaded machine).
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _flat(tensors: Sequence[Tensor]) -> Tensor:

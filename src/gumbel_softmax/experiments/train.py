@@ -42,6 +42,7 @@ from gumbel_softmax.experiments.distributed import (
     gather_objects,
     mean_over_ranks,
     setup,
+    teardown,
 )
 from gumbel_softmax.experiments.metrics import MetricsLog, write_atomic
 from gumbel_softmax.experiments.models import DiscreteVAE, Latent, StructuredOutputNetwork, mlp
@@ -450,6 +451,8 @@ def run_command(args: argparse.Namespace, model: str) -> int:
     except (ValueError, FileNotFoundError) as error:  # bad options or missing data: say what to do, no traceback
         print(f"gumbel-softmax train {model}: error: {error}", file=sys.stderr)
         return 2
+    finally:
+        teardown()
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps(final, indent=2))
     return 0
