@@ -20,7 +20,10 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-__all__ = ["World", "setup", "check_device", "average_gradients", "mean_over_ranks", "gather_objects", "disagreement", "teardown"]
+__all__ = [
+    "World", "setup", "teardown", "check_device",
+    "average_gradients", "mean_over_ranks", "gather_objects", "disagreement",
+]
 
 
 @dataclass(frozen=True)
