@@ -139,14 +139,14 @@ def run(shapes: list[tuple[int, int]], dtypes: list[str], ops: list[str], device
         for shape in shapes:
             x = torch.randn(shape, device=device, dtype=dtype)
             upstream = torch.randn_like(x)
-            copy_ms = bench(lambda: torch.empty_like(x).copy_(x), device)
+            copy_ms = bench(lambda x=x: torch.empty_like(x).copy_(x), device)
             copy_gbs = 2 * x.numel() * x.element_size() / copy_ms / 1e6
             emit(rows, [f"{shape[0]}x{shape[1]}", dtype_name, "copy", copy_ms, copy_gbs, 100.0, "", ""])
             for op in ops:
                 if op == "sample":
-                    t_ours = bench(lambda: gs.sample(x), device)
-                    t_eager = bench(lambda: sample_multinomial(x), device)
-                    t_other = bench(lambda: sample_reference(x), device)
+                    t_ours = bench(lambda x=x: gs.sample(x), device)
+                    t_eager = bench(lambda x=x: sample_multinomial(x), device)
+                    t_other = bench(lambda x=x: sample_reference(x), device)
                 else:
                     t_ours = bench(make_call(op, ours, x, upstream), device)
                     t_eager = bench(make_call(op, torch_eager, x, upstream), device)

@@ -11,7 +11,7 @@ if not torch.cuda.is_available():
     # Triton kernels then run on CPU tensors in Triton's interpreter, which reads this when they are imported.
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
-import gumbel_softmax  # noqa: E402  (after the environment is set)
+import gumbel_softmax  # after the environment is set
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ import scipy.stats
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.stats import assert_categorical, assert_ks, chi_square_pvalue
 
 import gumbel_softmax
 from gumbel_softmax.explorer import api
 from gumbel_softmax.explorer.params import BadRequest
+from tests.stats import assert_categorical, assert_ks, chi_square_pvalue
 
 LOGITS = [0.5, 1.5, 0.2, float("-inf"), 1.0]
 

@@ -12,8 +12,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tests.explorer_client import get, running_server
 
+from tests.explorer_client import get, running_server
 
 CHROMIUM = os.environ.get("EXPLORER_CHROMIUM", "/usr/bin/chromium")
 FLAGS = [
@@ -146,7 +146,7 @@ def test_explorer_page_end_to_end(tmp_path):
             assert "logits" in page.inner_text("#error") and "masked" in page.inner_text("#error")
 
             assert problems == []
-            assert all(url.startswith(base) or url.startswith("data:") for url in requests), requests
+            assert all(url.startswith((base, "data:")) for url in requests), requests
         finally:
             context.close()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

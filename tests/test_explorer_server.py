@@ -16,11 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from tests.explorer_client import get, running_server
 
 from gumbel_softmax.explorer.api import ROUTES
 from gumbel_softmax.explorer.guard import Limits
 from gumbel_softmax.explorer.server import STATIC
+from tests.explorer_client import get, running_server
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_page_loads_nothing_from_elsewhere():
     ],
 )
 def test_no_path_traversal(base, path):
-    status, headers, body = get(base, path)
+    status, _, body = get(base, path)
     assert status == 404, (path, status)
     assert body == {"error": "not found", "parameter": "path"}
 
@@ -124,7 +124,7 @@ def test_bad_requests_are_json_400s_naming_the_parameter(base, path, parameter):
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
 def test_other_methods_are_json_errors(base, method):
-    status, headers, body = get(base, "/api/info", method=method)
+    status, _, body = get(base, "/api/info", method=method)
     assert status == 501 and body["parameter"] == "request"
 
 
@@ -172,7 +172,7 @@ def explore(*args: str) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         env=env,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509 (no threads yet)
     )
 
 
@@ -229,7 +229,7 @@ def test_a_busy_port_is_one_line_and_exit_status_2():
 
 def test_an_unresolvable_host_is_one_line_and_exit_status_2():
     process = explore("--host", "no-such-host.invalid", "--port", "0")  # .invalid never resolves (RFC 2606)
-    out, err = process.communicate(timeout=60)
+    _, err = process.communicate(timeout=60)
     assert process.returncode == 2 and len(err.splitlines()) == 1 and "no-such-host.invalid" in err, err
 
 

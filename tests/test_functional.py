@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 
@@ -86,7 +88,7 @@ def test_mean_of_soft_samples_goes_from_pi_to_uniform_as_tau_grows(generator):
     assert (means[1e-4] - pi).abs().max() < bound  # cold: the one-hot mixture, whose mean is pi
     distance = {tau: (m - 1 / 3).abs().max().item() for tau, m in means.items()}
     taus = sorted(distance)
-    for cold, hot in zip(taus, taus[1:]):
+    for cold, hot in itertools.pairwise(taus):
         assert distance[hot] < distance[cold] - 2 * bound, distance
     assert distance[100.0] < 0.01
 

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import scipy.stats
 import torch
-from tests.stats import ALPHA, assert_ks, ks_pvalue
 
 from gumbel_softmax.estimators import conditional_gumbel, truncated_gumbel
 from gumbel_softmax.noise import gumbel_noise
+from tests.stats import ALPHA, assert_ks, ks_pvalue
 
 N = 20_000
 

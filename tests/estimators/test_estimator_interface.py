@@ -29,7 +29,7 @@ def test_registry_has_every_required_name_and_fresh_instances():
 
 
 def test_unknown_name_and_bad_options_are_refused():
-    with pytest.raises(ValueError, match="unknown estimator 'nope'.*reinforce"):
+    with pytest.raises(ValueError, match=r"unknown estimator 'nope'.*reinforce"):
         get("nope")
     with pytest.raises(TypeError, match="rloo"):
         get("rloo", k=3)

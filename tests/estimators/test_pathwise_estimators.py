@@ -7,16 +7,17 @@ logits-shaped noise first), so the expected gradient can be written in closed fo
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
 import scipy.stats
 import torch
-from tests.stats import ALPHA
 
 from gumbel_softmax.estimators import get, gumbel_rao, reinmax, reinmax_from_sample
 from gumbel_softmax.functional import sample
 from gumbel_softmax.noise import gumbel_noise
+from tests.stats import ALPHA
 
 B, K, SEED = 64, 5, 1234
 
@@ -129,13 +130,13 @@ def test_gumbel_rao_k1_is_st_gumbel_softmax_in_distribution(generator):
     """Per coordinate, a two-sample KS test of k = 1 against ST-GS (4 tests at ALPHA / 4)."""
     from gumbel_softmax.functional import gumbel_softmax
 
-    ours = gradients(lambda l, t, g: gumbel_rao(l, t, k=1, generator=g), generator)
-    reference = gradients(lambda l, t, g: gumbel_softmax(l, t, hard=True, generator=g), generator)
+    ours = gradients(lambda x, t, g: gumbel_rao(x, t, k=1, generator=g), generator)
+    reference = gradients(lambda x, t, g: gumbel_softmax(x, t, hard=True, generator=g), generator)
     for j in range(4):
         p = scipy.stats.ks_2samp(ours[:, j].numpy(), reference[:, j].numpy()).pvalue
         assert p > ALPHA / 4, f"coordinate {j}: p = {p:.3g}"
     # The same test has power: k = 10 has a visibly different law.
-    other = gradients(lambda l, t, g: gumbel_rao(l, t, k=10, generator=g), generator)
+    other = gradients(lambda x, t, g: gumbel_rao(x, t, k=10, generator=g), generator)
     assert scipy.stats.ks_2samp(other[:, 0].numpy(), reference[:, 0].numpy()).pvalue < ALPHA
 
 
@@ -156,17 +157,17 @@ def test_gumbel_rao_variance_falls_with_k(generator):
     """
     z = scipy.stats.norm.isf(ALPHA / 2)
     stats = [
-        trace_variance(gradients(lambda l, t, g, k=k: gumbel_rao(l, t, k=k, generator=g), generator, n=N // 2))
+        trace_variance(gradients(lambda x, t, g, k=k: gumbel_rao(x, t, k=k, generator=g), generator, n=N // 2))
         for k in (1, 10, 100)
     ]
-    for (v_small_k, se_a), (v_large_k, se_b) in zip(stats, stats[1:]):
+    for (v_small_k, se_a), (v_large_k, se_b) in itertools.pairwise(stats):
         assert v_small_k - v_large_k > z * math.hypot(se_a, se_b), stats
 
 
 def test_gumbel_rao_mean_gradient_is_k_independent(generator):
     """E[estimate] = E[E[J^T w | D]] does not depend on k: means at k = 1 and k = 30 agree."""
-    a = gradients(lambda l, t, g: gumbel_rao(l, t, k=1, generator=g), generator)
-    b = gradients(lambda l, t, g: gumbel_rao(l, t, k=30, generator=g), generator)
+    a = gradients(lambda x, t, g: gumbel_rao(x, t, k=1, generator=g), generator)
+    b = gradients(lambda x, t, g: gumbel_rao(x, t, k=30, generator=g), generator)
     z = scipy.stats.norm.isf(ALPHA / 8)  # 4 coordinates, two-sided: union bound
     se = (a.var(0) / N + b.var(0) / N).sqrt()
     assert bool(((a.mean(0) - b.mean(0)).abs() <= z * se).all())

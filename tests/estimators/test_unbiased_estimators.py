@@ -40,10 +40,10 @@ from unittest import mock
 
 import pytest
 import torch
-from tests.stats import ALPHA, empirical_bernstein_bound, mean_bound
 
 from gumbel_softmax.estimators import get
 from gumbel_softmax.estimators.exact import exact_gradient
+from tests.stats import ALPHA, empirical_bernstein_bound, mean_bound
 
 N = 10_000
 VARIABLES, CLASSES = 3, 3

@@ -24,7 +24,7 @@ def cli(*args: str) -> list[str]:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(cli(*args), env=env(), capture_output=True, text=True, timeout=120)
+    return subprocess.run(cli(*args), env=env(), capture_output=True, text=True, timeout=120, check=False)
 
 
 def final(out: Path) -> dict:

@@ -19,13 +19,13 @@ def test_torchrun_two_processes_gloo(tmp_path):
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                "-m", "gumbel_softmax", "train", "vae", *SMALL, "--steps", "150", "--checkpoint-every", "50",
                "--lr", "3e-3", "--out", str(out)]
-    done = subprocess.run(command, env=env(), capture_output=True, text=True, timeout=180)
+    done = subprocess.run(command, env=env(), capture_output=True, text=True, timeout=180, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     final = json.loads((out / "final.json").read_text())
     assert final["rank_disagreement"] == 0.0
     config = json.loads((out / "config.json").read_text())
     assert config["world_size"] == 2
-    train = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
+    train = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     train = [r for r in train if r["kind"] == "train"]
     # One record per logged step: a second writer would duplicate them.
     assert [r["step"] for r in train] == list(range(10, 151, 10))

@@ -11,7 +11,6 @@ import torch
 from gumbel_softmax import estimators
 from gumbel_softmax.experiments.models import DiscreteVAE, Latent, StructuredOutputNetwork
 from gumbel_softmax.experiments.objectives import objective_name, sbn_bounds, sbn_objective, vae_bounds, vae_objective
-
 from tests.stats import mean_bound
 
 SAMPLES = 20_000

@@ -6,7 +6,6 @@ import json
 import signal
 import subprocess
 import time
-
 from dataclasses import replace
 
 import pytest
@@ -51,7 +50,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
     for key in ("test_neg_elbo", "test_nll_k20"):
         assert a[key] == b[key], (key, a[key], b[key])
     # The log reads as one run: the same training records, each step once.
-    records = lambda out: [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]  # noqa: E731
+    records = lambda out: [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]  # noqa: E731
     assert records(whole) == records(killed)
     state = checkpoint.load(killed / CHECKPOINT)
     assert state["step"] == STEPS
@@ -63,7 +62,7 @@ def test_resume_refuses_changed_options(tmp_path):
     config = TrainConfig(hidden=(16,), variables=4, classes=3, steps=4, checkpoint_every=2, eval_every=0,
                          eval_samples=2, progress=False, figures=False, out=str(tmp_path))
     train(config)
-    with pytest.raises(ValueError, match="lr: 0.001 -> 0.01"):
+    with pytest.raises(ValueError, match=r"lr: 0\.001 -> 0\.01"):
         train(replace(config, resume=True, lr=0.01))
     with pytest.raises(ValueError, match="at step 4, past --steps 3; resume with --steps 4 or more"):
         train(replace(config, resume=True, steps=3))
@@ -79,7 +78,7 @@ def test_resume_without_a_checkpoint_says_it_starts_afresh(tmp_path, capsys):
 def test_unusable_devices_are_refused_with_what_to_pass(tmp_path):
     config = TrainConfig(hidden=(16,), variables=4, classes=3, steps=1, eval_samples=2, progress=False,
                          figures=False, out=str(tmp_path))
-    with pytest.raises(ValueError, match="--device 'auto' is not a device .* use cpu, cuda or cuda:N"):
+    with pytest.raises(ValueError, match=r"--device 'auto' is not a device .* use cpu, cuda or cuda:N"):
         train(replace(config, device="auto"))
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="sees no CUDA device; use --device cpu"):
@@ -108,7 +107,8 @@ def test_save_atomic_keeps_previous_checkpoint_when_writing_fails(tmp_path, monk
 
 def test_resume_in_process_with_state_dynamic_data_and_a_split_log_window(tmp_path):
     # RELAX's network and Adam state, dynamic binarization's noise, the decayed learning rate and a log
-    # window (7) that straddles the stop at step 10 must all be restored for the resumed run to equal the uninterrupted one.
+    # window (7) that straddles the stop at step 10 must all be restored for the resumed run to equal the
+    # uninterrupted one.
     config = TrainConfig(estimator="relax", binarization="dynamic", hidden=(16,), variables=4, classes=3,
                          batch_size=20, steps=30, log_every=7, checkpoint_every=5, eval_every=0, eval_samples=4,
                          progress=False, figures=False, seed=5, lr_decay=0.5, lr_decay_every=4)
@@ -117,7 +117,7 @@ def test_resume_in_process_with_state_dynamic_data_and_a_split_log_window(tmp_pa
     resumed = train(replace(config, resume=True, out=str(tmp_path / "split")))
     for key in ("test_neg_elbo", "test_nll_k4"):
         assert whole[key] == resumed[key], (key, whole[key], resumed[key])
-    records = lambda out: [json.loads(l) for l in (tmp_path / out / "metrics.jsonl").read_text().splitlines()]  # noqa: E731
+    records = lambda out: [json.loads(line) for line in (tmp_path / out / "metrics.jsonl").read_text().splitlines()]  # noqa: E731
     # The 10-step run logged its end (step 10) and kept that partial window, so the window ending at 14
     # still covers steps 8-14; otherwise the logs agree.
     split = [r for r in records("split") if r["kind"] == "train"]

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tests.kernels.kernel_support import DEVICE, HAS_CUDA, quiet_interpreter, requires_cuda
 
 import gumbel_softmax as gs
-import gumbel_softmax.kernels  # noqa: F401  (registers the custom operators)
+import gumbel_softmax.kernels
+from tests.kernels.kernel_support import DEVICE, HAS_CUDA, quiet_interpreter, requires_cuda
 
 pytestmark = quiet_interpreter
 

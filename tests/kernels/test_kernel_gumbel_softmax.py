@@ -10,14 +10,14 @@ packed many per program, single-tile rows, long rows (online reduction), any
 from __future__ import annotations
 
 import pytest
-import torch
 import scipy.special
-from tests.kernels.kernel_support import DEVICE, TOLERANCES, generator, quiet_interpreter
-from tests.stats import assert_ks
+import torch
 
 import gumbel_softmax as gs
 from gumbel_softmax.kernels.gumbel_softmax import gumbel_softmax as kernel_gumbel_softmax
 from gumbel_softmax.kernels.tiles import MAX_SINGLE_BLOCK, rows_and_inner, settings_for
+from tests.kernels.kernel_support import DEVICE, TOLERANCES, generator, quiet_interpreter
+from tests.stats import assert_ks
 
 pytestmark = quiet_interpreter
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 import scipy.stats
 import torch
-from tests.kernels.kernel_support import DEVICE, generator, quiet_interpreter
-from tests.stats import ALPHA, assert_categorical, assert_ks
 
 import gumbel_softmax as gs
 from gumbel_softmax.kernels.gumbel_softmax import gumbel_softmax as kernel_gumbel_softmax
 from gumbel_softmax.kernels.noise import draw_key, kernel_gumbel_noise
 from gumbel_softmax.kernels.sample import sample as kernel_sample
+from tests.kernels.kernel_support import DEVICE, generator, quiet_interpreter
+from tests.stats import ALPHA, assert_categorical, assert_ks
 
 pytestmark = quiet_interpreter
 

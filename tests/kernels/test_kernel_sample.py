@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tests.kernels.kernel_support import DEVICE, generator, quiet_interpreter
-from tests.stats import assert_categorical
 
 import gumbel_softmax as gs
 from gumbel_softmax.kernels.gumbel_softmax import gumbel_softmax as kernel_gumbel_softmax
 from gumbel_softmax.kernels.sample import sample as kernel_sample
+from tests.kernels.kernel_support import DEVICE, generator, quiet_interpreter
+from tests.stats import assert_categorical
 
 pytestmark = quiet_interpreter
 

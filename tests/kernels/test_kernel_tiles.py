@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from tests.kernels.kernel_support import DEVICE  # noqa: F401  (skips the module without Triton)
 
 from gumbel_softmax.kernels.tiles import (
     LONG_ROW_BLOCK,
@@ -14,6 +13,7 @@ from gumbel_softmax.kernels.tiles import (
     launch_settings,
     rows_and_inner,
 )
+from tests.kernels.kernel_support import DEVICE  # noqa: F401  (skips the module without Triton)
 
 
 @pytest.mark.parametrize("n_rows", [1, 3, 1000, 1048576])

@@ -63,6 +63,6 @@ def test_unusable_backends_are_refused_before_training(tmp_path, monkeypatch):
     backend._load_kernels()
     impl, _ = backend._kernels["gumbel_softmax"]
     monkeypatch.setitem(backend._kernels, "gumbel_softmax", (impl, lambda tensor: False))  # as on CPU, no interpreter
-    with pytest.raises(ValueError, match="--backend triton cannot run here .*; use --backend auto"):
+    with pytest.raises(ValueError, match=r"--backend triton cannot run here .*; use --backend auto"):
         _tiny_run(tmp_path, "gumbel_softmax", "triton")
     assert not (tmp_path / "triton").exists(), "refused before anything was written"

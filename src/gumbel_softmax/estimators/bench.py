@@ -196,8 +196,8 @@ def plot(rows: list[Row], path: Path) -> Path:
             scale = mine[0].noise_floor / math.sqrt(mine[0].variance)
             xs = sorted(r.variance for r in mine)
             ax.plot(xs, [scale * math.sqrt(x) for x in xs], "k--", linewidth=0.8, label="_noise floor")
-        ax.set(xscale="log", yscale="log", title=f"{name} (dashed: Monte Carlo noise floor)", xlabel="variance (trace of covariance)",
-               ylabel="relative bias of the mean estimate")  # fmt: skip
+        ax.set(xscale="log", yscale="log", title=f"{name} (dashed: Monte Carlo noise floor)",
+               xlabel="variance (trace of covariance)", ylabel="relative bias of the mean estimate")
     axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return save_figure(fig, path)
 

@@ -5,7 +5,8 @@ Forward: an exact categorical sample ``D ~ Categorical(softmax(logits))`` as a o
 Backward: the gradient of the probabilities, as if ``D`` were ``softmax(logits / tau)``:
 
 .. math:: \\hat z = D + p_\\tau - \\mathrm{sg}(p_\\tau), \\qquad p_\\tau = \\mathrm{softmax}(\\ell / \\tau),
-          \\qquad \\frac{\\partial \\hat z}{\\partial \\ell} = \\frac{1}{\\tau}(\\mathrm{diag}(p_\\tau) - p_\\tau p_\\tau^T).
+          \\qquad \\frac{\\partial \\hat z}{\\partial \\ell}
+          = \\frac{1}{\\tau}(\\mathrm{diag}(p_\\tau) - p_\\tau p_\\tau^T).
 
 ``tau = 1`` is Bengio et al.'s estimator (torch's ``OneHotCategoricalStraightThrough``);
 other values give the slope-annealed variant (Chung, Ahn, Bengio 2017) that Jang et al.

@@ -138,7 +138,7 @@ def _from_torchvision(root: Path) -> ImageData | None:
     try:
         train = MNIST(str(root), train=True, download=True).data.reshape(-1, 784).float() / 255.0
         test = MNIST(str(root), train=False, download=True).data.reshape(-1, 784).float() / 255.0
-    except Exception as error:  # noqa: BLE001 - offline, blocked, or a broken mirror: say so in the error
+    except Exception as error:  # offline, blocked, or a broken mirror: say so in the error
         reason = f"torchvision is installed but downloading MNIST into {root} failed ({type(error).__name__}: {error})"
         raise _DownloadFailed(reason) from error
     return ImageData("mnist", train[:TRAIN_IMAGES], train[TRAIN_IMAGES:], test, (28, 28))

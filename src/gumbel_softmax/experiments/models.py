@@ -17,6 +17,7 @@ is the trainer's business (:mod:`gumbel_softmax.experiments.objectives`).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -95,7 +96,7 @@ class Latent:
 def mlp(sizes: Sequence[int]) -> nn.Sequential:
     """Affine layers between consecutive ``sizes`` with ReLU between them (none after the last)."""
     layers: list[nn.Module] = []
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
         if i:
             layers.append(nn.ReLU())
         layers.append(nn.Linear(fan_in, fan_out))
@@ -154,7 +155,7 @@ class StructuredOutputNetwork(nn.Module):
             raise ValueError(f"need at least one stochastic layer, got {layers}")
         self.latent = latent
         sizes = [pixels_in] + [latent.size] * layers
-        self.maps = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.maps = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(sizes))
         self.output = nn.Linear(latent.size, pixels_out)
 
     def layer_logits(self, layer: int, below: Tensor) -> Tensor:

@@ -271,9 +271,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def save_curves(results: list[dict[str, Any]], out: Path) -> list[Path]:
     """``OUT/curves_<model>.png`` for each model with finished runs (nothing without matplotlib)."""
     try:
-        from gumbel_softmax.experiments.figures import table_curves
-
         import matplotlib  # noqa: F401
+
+        from gumbel_softmax.experiments.figures import table_curves
     except ImportError:
         return []
     paths = []

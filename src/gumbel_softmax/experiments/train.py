@@ -426,7 +426,8 @@ def add_arguments(parser: argparse.ArgumentParser, model: str) -> None:
     add("--lr", type=float, default=d.lr, help="Adam learning rate (default 1e-3)")
     add("--lr-decay", type=float, default=d.lr_decay,
         help="multiply the learning rate by this every --lr-decay-every steps (default 1: none; the notebook: 0.9)")
-    add("--lr-decay-every", type=int, default=d.lr_decay_every, help="steps between learning-rate decays (default 1000)")
+    add("--lr-decay-every", type=int, default=d.lr_decay_every,
+        help="steps between learning-rate decays (default 1000)")
     add("--seed", type=int, default=d.seed, help="seed of weights, data order and noise (default 0)")
     add("--device", default=d.device, help="cpu or cuda (fused kernels are used on CUDA where they exist)")
     add("--backend", choices=BACKENDS, default=d.backend,

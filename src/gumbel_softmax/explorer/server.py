@@ -127,12 +127,12 @@ class ExplorerHandler(BaseHTTPRequestHandler):
         self.reader.deadline = time.monotonic() + self.server.limits.request_deadline
         super().handle_one_request()
 
-    def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+    def do_GET(self) -> None:
         try:
             self._get()
         except (ConnectionError, TimeoutError):
             pass  # the client went away; nothing to answer
-        except Exception:  # noqa: BLE001 - the last line of defence: log it here, answer JSON, stay up
+        except Exception:  # the last line of defence: log it here, answer JSON, stay up
             _log.exception("explorer: internal error on GET %s", self.path[:200])
             self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "internal error", "parameter": None})
 
@@ -196,7 +196,7 @@ class ExplorerHandler(BaseHTTPRequestHandler):
         except (ConnectionError, TimeoutError):
             pass
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the standard library's name)
+    def log_message(self, format: str, *args: Any) -> None:
         if not self.server.quiet:
             super().log_message(format, *args)
 

@@ -56,8 +56,6 @@ Registered as PyTorch custom operators (``torch.ops.gumbel_softmax.forward`` and
 value checks sync with the host) and CUDA graphs can capture them.
 """
 
-from typing import Optional
-
 import torch
 import triton
 import triton.language as tl
@@ -147,7 +145,7 @@ def _backward_kernel(grad_ptr, saved_ptr, noise_ptr, key_ptr, tau_ptr, dlogits_p
     scale = inv_tau * LOG2E
     key = tl.load(key_ptr)
     if NUM_TILES == 1:
-        groups, cols, offsets, mask = column_tile(0, n_cols, inner, base, row_mask, BLOCK)
+        groups, _, offsets, mask = column_tile(0, n_cols, inner, base, row_mask, BLOCK)
         if RECOMPUTE:
             z = perturbed(saved_ptr, noise_ptr, key, rows, groups, offsets, mask, FROM_NOISE, N_ROUNDS)
             y = _softmax_of_row(z, scale)
@@ -165,7 +163,7 @@ def _backward_kernel(grad_ptr, saved_ptr, noise_ptr, key_ptr, tau_ptr, dlogits_p
         tau_term = tl.zeros((ROWS, 1), tl.float32)
         for t in range(TILES_PER_SPLIT):
             col0 = (tl.program_id(1) * TILES_PER_SPLIT + t) * BLOCK
-            groups, cols, offsets, mask = column_tile(col0, n_cols, inner, base, row_mask, BLOCK)
+            groups, _, offsets, mask = column_tile(col0, n_cols, inner, base, row_mask, BLOCK)
             if RECOMPUTE:
                 z = perturbed(saved_ptr, noise_ptr, key, rows, groups, offsets, mask, FROM_NOISE, N_ROUNDS)
                 y = tl.exp2((z - top) * scale) * inv_total
@@ -178,7 +176,7 @@ def _backward_kernel(grad_ptr, saved_ptr, noise_ptr, key_ptr, tau_ptr, dlogits_p
 
 @torch.library.custom_op("gumbel_softmax::forward", mutates_args=())
 def _forward(
-    logits: Tensor, key: Tensor, noise: Optional[Tensor], tau_rows: Optional[Tensor], tau: float, dim: int, hard: bool
+    logits: Tensor, key: Tensor, noise: Tensor | None, tau_rows: Tensor | None, tau: float, dim: int, hard: bool
 ) -> Tensor:
     """The soft or hard sample; ``noise`` is the test hook (float32, the shape of ``logits``)."""
     logits = logits.contiguous()
@@ -210,8 +208,8 @@ def _backward(
     grad: Tensor,
     saved: Tensor,
     key: Tensor,
-    noise: Optional[Tensor],
-    tau_rows: Optional[Tensor],
+    noise: Tensor | None,
+    tau_rows: Tensor | None,
     tau: float,
     dim: int,
     recompute: bool,

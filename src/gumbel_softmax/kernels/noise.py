@@ -125,7 +125,7 @@ def _noise_kernel(out_ptr, key_ptr, n_rows, n_cols, ROWS: tl.constexpr, BLOCK: t
     rows, base, row_mask = row_tile(n_rows, n_cols, 1, ROWS)
     key = tl.load(key_ptr)
     for t in range(NUM_TILES):
-        groups, cols, offsets, mask = column_tile(t * BLOCK, n_cols, 1, base, row_mask, BLOCK)
+        groups, _, offsets, mask = column_tile(t * BLOCK, n_cols, 1, base, row_mask, BLOCK)
         tl.store(out_ptr + offsets, gumbel(key, rows, groups, N_ROUNDS), mask=mask)
 
 

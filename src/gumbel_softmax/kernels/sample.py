@@ -12,8 +12,6 @@ index over tiles of columns (for ``K <= 16384`` a single tile). No host sync, no
 ``torch.ops.gumbel_softmax.sample`` with a fake-tensor implementation.
 """
 
-from typing import Optional
-
 import torch
 import triton
 import triton.language as tl
@@ -43,7 +41,7 @@ def _sample_kernel(logits_ptr, noise_ptr, key_ptr, out_ptr, top_ptr, index_ptr, 
 
 
 @torch.library.custom_op("gumbel_softmax::sample", mutates_args=())
-def _sample(logits: Tensor, key: Tensor, noise: Optional[Tensor], dim: int) -> Tensor:
+def _sample(logits: Tensor, key: Tensor, noise: Tensor | None, dim: int) -> Tensor:
     """int64 indices (``logits``' shape without ``dim``) for contiguous, non-empty ``logits``."""
     n_rows, inner = rows_and_inner(tuple(logits.shape), dim)
     n_cols = logits.shape[dim]
