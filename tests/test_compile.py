@@ -1,4 +1,4 @@
-"""torch.compile(fullgraph=True) traces the reference path (value checks are skipped while compiling)."""
+"""torch.compile(fullgraph=True) traces the reference path (tensor value checks are skipped while compiling)."""
 
 from __future__ import annotations
 
@@ -23,3 +23,21 @@ def test_fullgraph_compile_of_the_reference(hard):
         assert set(y.unique().tolist()) <= {0.0, 1.0}
     (y * torch.randn(32, 6)).sum().backward()
     assert torch.isfinite(logits.grad).all() and (logits.grad[:, 2] == 0).all()
+
+
+@pytest.mark.parametrize("fullgraph", [False, True])
+def test_a_bad_float_temperature_is_refused_inside_compile(fullgraph):
+    """A non-positive or NaN float tau raises under torch.compile, also once tau has become a traced symbol.
+
+    Without the check the compiled call returns NaN, as ``F.gumbel_softmax`` does (pytorch issue 184031).
+    With ``fullgraph=True`` Dynamo wraps our ValueError in its own error, whose text carries ours.
+    """
+    torch._dynamo.reset()
+    compiled = torch.compile(lambda x, tau: gs.gumbel_softmax(x, tau=tau), backend="eager", fullgraph=fullgraph)
+    logits = torch.randn(4, 5)
+    for tau in (1.0, 0.5):  # the second float makes tau a traced symbol with guards on its comparisons
+        assert torch.isfinite(compiled(logits, tau)).all()
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises((ValueError, torch._dynamo.exc.Unsupported), match="tau must be finite and > 0"):
+            compiled(logits, bad)
+    assert torch.isfinite(compiled(logits, 0.25)).all()

@@ -9,8 +9,13 @@ follow a switch that is on by default, like
     gumbel_softmax.set_validation(False)        # for speed, everywhere
     with gumbel_softmax.validation(False): ...  # for one block
 
-Inside ``torch.compile`` the value checks are skipped (they are data-dependent
-branches that a full graph cannot hold); run the function eagerly to check.
+Inside ``torch.compile`` the tensor value checks are skipped (they are data-dependent
+branches that a full graph cannot hold): a row with every category masked then gives
+NaN, as in torch; run the function eagerly to check. A float temperature is still
+checked: compiled code guards on ``0 < tau < inf``, so ``tau = 0``, negative or NaN
+raises. One gap: once Dynamo traces a changing float ``tau`` as a symbol, it assumes
+that symbol is finite, so ``tau = inf`` then passes (the output is uniform, or NaN at
+masked categories).
 """
 
 from __future__ import annotations
@@ -143,10 +148,12 @@ def check_tau(tau: float | Tensor, logits: Tensor) -> float | Tensor:
                     f"element(s) are not (for example {first})"
                 )
         return tau.to(logits.device)
-    if torch.compiler.is_compiling():
-        return tau  # may be a traced number: a graph cannot branch on its value
     if isinstance(tau, bool) or not isinstance(tau, (int, float)):
         raise TypeError(f"tau must be a float or a tensor, got {type(tau).__name__}")
-    if not (math.isfinite(tau) and tau > 0):
+    # Comparisons only: torch.compile traces a float that changes between calls as a symbol, and guards
+    # on comparisons (it cannot call math.isfinite on one). NaN fails both comparisons.
+    if not (0 < tau < math.inf):
+        if torch.compiler.is_compiling():  # a traced symbol cannot be formatted into the message
+            raise ValueError("tau must be finite and > 0 (a float tau inside torch.compile)")
         raise ValueError(f"tau must be finite and > 0, got tau={tau}")
-    return float(tau)
+    return tau if torch.compiler.is_compiling() else float(tau)
