@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from gumbel_softmax.distributions import (
@@ -62,3 +63,15 @@ def test_binary_straight_through(generator):
     torch.testing.assert_close(d.log_prob(s[:5]), expected)
     assert torch.equal(d.log_prob(s[:5].clone()), d.log_prob(s[:5]))
     torch.testing.assert_close(d.mean, logits.sigmoid())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+def test_straight_through_values_are_exactly_zero_and_one_with_gradients_on(dtype, generator):
+    """``hard - soft.detach() + soft`` can round to 0.99999994 (relaxit's ST Bernoulli); ours must not, in any dtype."""
+    logits = torch.randn(2000, 5, generator=generator).to(dtype).requires_grad_(True)
+    one_hot = ConcreteStraightThrough(torch.tensor(0.3, dtype=dtype), logits=logits).rsample(generator=generator)
+    binary = BinaryConcreteStraightThrough(torch.tensor(0.3, dtype=dtype), logits=logits).rsample(generator=generator)
+    for s in (one_hot, binary):
+        assert s.dtype == dtype and s.requires_grad
+        assert bool(((s == 0) | (s == 1)).all())
+    assert bool((one_hot.sum(-1) == 1).all())

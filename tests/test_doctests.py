@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import importlib
 
 import pytest
 
@@ -14,3 +15,15 @@ import gumbel_softmax.noise
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize(
+    "module", ["gumbel_softmax", "gumbel_softmax.distributions", "gumbel_softmax.estimators", "gumbel_softmax.anneal"]
+)
+def test_star_import_gives_every_name_in_all(module):
+    """``from M import *`` works and binds every name of ``M.__all__`` (relaxit's fails on a missing comma)."""
+    namespace: dict[str, object] = {}
+    exec(f"from {module} import *", namespace)
+    exported = importlib.import_module(module).__all__
+    assert len(set(exported)) == len(exported), "a name is listed twice"
+    assert set(exported) <= set(namespace)

@@ -48,6 +48,28 @@ def test_documented_range_matches_the_uniform_edges():
     assert math.isclose(high, 16.6355, abs_tol=1e-4) and math.isclose(low, -2.8116, abs_tol=1e-4)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
+def test_the_extreme_uniform_draws_give_the_documented_finite_noise(monkeypatch, dtype):
+    """Force every draw of ``uniform_(a, b)`` to ``a`` or ``b``: the noise stays finite, at the ends of noise_range.
+
+    This is the code path that made torch's ``exponential_``-based noise NaN (pytorch 22442, 101620): a draw at
+    the edge of the interval. Ours asks for a closed interval whose both ends give finite noise.
+    """
+
+    def extremes(self, a=0.0, b=1.0, *, generator=None):
+        flat = self.view(-1)
+        flat[0::2], flat[1::2] = a, b
+        return self
+
+    monkeypatch.setattr(torch.Tensor, "uniform_", extremes)
+    g = gumbel_noise((64,), dtype=dtype)
+    low, high = noise_range(dtype)
+    assert torch.isfinite(g).all()
+    assert math.isclose(float(g[0::2].min()), low, rel_tol=1e-2)
+    assert math.isclose(float(g[1::2].max()), high, rel_tol=1e-2)
+    assert torch.isfinite(log_exponential((8,), torch.float32, torch.device("cpu"), None)).all()
+
+
 def test_the_largest_uniform_draw_cannot_round_to_one():
     # torch.rand-style draws are x = k / 2^24 with k < 2^24; uniform_(a, 1 - a) maps them to a + x (1 - 2a).
     a = torch.tensor(2.0**-24)

@@ -1,6 +1,6 @@
 """Gumbel noise inside the kernels: counter-based Philox keyed by (row, column).
 
-The reference (:mod:`gumbel_softmax.noise`) draws ``U`` with ``torch.rand``; a
+The reference (:mod:`gumbel_softmax.noise`) draws ``U`` with ``Tensor.uniform_``; a
 fused kernel cannot afford a pass over a noise tensor, so it makes its noise
 from a counter-based generator instead: Philox4x32-10 (Salmon, Moraes, Dror,
 Shaw, "Parallel random numbers: as easy as 1, 2, 3", SC 2011), one call per
