@@ -9,9 +9,10 @@ import pytest
 
 import gumbel_softmax.functional
 import gumbel_softmax.noise
+import gumbel_softmax.subset
 
 
-@pytest.mark.parametrize("module", [gumbel_softmax.noise, gumbel_softmax.functional])
+@pytest.mark.parametrize("module", [gumbel_softmax.noise, gumbel_softmax.functional, gumbel_softmax.subset])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0

@@ -188,10 +188,18 @@ def sample(logits: Tensor, dim: int = -1, *, generator: torch.Generator | None =
     kernel = kernel_for("sample", logits)
     if kernel is not None:
         return kernel(logits, dim, generator)
+    return perturbed_logits(logits, generator).argmax(dim)
+
+
+def perturbed_logits(logits: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """``logits + G`` with standard Gumbel ``G``, in the compute dtype (float32 or float64), without gradient.
+
+    The ranking of these values is what the exact samplers read: the argmax (:func:`sample`) or the top k
+    (:func:`gumbel_softmax.sample_without_replacement`).
+    """
     with torch.no_grad():
         minus_gumbel = log_exponential(logits.shape, compute_dtype(logits.dtype), logits.device, generator)
-        z = torch.sub(logits.to(minus_gumbel.dtype), minus_gumbel, out=minus_gumbel)
-        return z.argmax(dim)
+        return torch.sub(logits.to(minus_gumbel.dtype), minus_gumbel, out=minus_gumbel)
 
 
 def sample_one_hot(logits: Tensor, dim: int = -1, *, generator: torch.Generator | None = None) -> Tensor:

@@ -120,6 +120,27 @@ def _describe_bad_logits(logits: Tensor, dim: int, row_max: Tensor, name: str) -
     )
 
 
+def check_sample_size(logits: Tensor, k: int, dim: int) -> None:
+    """Check ``k`` for drawing without replacement along the normalized ``dim``: an int from 1 to the number
+    of categories, and, when validation is on, no more than the unmasked (finite) categories of any row."""
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise TypeError(f"k must be an int, got {type(k).__name__}")
+    categories = logits.shape[dim]
+    if not 1 <= k <= categories:
+        raise ValueError(
+            f"k={k} categories cannot be drawn without replacement from {categories} (the size of logits "
+            f"along dim={dim}); use 1 <= k <= {categories}"
+        )
+    if _check_values() and logits.numel() > 0:
+        unmasked = torch.isfinite(logits.detach()).sum(dim)
+        short = unmasked < k
+        if bool(short.any()):
+            raise ValueError(
+                f"{int(short.sum())} of {unmasked.numel()} row(s) of logits along dim={dim} have fewer than "
+                f"k={k} unmasked categories (the fewest: {int(unmasked.min())}); -inf categories are never drawn"
+            )
+
+
 def check_tau(tau: float | Tensor, logits: Tensor) -> float | Tensor:
     """Check a temperature: a positive finite number, or a tensor of them broadcastable to ``logits``.
 
