@@ -57,6 +57,9 @@ def test_logit_samples_follow_the_scaled_logistic_law(tau, logit, generator):
     z = d.sample((100_000,), generator=generator)
     assert_ks(tau * z.double() - logit, scipy.stats.logistic.cdf)
     assert ks_pvalue(1.05 * tau * z.double() - logit, scipy.stats.logistic.cdf) < 1e-7  # the test can fail
+    # One draw of a batch of equal distributions: each batch element needs its own noise.
+    batch = LogitBinaryConcrete(tau, logits=torch.full((100_000,), logit)).sample(generator=generator)
+    assert_ks(tau * batch.double() - logit, scipy.stats.logistic.cdf)
     torch.testing.assert_close(d.mean, torch.tensor(logit / tau))
     # In float64: float32 cannot hold x above 1 - 6e-8, where 1.3% of the mass lies at tau = 0.3.
     x = BinaryConcrete(tau, logits=torch.tensor(logit, dtype=F64)).sample((100_000,), generator=generator)

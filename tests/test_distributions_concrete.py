@@ -154,9 +154,14 @@ def test_two_category_samples_follow_the_cdf_implied_by_log_prob(tau, logit, gen
 
 @pytest.mark.parametrize("cls", [Concrete, ExpConcrete])
 @pytest.mark.parametrize("tau", [0.1, 0.01])
-def test_argmax_of_cold_samples_is_categorical(cls, tau, generator):
+@pytest.mark.parametrize("batched", [False, True])
+def test_argmax_of_cold_samples_is_categorical(cls, tau, batched, generator):
+    """Also as one draw of a batch of 100,000 equal distributions: each batch element needs its own noise."""
     probs = torch.tensor([0.05, 0.15, 0.3, 0.5])
-    x = cls(tau, probs=probs).sample((100_000,), generator=generator)
+    if batched:
+        x = cls(tau, probs=probs.expand(100_000, 4)).sample(generator=generator)
+    else:
+        x = cls(tau, probs=probs).sample((100_000,), generator=generator)
     counts = torch.bincount(x.argmax(-1), minlength=4)
     assert_categorical(counts, probs)
     if cls is Concrete and tau == 0.01:  # and the samples are nearly one-hot

@@ -111,6 +111,22 @@ def test_category_axis_anywhere(problem):
     torch.testing.assert_close(b.sample, a.sample.movedim(-1, 1))
 
 
+@pytest.mark.parametrize("name", ["st_gumbel_softmax", "straight_through", "gumbel_rao", "reinmax"])
+def test_a_non_contiguous_view_gives_what_its_contiguous_copy_gives(name):
+    """reinmax failed on non-contiguous input (ANCHORS.md); ours give the same sample and gradient on a view."""
+    base = torch.randn(K, B, 3, dtype=torch.float64)
+    w = torch.randn(B, K, 3, dtype=torch.float64)
+    results = []
+    for logits in (base.transpose(0, 1), base.transpose(0, 1).contiguous()):
+        leaf = logits.detach().requires_grad_()  # detach keeps the strides: the first leaf is non-contiguous
+        out = get(name)(leaf, lambda z: (z * w).sum((-1, -2)), generator=seeded(), tau=0.5)
+        out.surrogate.sum().backward()
+        results.append((leaf.is_contiguous(), out.sample, leaf.grad))
+    assert [contiguous for contiguous, _, _ in results] == [False, True]
+    torch.testing.assert_close(results[0][1], results[1][1])
+    torch.testing.assert_close(results[0][2], results[1][2])
+
+
 # --- Gumbel-Rao -------------------------------------------------------------------------
 
 N = 20_000
