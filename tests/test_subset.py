@@ -86,3 +86,92 @@ def test_bad_k_and_too_few_unmasked_categories_are_refused():
     with pytest.raises(ValueError, match=r"2 of 3 row\(s\) .* fewer than k=3 unmasked categories \(the fewest: 1\)"):
         gs.sample_without_replacement(logits, 3)
     assert bool((gs.sample_without_replacement(logits, 1) == 0)[1])
+
+
+# --- The relaxed subset: gumbel_softmax_top_k ---------------------------------------------------------------
+
+
+def seeded(seed: int = 1) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.mark.parametrize("hard", [False, True])
+def test_k_equal_to_one_is_the_gumbel_softmax_sample(hard):
+    logits = torch.randn(8, 6, dtype=torch.float64)
+    ours = gs.gumbel_softmax_top_k(logits, 1, tau=0.7, hard=hard, generator=seeded())
+    torch.testing.assert_close(ours, gs.gumbel_softmax(logits, 0.7, hard, generator=seeded()))
+
+
+def test_two_of_two_categories_at_unit_temperature_is_the_first_draw_plus_one_half():
+    """With K = 2, k = 2, tau = 1 the second softmax is (1/2, 1/2) whatever the logits (module docstring)."""
+    logits = torch.randn(50, 2, dtype=torch.float64) * 3
+    ours = gs.gumbel_softmax_top_k(logits, 2, tau=1.0, generator=seeded())
+    torch.testing.assert_close(ours, gs.gumbel_softmax(logits, 1.0, generator=seeded()) + 0.5)
+
+
+@pytest.mark.parametrize("tau", [0.1, 1.0, 10.0])
+def test_entries_are_non_negative_sum_to_k_and_masked_categories_are_exactly_zero(tau):
+    logits = torch.randn(16, 7, dtype=torch.float64)
+    logits[:, 3] = -math.inf
+    leaf = logits.clone().requires_grad_()
+    y = gs.gumbel_softmax_top_k(leaf, 4, tau=tau, generator=seeded())
+    assert bool((y >= 0).all()) and bool((y[:, 3] == 0).all())
+    torch.testing.assert_close(y.sum(-1), torch.full((16,), 4.0, dtype=torch.float64))
+    (y * torch.randn(16, 7, dtype=torch.float64)).sum().backward()
+    assert bool(torch.isfinite(leaf.grad).all()) and bool((leaf.grad[:, 3] == 0).all())
+
+
+def test_hard_is_the_exact_subset_forward_and_the_soft_gradient_backward():
+    logits = torch.randn(32, 9, dtype=torch.float64)
+    index = gs.sample_without_replacement(logits, 3, generator=seeded())
+    w = torch.randn(32, 9, dtype=torch.float64)
+    grads = []
+    for hard in (True, False):
+        leaf = logits.clone().requires_grad_()
+        y = gs.gumbel_softmax_top_k(leaf, 3, tau=0.5, hard=hard, generator=seeded())
+        if hard:
+            assert torch.equal(y, torch.zeros_like(logits).scatter_(-1, index, 1.0))
+        (y * w).sum().backward()
+        grads.append(leaf.grad)
+    torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_cold_relaxation_tends_to_the_exact_subset():
+    logits = torch.randn(4, 6, dtype=torch.float64)
+    exact = gs.gumbel_softmax_top_k(logits, 3, hard=True, generator=seeded())
+    cold = gs.gumbel_softmax_top_k(logits, 3, tau=1e-6, generator=seeded())
+    torch.testing.assert_close(cold, exact, atol=1e-6, rtol=0)
+
+
+def test_gradcheck_in_logits_and_a_per_row_temperature():
+    logits = torch.randn(3, 5, dtype=torch.float64)
+    logits[1, 0] = -math.inf
+    tau = torch.tensor([[0.3], [1.0], [2.5]], dtype=torch.float64, requires_grad=True)
+
+    def relaxed(lg, t):
+        return gs.gumbel_softmax_top_k(lg, 3, tau=t, generator=seeded())
+
+    leaf = logits.clone().requires_grad_()
+    assert torch.autograd.gradcheck(relaxed, (leaf, tau), masked=False)
+
+
+def test_the_relaxed_subset_refuses_what_the_exact_one_refuses():
+    logits = torch.zeros(2, 4)
+    logits[1, 1:] = -math.inf
+    with pytest.raises(ValueError, match="fewer than k=2 unmasked categories"):
+        gs.gumbel_softmax_top_k(logits, 2)
+    with pytest.raises(ValueError, match="tau must be finite and > 0"):
+        gs.gumbel_softmax_top_k(torch.zeros(2, 4), 2, tau=0.0)
+
+
+@pytest.mark.parametrize("tau", [0.3, 2.0])
+def test_the_recurrence_of_xie_and_ermon_written_out(tau):
+    """The module docstring's recurrence, computed naively in float64 from the same noise."""
+    logits = torch.randn(10, 6, dtype=torch.float64)
+    alpha = logits + gs.gumbel_noise((10, 6), dtype=torch.float64, generator=seeded())
+    expected = torch.zeros_like(logits)
+    for _ in range(3):
+        a = torch.softmax(alpha / tau, -1)
+        expected += a
+        alpha = alpha + torch.log(1 - a)
+    torch.testing.assert_close(gs.gumbel_softmax_top_k(logits, 3, tau=tau, generator=seeded()), expected)

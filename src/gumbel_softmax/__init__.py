@@ -13,6 +13,7 @@ from gumbel_softmax.functional import sample_one_hot as sample_one_hot
 from gumbel_softmax.noise import gumbel_like as gumbel_like
 from gumbel_softmax.noise import gumbel_noise as gumbel_noise
 from gumbel_softmax.noise import noise_range as noise_range
+from gumbel_softmax.subset import gumbel_softmax_top_k as gumbel_softmax_top_k
 from gumbel_softmax.subset import sample_without_replacement as sample_without_replacement
 from gumbel_softmax.validation import DimensionError as DimensionError
 from gumbel_softmax.validation import set_validation as set_validation
@@ -28,6 +29,7 @@ __all__ = [
     "gumbel_noise",
     "gumbel_softmax",
     "gumbel_softmax_from_noise",
+    "gumbel_softmax_top_k",
     "noise_range",
     "sample",
     "sample_one_hot",

@@ -1,20 +1,33 @@
-"""Sampling ``k`` categories without replacement: the Gumbel-top-k trick.
+r"""Sampling ``k`` categories without replacement: the Gumbel-top-k trick.
 
 Perturb the logits with independent standard Gumbel noise and keep the ``k`` largest:
 
-.. math:: (I_1, \\dots, I_k) = \\operatorname{top-}k\\,(\\ell + G), \\qquad G_i \\sim \\mathrm{Gumbel}(0, 1),
+.. math:: (I_1, \dots, I_k) = \operatorname{top-}k\,(\ell + G), \qquad G_i \sim \mathrm{Gumbel}(0, 1),
 
 in decreasing order of ``l + G``. ``I_1`` is a Gumbel-max sample, and the whole tuple is a draw of ``k``
 categories one after another without replacement, each from the softmax of the categories still left
 (the Plackett-Luce law):
 
-.. math:: P(I_1 = i_1, \\dots, I_k = i_k) = \\prod_{j=1}^{k} \\frac{p_{i_j}}{1 - \\sum_{l<j} p_{i_l}},
-          \\qquad p = \\mathrm{softmax}(\\ell).
+.. math:: P(I_1 = i_1, \dots, I_k = i_k) = \prod_{j=1}^{k} \frac{p_{i_j}}{1 - \sum_{l<j} p_{i_l}},
+          \qquad p = \mathrm{softmax}(\ell).
 
 Yellott (1977), "The relationship between Luce's choice axiom, Thurstone's theory of comparative judgment,
 and the double exponential distribution", J. Math. Psychology 15; Kool, van Hoof, Welling (ICML 2019),
 "Stochastic Beams and Where to Find Them: The Gumbel-Top-k Trick for Sampling Sequences Without
 Replacement", Sec. 2. One noise draw and one ``topk``; no loop over the ``k`` draws.
+
+The relaxed k-hot vector of :func:`gumbel_softmax_top_k` replaces each of the ``k`` draws by a softmax and
+takes the chosen mass out of the next draw (the relaxed top-k of Xie and Ermon, IJCAI 2019,
+"Reparameterizable Subset Sampling via Continuous Relaxations", after the continuous nearest-neighbour
+selection of Plötz and Roth, NeurIPS 2018, "Neural Nearest Neighbors Networks"):
+
+.. math:: \alpha^{(1)} = \ell + G, \qquad a^{(j)} = \mathrm{softmax}(\alpha^{(j)} / \tau), \qquad
+          \alpha^{(j+1)} = \alpha^{(j)} + \log(1 - a^{(j)}), \qquad y = \sum_{j=1}^{k} a^{(j)}.
+
+The entries of ``y`` are non-negative and sum to ``k``, but at high temperatures an entry can exceed 1: for
+two categories, ``k = 2`` and ``tau = 1``, ``a^(2) = (1/2, 1/2)`` whatever the logits, so ``y = a^(1) + 1/2``.
+As ``tau -> 0``, ``y`` tends to the k-hot vector of the top ``k`` of ``l + G``, the exact sample above.
+``k = 1`` is the Gumbel-Softmax sample.
 """
 
 from __future__ import annotations
@@ -22,10 +35,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from gumbel_softmax.functional import perturbed_logits
-from gumbel_softmax.validation import check_logits, check_sample_size
+from gumbel_softmax.functional import _StraightThrough, one_hot_like, perturbed_logits, temper_
+from gumbel_softmax.noise import compute_dtype, log_exponential
+from gumbel_softmax.validation import check_logits, check_sample_size, check_tau
 
-__all__ = ["sample_without_replacement"]
+__all__ = ["gumbel_softmax_top_k", "sample_without_replacement"]
 
 
 def sample_without_replacement(
@@ -52,3 +66,67 @@ def sample_without_replacement(
     if logits.numel() == 0:
         return torch.empty(logits.shape[:dim] + (k,) + logits.shape[dim + 1 :], dtype=torch.int64, device=logits.device)
     return perturbed_logits(logits, generator).topk(k, dim, sorted=True).indices
+
+
+def gumbel_softmax_top_k(
+    logits: Tensor,
+    k: int,
+    tau: float | Tensor = 1.0,
+    hard: bool = False,
+    dim: int = -1,
+    *,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """A relaxed random subset of ``k`` categories: the k-hot analogue of :func:`gumbel_softmax.gumbel_softmax`.
+
+    **Arguments:** ``logits``, ``tau``, ``dim`` and ``generator`` as in :func:`gumbel_softmax.gumbel_softmax`
+    (``tau`` may be a per-row tensor); ``k`` as in :func:`sample_without_replacement`.
+
+    **Returns:** the shape and dtype of ``logits``: non-negative entries summing to ``k`` along ``dim`` (not
+    bounded by 1 at high ``tau``; see the module docstring), exactly 0 (value and gradient) at ``-inf``
+    categories. With ``hard=True`` the forward value is the exact k-hot
+    vector of :func:`sample_without_replacement` with the same noise, and the backward pass is the soft
+    vector's gradient (straight-through).
+
+    >>> g = torch.Generator().manual_seed(0)
+    >>> y = gumbel_softmax_top_k(torch.zeros(2, 5), k=2, tau=0.5, generator=g)
+    >>> y.sum(-1)
+    tensor([2., 2.])
+    """
+    dim = check_logits(logits, dim)
+    check_sample_size(logits, k, dim)
+    tau = check_tau(tau, logits)
+    if logits.numel() == 0:
+        return logits.softmax(dim)
+    minus_gumbel = log_exponential(logits.shape, compute_dtype(logits.dtype), logits.device, generator)
+    x = logits.to(minus_gumbel.dtype)
+    if isinstance(tau, Tensor):
+        tau = tau.to(minus_gumbel.dtype)
+    neg_z = minus_gumbel.sub_(x)  # -(logits + G): +inf at masked categories
+    index = neg_z.topk(k, dim, largest=False).indices if hard else None
+    tau_grad = isinstance(tau, Tensor) and tau.requires_grad
+    if index is not None and not (torch.is_grad_enabled() and (x.requires_grad or tau_grad)):
+        return one_hot_like(index, logits, dim)
+    z = temper_(neg_z, tau)  # alpha / tau
+    y = z.softmax(dim)
+    total = y
+    for _ in range(k - 1):
+        z = z + _log1m_softmax(z, y, dim) / tau
+        y = z.softmax(dim)
+        total = total + y
+    total = total.to(logits.dtype)
+    return total if index is None else _StraightThrough.apply(total, index, dim)
+
+
+def _log1m_softmax(z: Tensor, p: Tensor, dim: int) -> Tensor:
+    """``log(1 - p)`` for ``p = softmax(z)``, finite and accurate where ``p`` rounds to 1.
+
+    Off each row's top entry ``p <= 1/2`` and ``log1p(-p)`` is accurate. At the top it is computed as
+    ``logsumexp`` of the other entries minus ``logsumexp`` of all, so a top entry with ``p == 1.0`` gets a
+    finite value and a finite gradient (the row needs a second finite entry: ``k`` <= unmasked categories).
+    """
+    top = z.argmax(dim, keepdim=True)
+    is_top = torch.zeros_like(z, dtype=torch.bool).scatter_(dim, top, True)
+    rest = torch.log1p(-p.masked_fill(is_top, 0.0))
+    at_top = z.masked_fill(is_top, float("-inf")).logsumexp(dim, keepdim=True) - z.logsumexp(dim, keepdim=True)
+    return torch.where(is_top, at_top, rest)
