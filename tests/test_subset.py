@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -81,6 +82,8 @@ def test_bad_k_and_too_few_unmasked_categories_are_refused():
     for k in (True, 2.0):
         with pytest.raises(TypeError, match="k must be an int"):
             gs.sample_without_replacement(logits, k)
+    for k in (np.int64(2), torch.tensor(2)):  # integers by operator.index, as torch.topk takes them
+        assert gs.sample_without_replacement(logits, k).shape == (3, 2)
     logits[1, 1:] = -math.inf
     logits[2, 2:] = -math.inf
     with pytest.raises(ValueError, match=r"2 of 3 row\(s\) .* fewer than k=3 unmasked categories \(the fewest: 1\)"):
@@ -175,3 +178,25 @@ def test_the_recurrence_of_xie_and_ermon_written_out(tau):
         expected += a
         alpha = alpha + torch.log(1 - a)
     torch.testing.assert_close(gs.gumbel_softmax_top_k(logits, 3, tau=tau, generator=seeded()), expected)
+
+
+def test_dim_half_precision_and_a_per_row_temperature_with_hard():
+    """Categories on dim 1 of a float16 [B, K, 2] tensor; hard=True with a tau tensor that needs a gradient."""
+    logits = torch.randn(6, 5, 2).half().requires_grad_()
+    tau = torch.full((6, 1, 2), 0.5, requires_grad=True)
+    y = gs.gumbel_softmax_top_k(logits, 2, tau=tau, hard=True, dim=1, generator=seeded())
+    assert y.dtype == torch.float16 and bool(((y == 0) | (y == 1)).all())
+    assert bool((y.sum(1) == 2).all())
+    (y.float() * torch.randn(6, 5, 2)).sum().backward()
+    assert bool(torch.isfinite(logits.grad).all()) and bool(torch.isfinite(tau.grad).all())
+    soft = gs.gumbel_softmax_top_k(logits.detach().double(), 2, tau=0.5, dim=1, generator=seeded())
+    torch.testing.assert_close(soft.sum(1), torch.full((6, 2), 2.0, dtype=torch.float64))
+
+
+def test_both_trace_with_fullgraph_compile():
+    torch._dynamo.reset()
+    logits = torch.randn(8, 6)
+    subset = torch.compile(lambda x: gs.sample_without_replacement(x, 3), backend="eager", fullgraph=True)(logits)
+    assert bool((subset.sort(-1).values.diff(dim=-1) > 0).all())
+    relaxed = torch.compile(lambda x: gs.gumbel_softmax_top_k(x, 3, tau=0.5), backend="eager", fullgraph=True)
+    torch.testing.assert_close(relaxed(logits).sum(-1), torch.full((8,), 3.0))

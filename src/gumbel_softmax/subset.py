@@ -4,11 +4,11 @@ Perturb the logits with independent standard Gumbel noise and keep the ``k`` lar
 
 .. math:: (I_1, \dots, I_k) = \operatorname{top-}k\,(\ell + G), \qquad G_i \sim \mathrm{Gumbel}(0, 1),
 
-in decreasing order of ``l + G``. ``I_1`` is a Gumbel-max sample, and the whole tuple is a draw of ``k``
+in decreasing order of ``logits + G``. ``I_1`` is a Gumbel-max sample, and the whole tuple is a draw of ``k``
 categories one after another without replacement, each from the softmax of the categories still left
 (the Plackett-Luce law):
 
-.. math:: P(I_1 = i_1, \dots, I_k = i_k) = \prod_{j=1}^{k} \frac{p_{i_j}}{1 - \sum_{l<j} p_{i_l}},
+.. math:: P(I_1 = i_1, \dots, I_k = i_k) = \prod_{j=1}^{k} \frac{p_{i_j}}{1 - \sum_{m<j} p_{i_m}},
           \qquad p = \mathrm{softmax}(\ell).
 
 Yellott (1977), "The relationship between Luce's choice axiom, Thurstone's theory of comparative judgment,
@@ -26,7 +26,7 @@ selection of Plötz and Roth, NeurIPS 2018, "Neural Nearest Neighbors Networks")
 
 The entries of ``y`` are non-negative and sum to ``k``, but at high temperatures an entry can exceed 1: for
 two categories, ``k = 2`` and ``tau = 1``, ``a^(2) = (1/2, 1/2)`` whatever the logits, so ``y = a^(1) + 1/2``.
-As ``tau -> 0``, ``y`` tends to the k-hot vector of the top ``k`` of ``l + G``, the exact sample above.
+As ``tau -> 0``, ``y`` tends to the k-hot vector of the top ``k`` of ``logits + G``, the exact sample above.
 ``k = 1`` is the Gumbel-Softmax sample.
 """
 
@@ -49,12 +49,14 @@ def sample_without_replacement(
 
     **Arguments:** ``logits`` and ``dim`` as in :func:`gumbel_softmax.sample`; ``k``, an int from 1 to the
     number of categories. ``-inf`` categories are never drawn, so every row needs at least ``k`` finite
-    logits (a ``ValueError`` says which rows have fewer, while validation is on).
+    logits (a ``ValueError`` says which rows have fewer, while validation is on; with validation off, or
+    inside ``torch.compile``, such a row silently gets masked categories).
 
     **Returns:** int64 indices, the shape of ``logits`` with size ``k`` along ``dim``; position ``j`` holds
-    the ``j``-th draw. ``k = 1`` is :func:`gumbel_softmax.sample` with ``dim`` kept. For a k-hot mask
-    (a random subset of size ``k``) scatter ones: ``torch.zeros_like(logits).scatter_(dim, index, 1.0)``.
-    Not differentiable.
+    the ``j``-th draw. ``k = 1`` is :func:`gumbel_softmax.sample` with ``dim`` kept (the same draw on the
+    torch path; ``sample`` uses the fused kernel's own noise on CUDA). This reference runs on every device.
+    For a k-hot mask (a random subset of size ``k``) scatter ones:
+    ``torch.zeros_like(logits).scatter_(dim, index, 1.0)``. Not differentiable.
 
     >>> g = torch.Generator().manual_seed(0)
     >>> index = sample_without_replacement(torch.tensor([[0.0, 1.0, float("-inf"), 2.0]]), k=3, generator=g)
@@ -62,7 +64,7 @@ def sample_without_replacement(
     [0, 1, 3]
     """
     dim = check_logits(logits, dim)
-    check_sample_size(logits, k, dim)
+    k = check_sample_size(logits, k, dim)
     if logits.numel() == 0:
         return torch.empty(logits.shape[:dim] + (k,) + logits.shape[dim + 1 :], dtype=torch.int64, device=logits.device)
     return perturbed_logits(logits, generator).topk(k, dim, sorted=True).indices
@@ -94,7 +96,7 @@ def gumbel_softmax_top_k(
     tensor([2., 2.])
     """
     dim = check_logits(logits, dim)
-    check_sample_size(logits, k, dim)
+    k = check_sample_size(logits, k, dim)
     tau = check_tau(tau, logits)
     if logits.numel() == 0:
         return logits.softmax(dim)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import operator
 from collections.abc import Iterator
 
 import torch
@@ -120,9 +121,16 @@ def _describe_bad_logits(logits: Tensor, dim: int, row_max: Tensor, name: str) -
     )
 
 
-def check_sample_size(logits: Tensor, k: int, dim: int) -> None:
-    """Check ``k`` for drawing without replacement along the normalized ``dim``: an int from 1 to the number
-    of categories, and, when validation is on, no more than the unmasked (finite) categories of any row."""
+def check_sample_size(logits: Tensor, k: int, dim: int) -> int:
+    """Check ``k`` for drawing without replacement along the normalized ``dim`` and return it as an int.
+
+    An integer (a NumPy integer or a 0-d integer tensor is fine; a bool is not) from 1 to the number of
+    categories, and, when validation is on, no more than the unmasked (finite) categories of any row.
+    """
+    try:
+        k = k if isinstance(k, bool) else operator.index(k)
+    except TypeError:
+        pass
     if isinstance(k, bool) or not isinstance(k, int):
         raise TypeError(f"k must be an int, got {type(k).__name__}")
     categories = logits.shape[dim]
@@ -139,6 +147,7 @@ def check_sample_size(logits: Tensor, k: int, dim: int) -> None:
                 f"{int(short.sum())} of {unmasked.numel()} row(s) of logits along dim={dim} have fewer than "
                 f"k={k} unmasked categories (the fewest: {int(unmasked.min())}); -inf categories are never drawn"
             )
+    return k
 
 
 def check_tau(tau: float | Tensor, logits: Tensor) -> float | Tensor:

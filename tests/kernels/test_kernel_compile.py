@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import gumbel_softmax as gs
-import gumbel_softmax.kernels
+import gumbel_softmax.kernels  # registers the custom operators
 from tests.kernels.kernel_support import DEVICE, HAS_CUDA, quiet_interpreter, requires_cuda
 
 pytestmark = quiet_interpreter

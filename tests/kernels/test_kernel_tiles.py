@@ -13,7 +13,7 @@ from gumbel_softmax.kernels.tiles import (
     launch_settings,
     rows_and_inner,
 )
-from tests.kernels.kernel_support import DEVICE  # noqa: F401  (skips the module without Triton)
+from tests.kernels.kernel_support import DEVICE  # noqa: F401  (its importorskip; tests/kernels/conftest.py also skips)
 
 
 @pytest.mark.parametrize("n_rows", [1, 3, 1000, 1048576])
