@@ -109,12 +109,16 @@ def gumbel_softmax_from_noise(
     return _relax(logits, minus_gumbel, tau, hard, dim)
 
 
-def _relax(logits: Tensor, minus_gumbel: Tensor, tau: float | Tensor, hard: bool, dim: int) -> Tensor:
+def _relax(logits: Tensor, minus_gumbel: Tensor, tau: float | Tensor, hard: bool, dim: int, k: int = 1) -> Tensor:
     """softmax((logits - minus_gumbel) / tau), hard or soft; ``minus_gumbel`` is in the compute dtype.
 
     ``minus_gumbel`` must be a fresh buffer: it is overwritten in place with
     ``-(logits + G)``, then divided by ``-tau``, which saves passes over memory and
     allocations (autograd records the in-place ops; none needs the old values).
+
+    ``k > 1`` is the relaxed k-subset of :func:`gumbel_softmax.gumbel_softmax_top_k`: the sum of
+    ``k`` softmaxes, each after taking the previous one's mass out, ``alpha += log(1 - a)``;
+    hard, the exact k-hot vector of the top ``k`` of ``logits + G``.
     """
     x = logits.to(minus_gumbel.dtype)
     tau_grad = isinstance(tau, Tensor) and tau.requires_grad
@@ -124,13 +128,34 @@ def _relax(logits: Tensor, minus_gumbel: Tensor, tau: float | Tensor, hard: bool
     neg_z = minus_gumbel.sub_(x)
     # argmin of -(logits + G) is the exact Gumbel-max sample (negation is exact, so ties
     # resolve to the first index, as in `sample`); scaling by tau first could create ties.
-    index = neg_z.argmin(dim, keepdim=True) if hard else None
+    index = None
+    if hard:
+        index = neg_z.argmin(dim, keepdim=True) if k == 1 else neg_z.topk(k, dim, largest=False).indices
     if index is not None and not needs_grad:
         return one_hot_like(index, logits, dim)
-    y = torch.softmax(temper_(neg_z, tau), dim)
+    z = temper_(neg_z, tau)  # (logits + G) / tau
+    y = a = torch.softmax(z, dim)
+    for _ in range(k - 1):
+        z = z + _log1m_softmax(z, a, dim) / tau
+        a = torch.softmax(z, dim)
+        y = y + a
     if y.dtype != logits.dtype:
         y = y.to(logits.dtype)
     return y if index is None else _StraightThrough.apply(y, index, dim)
+
+
+def _log1m_softmax(z: Tensor, p: Tensor, dim: int) -> Tensor:
+    """``log(1 - p)`` for ``p = softmax(z)``, finite and accurate where ``p`` rounds to 1.
+
+    Off each row's top entry ``p <= 1/2`` and ``log1p(-p)`` is accurate. At the top it is computed as
+    ``logsumexp`` of the other entries minus ``logsumexp`` of all, so a top entry with ``p == 1.0`` gets a
+    finite value and a finite gradient (the row needs a second finite entry: ``k`` <= unmasked categories).
+    """
+    top = z.argmax(dim, keepdim=True)
+    is_top = torch.zeros_like(z, dtype=torch.bool).scatter_(dim, top, True)
+    rest = torch.log1p(-p.masked_fill(is_top, 0.0))
+    at_top = z.masked_fill(is_top, float("-inf")).logsumexp(dim, keepdim=True) - z.logsumexp(dim, keepdim=True)
+    return torch.where(is_top, at_top, rest)
 
 
 def temper_(neg_z: Tensor, tau: float | Tensor) -> Tensor:

@@ -35,7 +35,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from gumbel_softmax.functional import _StraightThrough, one_hot_like, perturbed_logits, temper_
+from gumbel_softmax.functional import _relax, perturbed_logits
 from gumbel_softmax.noise import compute_dtype, log_exponential
 from gumbel_softmax.validation import check_logits, check_sample_size, check_tau
 
@@ -101,34 +101,4 @@ def gumbel_softmax_top_k(
     if logits.numel() == 0:
         return logits.softmax(dim)
     minus_gumbel = log_exponential(logits.shape, compute_dtype(logits.dtype), logits.device, generator)
-    x = logits.to(minus_gumbel.dtype)
-    if isinstance(tau, Tensor):
-        tau = tau.to(minus_gumbel.dtype)
-    neg_z = minus_gumbel.sub_(x)  # -(logits + G): +inf at masked categories
-    index = neg_z.topk(k, dim, largest=False).indices if hard else None
-    tau_grad = isinstance(tau, Tensor) and tau.requires_grad
-    if index is not None and not (torch.is_grad_enabled() and (x.requires_grad or tau_grad)):
-        return one_hot_like(index, logits, dim)
-    z = temper_(neg_z, tau)  # alpha / tau
-    y = z.softmax(dim)
-    total = y
-    for _ in range(k - 1):
-        z = z + _log1m_softmax(z, y, dim) / tau
-        y = z.softmax(dim)
-        total = total + y
-    total = total.to(logits.dtype)
-    return total if index is None else _StraightThrough.apply(total, index, dim)
-
-
-def _log1m_softmax(z: Tensor, p: Tensor, dim: int) -> Tensor:
-    """``log(1 - p)`` for ``p = softmax(z)``, finite and accurate where ``p`` rounds to 1.
-
-    Off each row's top entry ``p <= 1/2`` and ``log1p(-p)`` is accurate. At the top it is computed as
-    ``logsumexp`` of the other entries minus ``logsumexp`` of all, so a top entry with ``p == 1.0`` gets a
-    finite value and a finite gradient (the row needs a second finite entry: ``k`` <= unmasked categories).
-    """
-    top = z.argmax(dim, keepdim=True)
-    is_top = torch.zeros_like(z, dtype=torch.bool).scatter_(dim, top, True)
-    rest = torch.log1p(-p.masked_fill(is_top, 0.0))
-    at_top = z.masked_fill(is_top, float("-inf")).logsumexp(dim, keepdim=True) - z.logsumexp(dim, keepdim=True)
-    return torch.where(is_top, at_top, rest)
+    return _relax(logits, minus_gumbel, tau, hard, dim, k)

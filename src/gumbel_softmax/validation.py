@@ -128,11 +128,11 @@ def check_sample_size(logits: Tensor, k: int, dim: int) -> int:
     categories, and, when validation is on, no more than the unmasked (finite) categories of any row.
     """
     try:
-        k = k if isinstance(k, bool) else operator.index(k)
+        if isinstance(k, bool):
+            raise TypeError
+        k = operator.index(k)
     except TypeError:
-        pass
-    if isinstance(k, bool) or not isinstance(k, int):
-        raise TypeError(f"k must be an int, got {type(k).__name__}")
+        raise TypeError(f"k must be an int, got {type(k).__name__}") from None
     categories = logits.shape[dim]
     if not 1 <= k <= categories:
         raise ValueError(
