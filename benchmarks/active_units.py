@@ -33,6 +33,14 @@ def unit_statistics(model: DiscreteVAE, x: torch.Tensor) -> tuple[torch.Tensor, 
         return kl.mean(0), p.var(0).sum(-1) / (2 if model.latent.bernoulli else 1)
 
 
+def load_vae(runs: Path, model_name: str, row: str, pixels: int) -> DiscreteVAE:
+    """The trained VAE of ``runs/<model_name>/<row>/seed0/checkpoint.pt``, in eval mode."""
+    state = torch.load(runs / model_name / row / "seed0" / "checkpoint.pt", map_location="cpu", weights_only=False)
+    model = DiscreteVAE(pixels, LATENTS[model_name])
+    model.load_state_dict(state["model"])
+    return model.eval()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=Path, default=Path("runs/mnist"))
@@ -41,15 +49,10 @@ def main() -> None:
     parser.add_argument("--dataset", default="mnist")
     args = parser.parse_args()
     x = load(args.dataset, binarization="fixed", seed=0).test
-    latent = LATENTS[args.model]
     print(f"| {args.model} row | units | active (Var > 0.01) | KL > 0.01 nats | total KL (nats) |")
     print("|---|---:|---:|---:|---:|")
     for row in args.rows.split(","):
-        state = torch.load(args.runs / args.model / row / "seed0" / "checkpoint.pt", map_location="cpu",
-                           weights_only=False)  # fmt: skip
-        model = DiscreteVAE(x.shape[1], latent)
-        model.load_state_dict(state["model"])
-        kl, activity = unit_statistics(model.eval(), x)
+        kl, activity = unit_statistics(load_vae(args.runs, args.model, row, x.shape[1]), x)
         print(f"| {row} | {kl.numel()} | {int((activity > 0.01).sum())} | {int((kl > 0.01).sum())} | {kl.sum():.1f} |")
 
 

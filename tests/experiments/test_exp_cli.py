@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 
 import pytest
@@ -75,6 +76,23 @@ def test_lr_decay_is_a_step_function_of_the_step(tmp_path, capsys):
     assert "--lr-decay must be in (0, 1]" in capsys.readouterr().err
 
 
+def test_kl_warmup_rises_linearly_and_only_the_vae_takes_it(tmp_path, capsys):
+    config = train.TrainConfig(kl_warmup=4)
+    assert [train.kl_weight(config, step) for step in range(6)] == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
+    assert train.kl_weight(train.TrainConfig(), 0) == 1.0, "off by default"
+    assert main(["train", "vae", "--kl-warmup", "-1", "--out", str(tmp_path)]) == 2
+    assert "--kl-warmup takes a number of steps >= 0" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="only for the VAE"):
+        train.train(train.TrainConfig(model="sbn", kl_warmup=10, out=str(tmp_path)))
+    # A run saved before the option existed ran without warm-up: it is that run, and no other.
+    saved = json.loads(json.dumps(dataclasses.asdict(train.TrainConfig())))
+    del saved["kl_warmup"]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    train.check_same_run(tmp_path, train.TrainConfig())
+    with pytest.raises(ValueError, match="kl_warmup: 0 -> 10"):
+        train.check_same_run(tmp_path, train.TrainConfig(kl_warmup=10))
+
+
 def test_reproduce_reuses_only_runs_of_the_same_configuration(tmp_path, capsys):
     args = ["bench", "reproduce", "--models", "sbn-bern", "--rows", "Annealed ST", "--seeds", "0", "--steps", "2",
             "--eval-samples", "2", "--out", str(tmp_path), "--no-progress"]
@@ -105,5 +123,7 @@ def test_reproduce_heading_says_whether_the_runs_follow_the_paper():
     assert "paper's data and length" in reproduce.format_results([paper])
     for change in ({"dataset": "digits"}, {"steps": 3000}, {"hidden": [256, 128]}, {"eval_samples": 10}):
         assert "not comparable" in reproduce.format_results([paper | change]), change
+    assert "KL warm-up over 100 steps" in reproduce.format_results([paper | {"kl_warmup": 100}])
+    assert "warm-up" not in reproduce.format_results([paper | {"kl_warmup": 0}])
     unfinished = {k: v for k, v in paper.items() if not k.startswith("test_")}
     assert "no finished run yet" in reproduce.format_results([unfinished])

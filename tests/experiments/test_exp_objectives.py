@@ -107,6 +107,29 @@ def test_each_estimator_trains_its_documented_objective(name):
     assert math.isfinite(float(result.loss.mean()))
 
 
+def test_kl_weight_scales_the_kl_gradient_and_leaves_the_loss_whole():
+    torch.manual_seed(0)
+    model = DiscreteVAE(6, Latent("bernoulli", 3), hidden=(5,))
+    x = torch.bernoulli(torch.full((4, 6), 0.5), generator=torch.Generator().manual_seed(1))
+
+    def gradients(weight):
+        model.zero_grad()
+        result = vae_objective(model, x, estimators.get("gumbel_softmax"), tau=0.7,
+                               generator=torch.Generator().manual_seed(2), kl_weight=weight)
+        result.surrogate.mean().backward()
+        return result.loss, [p.grad.clone() for p in model.parameters()]
+
+    loss_off, off = gradients(0.0)
+    loss_half, half = gradients(0.5)
+    model.zero_grad()
+    model.latent.kl_to_uniform(model.encode(x)).mean().backward()
+    kl = [torch.zeros_like(p) if p.grad is None else p.grad.clone() for p in model.parameters()]  # decoder: none
+    assert torch.equal(loss_off, loss_half), "the reported loss keeps the whole KL"
+    for g_off, g_half, g_kl in zip(off, half, kl, strict=True):
+        assert torch.allclose(g_half - g_off, 0.5 * g_kl, atol=1e-6)
+    assert any(g.abs().max() > 1e-3 for g in kl), "the check above would be empty"
+
+
 class _Counting:
     """Wraps an estimator and counts its calls with gradients enabled (the ones that may update state)."""
 

@@ -14,7 +14,12 @@ Which objective an estimator trains (Jang et al. 2017, Section 4; their notebook
 
 In both, the KL to the uniform prior is computed in closed form and
 differentiated exactly; only the reconstruction term goes through the
-estimator. The SBN (Section 4.1) trains ``E_h[-log p(lower | h)]``, the
+estimator. A KL warm-up (Bowman et al. 2016, "Generating Sentences from a
+Continuous Space"; Sønderby et al. 2016, "Ladder Variational Autoencoders")
+scales the KL's *gradient* by ``kl_weight`` in ``[0, 1]``; the reported loss
+keeps the full KL, so it stays the objective above.
+
+The SBN (Section 4.1) trains ``E_h[-log p(lower | h)]``, the
 importance-sampled bound with ``m = 1``; its stochastic layers are chained: the
 loss seen by layer ``l``'s estimator runs layer ``l + 1``'s estimator (once per step: see
 :func:`sbn_objective`).
@@ -72,8 +77,12 @@ def vae_objective(
     tau: float,
     generator: torch.Generator | None = None,
     baseline: BaselineFn = _no_baseline,
+    kl_weight: float = 1.0,
 ) -> StepLoss:
-    """The VAE's per-example objective (module docstring) with the estimator's gradient; ``x`` is ``[B, D]``."""
+    """The VAE's per-example objective (module docstring) with the estimator's gradient; ``x`` is ``[B, D]``.
+
+    ``kl_weight`` multiplies the KL term of the surrogate only (warm-up); ``loss`` has the full KL.
+    """
     logits = model.encode(x)
     out = estimator(
         logits,
@@ -84,7 +93,7 @@ def vae_objective(
         baseline=baseline(0, x),
     )
     kl = model.latent.kl_to_uniform(logits)
-    return StepLoss(out.surrogate + kl, (out.loss + kl).detach())
+    return StepLoss(out.surrogate + kl_weight * kl, (out.loss + kl).detach())
 
 
 def _as_loss(out: object) -> Tensor:

@@ -93,6 +93,7 @@ def _config(args: argparse.Namespace, model: str, row: str, seed: int) -> TrainC
         steps=args.steps,
         batch_size=args.batch_size,
         lr=args.lr,
+        kl_warmup=args.kl_warmup if kind == "vae" else 0,
         seed=seed,
         device=args.device,
         backend=args.backend,
@@ -160,7 +161,8 @@ def run_table(args: argparse.Namespace) -> list[dict[str, Any]]:
                 if config.out not in done:
                     done[config.out] = _run(args, config)
                 record = {"model": model, "row": row, "seed": seed, "folder": config.out, "dataset": config.dataset,
-                          "steps": config.steps, "hidden": list(config.hidden), "eval_samples": config.eval_samples}
+                          "steps": config.steps, "hidden": list(config.hidden), "eval_samples": config.eval_samples,
+                          "kl_warmup": config.kl_warmup}
                 if shared != row:
                     record["same_run_as"] = shared
                 results.append(record | done[config.out])
@@ -225,6 +227,9 @@ def format_results(results: list[dict[str, Any]]) -> str:
             note = " (paper's data and length; ours with Adam at one rate, the paper's SGD+momentum tuned per row)"
         else:
             note = " (paper: MNIST, 50k steps; not comparable with this run's data/length)"
+        warmups = sorted({r.get("kl_warmup", 0) for r in mine} - {0})
+        if warmups:
+            note += f"; KL warm-up over {', '.join(map(str, warmups))} steps"
         blocks.append(f"{model}, {len(mine) // len(rows)} seed(s) per row{note}\n" + format_table(headers, rows))
     return "\n\n".join(blocks)
 
@@ -253,6 +258,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--batch-size", type=int, default=100)
     add("--lr", type=float, default=1e-3, help="Adam learning rate for every run (default 1e-3)")
     add("--anneal", default="exponential", help="schedule of the annealed rows (default Jang's notebook's)")
+    add("--kl-warmup", type=int, default=0, metavar="STEPS",
+        help="VAE rows: KL weight from 0 to 1 over the first STEPS steps (default 0: none, as in the paper)")
     add("--eval-samples", type=int, default=1000, help="importance samples of the test bound (default 1000)")
     add("--device", default="cpu")
     add("--backend", choices=BACKENDS, default="auto", help="as in `train` (default auto: kernels on CUDA)")

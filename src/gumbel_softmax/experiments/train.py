@@ -55,7 +55,7 @@ from gumbel_softmax.experiments.objectives import (
     vae_objective,
 )
 
-__all__ = ["TrainConfig", "train", "check_same_run", "make_schedule", "learning_rate"]
+__all__ = ["TrainConfig", "train", "check_same_run", "make_schedule", "learning_rate", "kl_weight"]
 
 
 @dataclass
@@ -80,6 +80,7 @@ class TrainConfig:
     lr: float = 1e-3
     lr_decay: float = 1.0
     lr_decay_every: int = 1000
+    kl_warmup: int = 0
     seed: int = 0
     device: str = "cpu"
     backend: str = "auto"
@@ -102,6 +103,11 @@ class TrainConfig:
 def learning_rate(config: TrainConfig, step: int) -> float:
     """``lr * lr_decay ** (step // lr_decay_every)``: the authors' notebook multiplies it by 0.9 every 1000 steps."""
     return config.lr * config.lr_decay ** (step // config.lr_decay_every)
+
+
+def kl_weight(config: TrainConfig, step: int) -> float:
+    """The KL term's weight at ``step``: ``min(1, step / kl_warmup)``, a linear warm-up (1 throughout without)."""
+    return min(1.0, step / config.kl_warmup) if config.kl_warmup else 1.0
 
 
 def make_schedule(spec: str, tau: float, steps: int) -> Any:
@@ -166,10 +172,11 @@ class Experiment:
             return None
         return self.baselines[layer](below.flatten(1)).squeeze(-1)
 
-    def objective(self, x: Tensor, tau: float, generator: torch.Generator) -> StepLoss:
+    def objective(self, x: Tensor, tau: float, generator: torch.Generator, kl_weight: float = 1.0) -> StepLoss:
         if isinstance(self.model, DiscreteVAE):
             return vae_objective(
-                self.model, x, self.estimators[0], tau=tau, generator=generator, baseline=self._baseline
+                self.model, x, self.estimators[0], tau=tau, generator=generator, baseline=self._baseline,
+                kl_weight=kl_weight,
             )
         half = x.shape[-1] // 2
         upper, lower = x[:, :half], x[:, half:]
@@ -273,7 +280,9 @@ def check_same_run(out: Path, config: TrainConfig) -> None:
     evaluation, logging or device options."""
     saved = json.loads((out / "config.json").read_text())
     now = json.loads(json.dumps(asdict(config)))
-    changed = sorted(k for k in saved.keys() & now.keys() if k not in _RESUMABLE_CHANGES and saved[k] != now[k])
+    # An option added after the run was saved ran at its default then (e.g. kl_warmup = 0).
+    saved = json.loads(json.dumps(asdict(TrainConfig()))) | saved
+    changed = sorted(k for k in now if k not in _RESUMABLE_CHANGES and saved[k] != now[k])
     if changed:
         details = ", ".join(f"{k}: {saved[k]!r} -> {now[k]!r}" for k in changed)
         raise ValueError(f"the run saved in {out} was made with other options ({details}); resume it with its "
@@ -302,6 +311,8 @@ def _train(config: TrainConfig) -> dict[str, Any]:
         raise ValueError("--steps, --batch-size and --eval-samples must be >= 1 and --lr > 0")
     if not 0 < config.lr_decay <= 1 or config.lr_decay_every < 1:
         raise ValueError("--lr-decay must be in (0, 1] (1: none) and --lr-decay-every >= 1")
+    if config.kl_warmup < 0 or (config.kl_warmup and config.model != "vae"):
+        raise ValueError("--kl-warmup takes a number of steps >= 0 (0: none), and only for the VAE (the SBN has no KL)")
     schedule = make_schedule(config.anneal, config.tau, config.steps)
     world, device = setup(config.device)
     out = Path(config.out)
@@ -338,7 +349,7 @@ def _train(config: TrainConfig) -> dict[str, Any]:
         x = data.train[world.shard(order(step))].to(device)
         if data.binarization == "dynamic":
             x = binarize(x, generator)
-        result = exp.objective(x, tau, generator)
+        result = exp.objective(x, tau, generator, kl_weight(config, step))
         optimizer.zero_grad(set_to_none=True)
         result.surrogate.mean().backward()
         average_gradients(params, world)
@@ -428,6 +439,10 @@ def add_arguments(parser: argparse.ArgumentParser, model: str) -> None:
         help="multiply the learning rate by this every --lr-decay-every steps (default 1: none; the notebook: 0.9)")
     add("--lr-decay-every", type=int, default=d.lr_decay_every,
         help="steps between learning-rate decays (default 1000)")
+    if model == "vae":
+        add("--kl-warmup", type=int, default=d.kl_warmup, metavar="STEPS",
+            help="raise the KL term's weight linearly from 0 to 1 over the first STEPS steps (default 0: none); "
+            "the logged loss keeps the full KL")
     add("--seed", type=int, default=d.seed, help="seed of weights, data order and noise (default 0)")
     add("--device", default=d.device, help="cpu or cuda (fused kernels are used on CUDA where they exist)")
     add("--backend", choices=BACKENDS, default=d.backend,
