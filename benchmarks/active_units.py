@@ -10,15 +10,16 @@ Reads the ``checkpoint.pt`` of each run folder, which ``--export`` does not copy
 from __future__ import annotations
 
 import argparse
+import json
 import math
+from dataclasses import fields
 from pathlib import Path
 
 import torch
 
 from gumbel_softmax.experiments.data import load
-from gumbel_softmax.experiments.models import DiscreteVAE, Latent
-
-LATENTS = {"vae-bern": Latent("bernoulli", 200), "vae-cat": Latent("categorical", 20, 10)}
+from gumbel_softmax.experiments.models import DiscreteVAE
+from gumbel_softmax.experiments.train import TrainConfig
 
 
 def unit_statistics(model: DiscreteVAE, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -33,26 +34,31 @@ def unit_statistics(model: DiscreteVAE, x: torch.Tensor) -> tuple[torch.Tensor, 
         return kl.mean(0), p.var(0).sum(-1) / (2 if model.latent.bernoulli else 1)
 
 
-def load_vae(runs: Path, model_name: str, row: str, pixels: int) -> DiscreteVAE:
-    """The trained VAE of ``runs/<model_name>/<row>/seed0/checkpoint.pt``, in eval mode."""
-    state = torch.load(runs / model_name / row / "seed0" / "checkpoint.pt", map_location="cpu", weights_only=False)
-    model = DiscreteVAE(pixels, LATENTS[model_name])
-    model.load_state_dict(state["model"])
-    return model.eval()
+def load_run(runs: Path, model_name: str, row: str, seed: int = 0) -> tuple[DiscreteVAE, torch.Tensor]:
+    """The trained VAE of ``runs/<model_name>/<row>/seed<seed>`` (eval mode) and its run's test images.
+
+    Sizes, latent layer and data (set, binarization, data seed) come from the run's ``config.json``.
+    """
+    folder = runs / model_name / row / f"seed{seed}"
+    saved = json.loads((folder / "config.json").read_text())
+    config = TrainConfig(**{f.name: saved[f.name] for f in fields(TrainConfig) if f.name in saved})
+    data = load(config.dataset, config.data_dir, config.binarization, config.data_seed)
+    model = DiscreteVAE(data.pixels, config.latent_layer(), tuple(config.hidden))
+    model.load_state_dict(torch.load(folder / "checkpoint.pt", map_location="cpu", weights_only=False)["model"])
+    return model.eval(), data.test
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=Path, default=Path("runs/mnist"))
-    parser.add_argument("--model", choices=sorted(LATENTS), default="vae-bern")
+    parser.add_argument("--model", choices=["vae-bern", "vae-cat"], default="vae-bern")
     parser.add_argument("--rows", default="Gumbel-S,ST_Gumbel-S,DARN,SF", help="run folders, comma-separated")
-    parser.add_argument("--dataset", default="mnist")
+    parser.add_argument("--seed", type=int, default=0, help="the seed<S> folder of each row (default 0)")
     args = parser.parse_args()
-    x = load(args.dataset, binarization="fixed", seed=0).test
     print(f"| {args.model} row | units | active (Var > 0.01) | KL > 0.01 nats | total KL (nats) |")
     print("|---|---:|---:|---:|---:|")
     for row in args.rows.split(","):
-        kl, activity = unit_statistics(load_vae(args.runs, args.model, row, x.shape[1]), x)
+        kl, activity = unit_statistics(*load_run(args.runs, args.model, row, args.seed))
         print(f"| {row} | {kl.numel()} | {int((activity > 0.01).sum())} | {int((kl > 0.01).sum())} | {kl.sum():.1f} |")
 
 

@@ -16,10 +16,9 @@ import argparse
 from pathlib import Path
 
 import torch
-from active_units import load_vae
+from active_units import load_run
 
 from gumbel_softmax import estimators
-from gumbel_softmax.experiments.data import load
 from gumbel_softmax.experiments.models import DiscreteVAE
 from gumbel_softmax.experiments.objectives import vae_bounds
 
@@ -45,13 +44,13 @@ def main() -> None:
     parser.add_argument("--taus", default="0.5,1", help="temperatures of the relaxed objective, comma-separated")
     parser.add_argument("--draws", type=int, default=10, help="relaxed samples per test image (default 10)")
     parser.add_argument("--samples", type=int, default=100, help="exact samples of the negative ELBO (default 100)")
+    parser.add_argument("--seed", type=int, default=0, help="the seed<S> folder of each row (default 0)")
     args = parser.parse_args()
-    x = load("mnist", binarization="fixed", seed=0).test
     taus = [float(t) for t in args.taus.split(",")]
     print(f"| {args.model} row | -ELBO (exact samples) | " + " | ".join(f"relaxed, tau={t:g}" for t in taus) + " |")
     print("|---|---:|" + "---:|" * len(taus))
     for row in args.rows.split(","):
-        model = load_vae(args.runs, args.model, row, x.shape[1])
+        model, x = load_run(args.runs, args.model, row, args.seed)
         generator = torch.Generator().manual_seed(0)
         batches = x.split(500)
         elbo = sum(float(vae_bounds(model, b, args.samples, generator)[0].sum()) for b in batches) / len(x)

@@ -84,6 +84,12 @@ def test_kl_warmup_rises_linearly_and_only_the_vae_takes_it(tmp_path, capsys):
     assert "--kl-warmup takes a number of steps >= 0" in capsys.readouterr().err
     with pytest.raises(ValueError, match="only for the VAE"):
         train.train(train.TrainConfig(model="sbn", kl_warmup=10, out=str(tmp_path)))
+    for bad in (["--kl-warmup", "-3"], ["--kl-warmup", "many"]):
+        with pytest.raises(SystemExit):
+            main(["bench", "reproduce", "--models", "vae-bern", *bad, "--out", str(tmp_path)])
+        assert "takes a number of steps >= 0" in capsys.readouterr().err
+    assert main(["bench", "reproduce", "--models", "sbn-bern", "--kl-warmup", "5", "--out", str(tmp_path)]) == 2
+    assert "--kl-warmup applies to the VAE models only" in capsys.readouterr().err
     # A run saved before the option existed ran without warm-up: it is that run, and no other.
     saved = json.loads(json.dumps(dataclasses.asdict(train.TrainConfig())))
     del saved["kl_warmup"]

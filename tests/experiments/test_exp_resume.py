@@ -106,13 +106,15 @@ def test_save_atomic_keeps_previous_checkpoint_when_writing_fails(tmp_path, monk
 
 
 def test_resume_in_process_with_state_dynamic_data_and_a_split_log_window(tmp_path):
-    # RELAX's network and Adam state, dynamic binarization's noise, the decayed learning rate and a log
-    # window (7) that straddles the stop at step 10 must all be restored for the resumed run to equal the
-    # uninterrupted one.
+    # RELAX's network and Adam state, dynamic binarization's noise, the decayed learning rate, a KL warm-up
+    # and a log window (7) that straddle the stop at step 10 must all be restored for the resumed run to
+    # equal the uninterrupted one.
     config = TrainConfig(estimator="relax", binarization="dynamic", hidden=(16,), variables=4, classes=3,
                          batch_size=20, steps=30, log_every=7, checkpoint_every=5, eval_every=0, eval_samples=4,
-                         progress=False, figures=False, seed=5, lr_decay=0.5, lr_decay_every=4)
+                         progress=False, figures=False, seed=5, lr_decay=0.5, lr_decay_every=4, kl_warmup=16)
     whole = train(replace(config, out=str(tmp_path / "whole")))
+    without = train(replace(config, kl_warmup=0, out=str(tmp_path / "without")))
+    assert without["test_neg_elbo"] != whole["test_neg_elbo"], "the training loop applies the warm-up"
     train(replace(config, steps=10, out=str(tmp_path / "split")))
     resumed = train(replace(config, resume=True, out=str(tmp_path / "split")))
     for key in ("test_neg_elbo", "test_nll_k4"):

@@ -14,10 +14,10 @@ Which objective an estimator trains (Jang et al. 2017, Section 4; their notebook
 
 In both, the KL to the uniform prior is computed in closed form and
 differentiated exactly; only the reconstruction term goes through the
-estimator. A KL warm-up (Bowman et al. 2016, "Generating Sentences from a
-Continuous Space"; Sønderby et al. 2016, "Ladder Variational Autoencoders")
-scales the KL's *gradient* by ``kl_weight`` in ``[0, 1]``; the reported loss
-keeps the full KL, so it stays the objective above.
+estimator. A KL warm-up (linear, as in Sønderby et al. 2016, "Ladder
+Variational Autoencoders"; Bowman et al. 2016 anneal the weight along a
+sigmoid) scales the KL's *gradient* by ``kl_weight`` in ``[0, 1]``; the
+reported loss keeps the full KL, so it stays the objective above.
 
 The SBN (Section 4.1) trains ``E_h[-log p(lower | h)]``, the
 importance-sampled bound with ``m = 1``; its stochastic layers are chained: the

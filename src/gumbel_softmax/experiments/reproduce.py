@@ -151,6 +151,8 @@ def run_table(args: argparse.Namespace) -> list[dict[str, Any]]:
     Rows whose runs are the same (the SBN's annealed ST, at tau = 1, is ST) share one run, kept in the
     folder of the first such row in the paper's order; the other row's record names it in ``same_run_as``.
     """
+    if args.kl_warmup and not any(MODELS[m][0] == "vae" for m in args.models):
+        raise ValueError("--kl-warmup applies to the VAE models only (the SBN has no KL); add vae-cat or vae-bern")
     results: list[dict[str, Any]] = []
     done: dict[str, dict[str, Any]] = {}  # run folder -> its final metrics, for rows that share a run
     for model in args.models:
@@ -229,7 +231,7 @@ def format_results(results: list[dict[str, Any]]) -> str:
             note = " (paper: MNIST, 50k steps; not comparable with this run's data/length)"
         warmups = sorted({r.get("kl_warmup", 0) for r in mine} - {0})
         if warmups:
-            note += f"; KL warm-up over {', '.join(map(str, warmups))} steps"
+            note += f"; ours with a KL warm-up over {', '.join(map(str, warmups))} steps, the paper without"
         blocks.append(f"{model}, {len(mine) // len(rows)} seed(s) per row{note}\n" + format_table(headers, rows))
     return "\n\n".join(blocks)
 
@@ -240,6 +242,16 @@ def _names(text: str, allowed: list[str]) -> list[str]:
     if unknown:
         raise argparse.ArgumentTypeError(f"unknown {unknown}; choose from {', '.join(allowed)}")
     return names
+
+
+def _steps(text: str) -> int:
+    try:
+        steps = int(text)
+    except ValueError:
+        steps = -1
+    if steps < 0:
+        raise argparse.ArgumentTypeError(f"takes a number of steps >= 0 (0: none), got {text!r}")
+    return steps
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -258,7 +270,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--batch-size", type=int, default=100)
     add("--lr", type=float, default=1e-3, help="Adam learning rate for every run (default 1e-3)")
     add("--anneal", default="exponential", help="schedule of the annealed rows (default Jang's notebook's)")
-    add("--kl-warmup", type=int, default=0, metavar="STEPS",
+    add("--kl-warmup", type=_steps, default=0, metavar="STEPS",
         help="VAE rows: KL weight from 0 to 1 over the first STEPS steps (default 0: none, as in the paper)")
     add("--eval-samples", type=int, default=1000, help="importance samples of the test bound (default 1000)")
     add("--device", default="cpu")

@@ -275,14 +275,17 @@ _RESUMABLE_CHANGES = {"steps", "resume", "progress", "figures", "eval_samples", 
                       "log_every", "checkpoint_every", "device", "out", "data_dir"}
 
 
+# Options added after runs were saved, with the value those runs ran at: a config.json without one is that run.
+_ADDED_LATER = {"kl_warmup": 0}
+
+
 def check_same_run(out: Path, config: TrainConfig) -> None:
     """Refuse (``ValueError``) when the run saved in ``out`` differs from ``config`` in more than length,
     evaluation, logging or device options."""
     saved = json.loads((out / "config.json").read_text())
     now = json.loads(json.dumps(asdict(config)))
-    # An option added after the run was saved ran at its default then (e.g. kl_warmup = 0).
-    saved = json.loads(json.dumps(asdict(TrainConfig()))) | saved
-    changed = sorted(k for k in now if k not in _RESUMABLE_CHANGES and saved[k] != now[k])
+    saved = _ADDED_LATER | saved
+    changed = sorted(k for k in saved.keys() & now.keys() if k not in _RESUMABLE_CHANGES and saved[k] != now[k])
     if changed:
         details = ", ".join(f"{k}: {saved[k]!r} -> {now[k]!r}" for k in changed)
         raise ValueError(f"the run saved in {out} was made with other options ({details}); resume it with its "
