@@ -282,9 +282,8 @@ _ADDED_LATER = {"kl_warmup": 0}
 def check_same_run(out: Path, config: TrainConfig) -> None:
     """Refuse (``ValueError``) when the run saved in ``out`` differs from ``config`` in more than length,
     evaluation, logging or device options."""
-    saved = json.loads((out / "config.json").read_text())
+    saved = _ADDED_LATER | json.loads((out / "config.json").read_text())
     now = json.loads(json.dumps(asdict(config)))
-    saved = _ADDED_LATER | saved
     changed = sorted(k for k in saved.keys() & now.keys() if k not in _RESUMABLE_CHANGES and saved[k] != now[k])
     if changed:
         details = ", ".join(f"{k}: {saved[k]!r} -> {now[k]!r}" for k in changed)
