@@ -29,10 +29,10 @@ import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
-from gumbel_softmax.kernels.gumbel_softmax import _backward_kernel, _forward_kernel
 from gumbel_softmax.kernels.noise import PHILOX_ROUNDS
 from gumbel_softmax.kernels.online import _partials_kernel
-from gumbel_softmax.kernels.sample import _sample_kernel
+from gumbel_softmax.kernels.sample_op import _sample_kernel
+from gumbel_softmax.kernels.softmax_op import _backward_kernel, _forward_kernel
 from gumbel_softmax.kernels.tiles import launch_settings
 from gumbel_softmax.report import format_table
 

@@ -23,16 +23,9 @@ import numbers
 from collections.abc import Callable
 from typing import Any
 
+from gumbel_softmax.checks import check_positive_finite
+
 __all__ = ["Schedule", "Constant", "Exponential", "Linear", "Cosine", "Lambda"]
-
-
-def _positive(name: str, value: float, *, zero_ok: bool = False) -> float:
-    """``value`` as a float if it is a finite number > 0 (>= 0 with ``zero_ok``); bools are refused."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not (math.isfinite(value) and (value >= 0 if zero_ok else value > 0)):
-        raise ValueError(f"{name} must be finite and {'>= 0' if zero_ok else '> 0'}, got {value}")
-    return float(value)
 
 
 def _count(name: str, value: int, smallest: int) -> int:
@@ -99,7 +92,7 @@ class Constant(Schedule):
 
     def __init__(self, tau: float) -> None:
         super().__init__()
-        self.tau = _positive("tau", tau)
+        self.tau = check_positive_finite("tau", tau)
 
     def _at(self, step: int) -> float:
         return self.tau
@@ -122,9 +115,9 @@ class Exponential(Schedule):
 
     def __init__(self, tau0: float = 1.0, rate: float = 1e-4, minimum: float = 0.5, every: int = 1) -> None:
         super().__init__()
-        self.tau0 = _positive("tau0", tau0)
-        self.rate = _positive("rate", rate, zero_ok=True)
-        self.minimum = _positive("minimum", minimum)
+        self.tau0 = check_positive_finite("tau0", tau0)
+        self.rate = check_positive_finite("rate", rate, zero_ok=True)
+        self.minimum = check_positive_finite("minimum", minimum)
         self.every = _count("every", every, 1)
 
     def _at(self, step: int) -> float:
@@ -139,8 +132,8 @@ class Linear(Schedule):
 
     def __init__(self, start: float, end: float, steps: int) -> None:
         super().__init__()
-        self.start = _positive("start", start)
-        self.end = _positive("end", end)
+        self.start = check_positive_finite("start", start)
+        self.end = check_positive_finite("end", end)
         self.steps = _count("steps", steps, 1)
 
     def _at(self, step: int) -> float:
@@ -173,7 +166,7 @@ class Lambda(Schedule):
         self.fn = fn
 
     def _at(self, step: int) -> float:
-        return _positive(f"fn({step})", float(self.fn(step)))
+        return check_positive_finite(f"fn({step})", float(self.fn(step)))
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if set(state) != {"last_step"}:

@@ -1,81 +1,121 @@
 """Which implementation runs: the pure-PyTorch reference or a fused kernel. One place.
 
-The functions in :mod:`gumbel_softmax.functional` are the definitions. A kernel
-module registers faster implementations of them with :func:`register`; each
-public function asks :func:`kernel_for` whether one applies to its input.
+The functions in `gumbel_softmax.functional` are the definitions. Faster
+implementations of them are looked up here: the fused Triton kernels of
+`gumbel_softmax.kernels` (loaded on first use, where Triton is installed), and any
+kernel registered with `register` (for example a fake one in a test). Each public
+function asks `kernel_for` whether one applies to its input.
 
-``set_backend("auto")`` (default) uses a registered kernel for CUDA tensors,
-``"torch"`` always uses the reference, and ``"triton"`` uses a kernel wherever
-one is registered for the tensor's device (for debugging and benchmarking).
+Choices:
+
+- `"auto"` (the default) uses a kernel for CUDA tensors where one is registered;
+- `"torch"` always uses the reference;
+- `"triton"` uses a kernel wherever one is registered for the tensor's device, and
+  raises where none is (for debugging and benchmarking).
+
+`set_backend` sets the process-wide default; `use_backend` overrides it for a
+block in the current thread or asyncio task only (a `contextvars` variable), so a
+block in one thread never changes what another thread runs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import importlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import torch
 from torch import Tensor
 
 __all__ = ["set_backend", "get_backend", "use_backend", "register", "kernel_for", "BACKENDS"]
 
 BACKENDS = ("auto", "torch", "triton")
 
-_choice = "auto"
+_default = "auto"
+_override: contextvars.ContextVar[str | None] = contextvars.ContextVar("gumbel_softmax_backend", default=None)
 # op name -> (implementation, predicate saying whether it can run on a tensor)
 _kernels: dict[str, tuple[Callable[..., Any], Callable[[Tensor], bool]]] = {}
 _loaded = False
 
 
-def set_backend(name: str) -> None:
-    """Choose ``"auto"``, ``"torch"`` or ``"triton"`` for every later call."""
-    global _choice
+def _checked(name: str) -> str:
     if name not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
-    _choice = name
+    return name
+
+
+def set_backend(name: str) -> None:
+    """Set the process-wide default: `"auto"`, `"torch"` or `"triton"`.
+
+    A `use_backend` block in a thread or task takes precedence over it there.
+    """
+    global _default
+    _default = _checked(name)
 
 
 def get_backend() -> str:
-    """The current backend choice."""
-    return _choice
+    """The backend in force here: the innermost `use_backend` block of this thread or task, else the default."""
+    return _current()
+
+
+@torch.compiler.assume_constant_result
+def _current() -> str:
+    # Dynamo cannot trace ContextVar.get: compiled code reads the choice once, at compile time.
+    override = _override.get()
+    return _default if override is None else override
 
 
 @contextlib.contextmanager
 def use_backend(name: str) -> Iterator[None]:
-    """Context manager: use ``name`` for a block, then restore the previous choice."""
-    previous = _choice
-    set_backend(name)
+    """Use `name` for a block, in the current thread or asyncio task only.
+
+    Example:
+        >>> import gumbel_softmax as gs
+        >>> with gs.use_backend("torch"):
+        ...     gs.get_backend()
+        'torch'
+    """
+    token = _override.set(_checked(name))
     try:
         yield
     finally:
-        set_backend(previous)
+        _override.reset(token)
 
 
 def register(op: str, impl: Callable[..., Any], supports: Callable[[Tensor], bool]) -> None:
-    """Register ``impl`` as the kernel for ``op``, used where ``supports(tensor)`` holds."""
+    """Register `impl` as the kernel for `op` (`"gumbel_softmax"` or `"sample"`), used where `supports(tensor)`.
+
+    `impl` takes the arguments of the reference after validation, with `dim` normalized.
+    """
     _kernels[op] = (impl, supports)
 
 
 def _load_kernels() -> None:
+    """Add the fused kernels of `gumbel_softmax.kernels` once, where Triton imports; a registered op wins."""
     global _loaded
     _loaded = True
     try:
-        import gumbel_softmax.kernels  # noqa: F401  (registers itself)
+        kernels = importlib.import_module("gumbel_softmax.kernels")
     except ImportError:
-        pass
+        return
+    for op, entry in kernels.KERNELS.items():
+        _kernels.setdefault(op, entry)
 
 
 def kernel_for(op: str, tensor: Tensor) -> Callable[..., Any] | None:
-    """The kernel to run ``op`` on ``tensor``, or ``None`` to run the reference."""
-    if _choice == "torch":
+    """The kernel to run `op` on `tensor`, or `None` to run the reference."""
+    choice = get_backend()
+    if choice == "torch":
         return None
-    if _choice == "auto" and tensor.device.type != "cuda":
+    if choice == "auto" and tensor.device.type != "cuda":
         return None
     if not _loaded:
         _load_kernels()
     entry = _kernels.get(op)
     if entry is None or not entry[1](tensor):
-        if _choice == "triton":
+        if choice == "triton":
             raise RuntimeError(
                 f"backend 'triton' was forced but no kernel for {op!r} runs on {tensor.device} "
                 f"tensors of dtype {tensor.dtype}; use set_backend('auto')"

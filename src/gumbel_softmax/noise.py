@@ -39,6 +39,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from gumbel_softmax.checks import check_generator
+
 __all__ = ["gumbel_noise", "gumbel_like", "noise_range", "compute_dtype"]
 
 
@@ -66,14 +68,6 @@ def noise_range(dtype: torch.dtype = torch.float32) -> tuple[float, float]:
     return -math.log(-math.log(edge)), -math.log(-math.log1p(-edge))
 
 
-def _check_generator(generator: torch.Generator | None, device: torch.device) -> None:
-    if generator is not None and torch.device(generator.device).type != device.type:
-        raise ValueError(
-            f"the generator lives on {generator.device} but the tensor is on {device}; "
-            f"pass torch.Generator(device={str(device)!r}) instead"
-        )
-
-
 def log_exponential(
     shape: Sequence[int],
     dtype: torch.dtype,
@@ -85,7 +79,7 @@ def log_exponential(
     Returning the negated noise saves a pass over memory: callers subtract it.
     ``dtype`` must be float32 or float64 (the compute dtype).
     """
-    _check_generator(generator, device)
+    check_generator(generator, device)
     edge = _edge(dtype)
     buf = torch.empty(tuple(shape), dtype=dtype, device=device)
     buf.uniform_(edge, 1.0 - edge, generator=generator)

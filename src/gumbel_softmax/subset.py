@@ -35,9 +35,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from gumbel_softmax.functional import _relax, perturbed_logits
+from gumbel_softmax._relaxation import relax
+from gumbel_softmax.checks import check_logits, check_sample_size, check_tau
+from gumbel_softmax.functional import perturbed_logits
 from gumbel_softmax.noise import compute_dtype, log_exponential
-from gumbel_softmax.validation import check_logits, check_sample_size, check_tau
 
 __all__ = ["gumbel_softmax_top_k", "sample_without_replacement"]
 
@@ -101,4 +102,4 @@ def gumbel_softmax_top_k(
     if logits.numel() == 0:
         return logits.softmax(dim)
     minus_gumbel = log_exponential(logits.shape, compute_dtype(logits.dtype), logits.device, generator)
-    return _relax(logits, minus_gumbel, tau, hard, dim, k)
+    return relax(logits, minus_gumbel, tau, hard, dim, k)

@@ -93,7 +93,7 @@ def enumerated_range(est, logits, f, bernoulli: bool, tau: float, baseline=None)
     kw = {} if baseline is None else {"baseline": baseline.expand(len(hot))}
     with (
         mock.patch("gumbel_softmax.estimators.base.sample", fake_sample),
-        mock.patch("gumbel_softmax.estimators.straight_through.sample_one_hot", fake_one_hot),
+        mock.patch("gumbel_softmax.estimators._straight_through.sample_one_hot", fake_one_hot),
     ):
         copy.deepcopy(est)(batch, f, tau=tau, bernoulli=bernoulli, **kw).surrogate.sum().backward()
     grads = batch.grad.flatten(1)

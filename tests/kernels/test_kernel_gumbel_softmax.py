@@ -14,7 +14,7 @@ import scipy.special
 import torch
 
 import gumbel_softmax as gs
-from gumbel_softmax.kernels.gumbel_softmax import gumbel_softmax as kernel_gumbel_softmax
+from gumbel_softmax.kernels.softmax_op import gumbel_softmax as kernel_gumbel_softmax
 from gumbel_softmax.kernels.tiles import MAX_SINGLE_BLOCK, rows_and_inner, settings_for
 from tests.kernels.kernel_support import DEVICE, TOLERANCES, generator, quiet_interpreter
 from tests.stats import assert_ks

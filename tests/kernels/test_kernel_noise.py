@@ -7,9 +7,9 @@ import scipy.stats
 import torch
 
 import gumbel_softmax as gs
-from gumbel_softmax.kernels.gumbel_softmax import gumbel_softmax as kernel_gumbel_softmax
 from gumbel_softmax.kernels.noise import draw_key, kernel_gumbel_noise
-from gumbel_softmax.kernels.sample import sample as kernel_sample
+from gumbel_softmax.kernels.sample_op import sample as kernel_sample
+from gumbel_softmax.kernels.softmax_op import gumbel_softmax as kernel_gumbel_softmax
 from tests.kernels.kernel_support import DEVICE, generator, quiet_interpreter
 from tests.stats import ALPHA, assert_categorical, assert_ks
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import gumbel_softmax as gs
-from gumbel_softmax.kernels.gumbel_softmax import gumbel_softmax as kernel_gumbel_softmax
-from gumbel_softmax.kernels.sample import sample as kernel_sample
+from gumbel_softmax.kernels.sample_op import sample as kernel_sample
+from gumbel_softmax.kernels.softmax_op import gumbel_softmax as kernel_gumbel_softmax
 from tests.kernels.kernel_support import DEVICE, generator, quiet_interpreter
 from tests.stats import assert_categorical
 

@@ -5,15 +5,13 @@ Not public; the families import from here so each file holds only its own math.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 from torch.distributions import Distribution, biject_to, constraints, transform_to
 from torch.distributions.transforms import SoftmaxTransform, StickBreakingTransform
 
+from gumbel_softmax.checks import check_logits, check_positive_finite, validation_enabled
 from gumbel_softmax.noise import compute_dtype
-from gumbel_softmax.validation import check_logits, validation, validation_enabled
 
 __all__ = ["GeneratorSampling", "Relaxed", "coordinate_floor", "largest_below_one", "work_dtype"]
 
@@ -155,8 +153,7 @@ class Relaxed(GeneratorSampling):
                                  "between 0 and 1, no NaN or inf)")
             return logits
         logits = given.log() if is_probs else given
-        with validation(validate):
-            check_logits(logits, -1, name="log(probs)" if is_probs else "logits")
+        check_logits(logits, -1, name="log(probs)" if is_probs else "logits", validate=validate)
         return logits - logits.logsumexp(-1, keepdim=True)
 
     @property
@@ -207,9 +204,8 @@ def _parse_temperature(temperature: float | Tensor, like: Tensor, event_dims: in
         if event_dims and tau.ndim and tau.shape[-1] == 1:
             tau = tau.squeeze(-1)
     else:
-        if not (math.isfinite(temperature) and temperature > 0):
-            raise ValueError(f"temperature must be finite and > 0, got {temperature}")
-        tau = torch.tensor(float(temperature), dtype=compute_dtype(like.dtype), device=like.device)
+        value = check_positive_finite("temperature", temperature)
+        tau = torch.tensor(value, dtype=compute_dtype(like.dtype), device=like.device)
     if validate and tau.numel() and not bool((torch.isfinite(tau) & (tau > 0)).all()):
         raise ValueError(f"temperature must be finite and > 0 everywhere; got {tau.detach().flatten()[:8].tolist()}...")
     return tau

@@ -45,9 +45,8 @@ import torch
 from torch import Tensor
 from torch.distributions import constraints
 
-from gumbel_softmax.backend import use_backend
+from gumbel_softmax._relaxation import relax, temper_
 from gumbel_softmax.distributions._base import Relaxed, coordinate_floor, simplex
-from gumbel_softmax.functional import gumbel_softmax, temper_
 from gumbel_softmax.noise import log_exponential
 
 __all__ = ["Concrete", "ExpConcrete", "exp_concrete_log_density"]
@@ -149,8 +148,8 @@ class Concrete(Relaxed):
         the two-category ``Concrete``, for the same generator state).
         """
         logits, tau = self._params_for(self._extended_shape(sample_shape))
-        with use_backend("torch"):
-            return gumbel_softmax(logits, tau, hard=hard, generator=generator)
+        minus_gumbel = log_exponential(logits.shape, logits.dtype, logits.device, generator)
+        return relax(logits, minus_gumbel, tau, hard, -1)
 
     def log_prob(self, value: Tensor) -> Tensor:
         x, logits, tau, dtype = self._prepare(value)

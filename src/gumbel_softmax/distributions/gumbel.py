@@ -20,9 +20,9 @@ from torch import Tensor
 from torch.distributions import constraints
 from torch.distributions.utils import broadcast_all
 
+from gumbel_softmax.checks import validation_enabled
 from gumbel_softmax.distributions._base import GeneratorSampling, work_dtype
 from gumbel_softmax.noise import gumbel_noise
-from gumbel_softmax.validation import validation_enabled
 
 __all__ = ["Gumbel"]
 

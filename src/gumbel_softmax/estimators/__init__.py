@@ -8,17 +8,17 @@ sample whose backward pass is the estimator: :func:`straight_through`, :func:`gu
 :func:`exact_gradient` computes ``grad E[f(z)]`` by enumeration on small problems.
 """
 
+from gumbel_softmax.estimators._conditional_gumbel import conditional_gumbel as conditional_gumbel
+from gumbel_softmax.estimators._conditional_gumbel import truncated_gumbel as truncated_gumbel
+from gumbel_softmax.estimators._gumbel_rao import gumbel_rao as gumbel_rao
+from gumbel_softmax.estimators._reinmax import reinmax as reinmax
+from gumbel_softmax.estimators._reinmax import reinmax_from_sample as reinmax_from_sample
+from gumbel_softmax.estimators._straight_through import straight_through as straight_through
 from gumbel_softmax.estimators.base import Estimator as Estimator
 from gumbel_softmax.estimators.base import EstimatorOutput as EstimatorOutput
-from gumbel_softmax.estimators.conditional_gumbel import conditional_gumbel as conditional_gumbel
-from gumbel_softmax.estimators.conditional_gumbel import truncated_gumbel as truncated_gumbel
 from gumbel_softmax.estimators.exact import exact_gradient as exact_gradient
-from gumbel_softmax.estimators.gumbel_rao import gumbel_rao as gumbel_rao
 from gumbel_softmax.estimators.registry import get as get
 from gumbel_softmax.estimators.registry import names as names
-from gumbel_softmax.estimators.reinmax import reinmax as reinmax
-from gumbel_softmax.estimators.reinmax import reinmax_from_sample as reinmax_from_sample
-from gumbel_softmax.estimators.straight_through import straight_through as straight_through
 
 __all__ = [
     "Estimator",

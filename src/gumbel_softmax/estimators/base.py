@@ -31,8 +31,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from gumbel_softmax.functional import one_hot_like, sample
-from gumbel_softmax.validation import check_logits, check_tau
+from gumbel_softmax._relaxation import one_hot_like
+from gumbel_softmax.checks import check_logits, check_tau
+from gumbel_softmax.functional import sample
 
 __all__ = ["Estimator", "EstimatorOutput", "Loss"]
 

@@ -39,8 +39,9 @@ import math
 import torch
 from torch import Tensor, nn
 
+from gumbel_softmax.checks import check_positive_finite
+from gumbel_softmax.estimators._conditional_gumbel import conditional_gumbel
 from gumbel_softmax.estimators.base import Estimator, expand_to, linear_in, one_hot
-from gumbel_softmax.estimators.conditional_gumbel import conditional_gumbel
 from gumbel_softmax.functional import gumbel_softmax_from_noise, sample
 
 __all__ = ["ControlVariateEstimator", "rebar", "relax"]
@@ -64,8 +65,7 @@ class ControlVariateEstimator(Estimator):
             raise ValueError(f"eta must be finite, got {eta}")
         if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
             raise ValueError(f"hidden (the width of RELAX's network) must be an int >= 1, got {hidden!r}")
-        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-            raise ValueError(f"lr (Adam's learning rate) must be a finite number > 0, got {lr!r}")
+        lr = check_positive_finite("lr (Adam's learning rate)", lr)
         self.name, self.learn, self.hidden, self.lr = name, learn, hidden, lr
         self.eta = torch.tensor(float(eta))
         self.network: nn.Module | None = None

@@ -26,15 +26,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from gumbel_softmax.estimators._gumbel_rao import check_draws, gumbel_rao
+from gumbel_softmax.estimators._reinmax import reinmax
+from gumbel_softmax.estimators._straight_through import straight_through
 from gumbel_softmax.estimators.base import Estimator, PathwiseEstimator
 from gumbel_softmax.estimators.darn import DARN
-from gumbel_softmax.estimators.gumbel_rao import check_draws, gumbel_rao
 from gumbel_softmax.estimators.muprop import MuProp
 from gumbel_softmax.estimators.rebar import rebar, relax
 from gumbel_softmax.estimators.reinforce import RLOO, Reinforce
-from gumbel_softmax.estimators.reinmax import reinmax
 from gumbel_softmax.estimators.relaxed import soft_estimator, straight_through_gumbel_estimator
-from gumbel_softmax.estimators.straight_through import straight_through
 
 __all__ = ["names", "get", "register"]
 

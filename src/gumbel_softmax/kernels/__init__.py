@@ -1,12 +1,13 @@
 """Fused Triton kernels for :mod:`gumbel_softmax.functional`, registered with :mod:`gumbel_softmax.backend`.
 
-Importing this package registers them; it raises ``ImportError`` where Triton
-is not installed, and the backend then keeps the pure-PyTorch reference.
+`gumbel_softmax.backend` reads `KERNELS` on first use; importing this package raises
+``ImportError`` where Triton is not installed, and the backend then keeps the
+pure-PyTorch reference. The kernels import nothing from the reference layer.
 
-* :mod:`~gumbel_softmax.kernels.gumbel_softmax`: Gumbel-Softmax forward (soft,
+* :mod:`~gumbel_softmax.kernels.softmax_op`: Gumbel-Softmax forward (soft,
   hard) and backward, as the custom operators ``torch.ops.gumbel_softmax.forward``
   and ``.backward``.
-* :mod:`~gumbel_softmax.kernels.sample`: Gumbel-max index sampling,
+* :mod:`~gumbel_softmax.kernels.sample_op`: Gumbel-max index sampling,
   ``torch.ops.gumbel_softmax.sample``.
 * :mod:`~gumbel_softmax.kernels.noise`: the Philox noise they share.
 * :mod:`~gumbel_softmax.kernels.online`: the online max/sum/argmax over the tiles of long rows.
@@ -22,12 +23,10 @@ import torch
 import triton  # noqa: F401  (ImportError here keeps the reference backend)
 from torch import Tensor
 
-from gumbel_softmax.backend import register
-from gumbel_softmax.kernels.gumbel_softmax import gumbel_softmax
-from gumbel_softmax.kernels.sample import sample
+from gumbel_softmax.kernels import sample_op, softmax_op
 from gumbel_softmax.kernels.tiles import INTERPRETING
 
-__all__ = ["supports", "SUPPORTED_DTYPES"]
+__all__ = ["KERNELS", "SUPPORTED_DTYPES", "supports"]
 
 SUPPORTED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
@@ -38,5 +37,5 @@ def supports(tensor: Tensor) -> bool:
     return device_ok and tensor.dtype in SUPPORTED_DTYPES
 
 
-register("gumbel_softmax", gumbel_softmax, supports)
-register("sample", sample, supports)
+# op name -> (implementation, the tensors it runs on), read by gumbel_softmax.backend.
+KERNELS = {"gumbel_softmax": (softmax_op.gumbel_softmax, supports), "sample": (sample_op.sample, supports)}

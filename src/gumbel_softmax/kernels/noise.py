@@ -47,8 +47,8 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
+from gumbel_softmax.checks import check_generator
 from gumbel_softmax.kernels.tiles import INTERPRETING, column_tile, row_tile, settings_for
-from gumbel_softmax.noise import _check_generator
 
 __all__ = ["draw_key", "key_and_noise", "kernel_gumbel_noise", "PHILOX_ROUNDS", "LOG2E"]
 
@@ -71,7 +71,7 @@ else:
 
 def draw_key(generator: torch.Generator | None, device: torch.device) -> Tensor:
     """A fresh 64-bit Philox key on ``device`` (int64 ``[1]``), drawn from ``generator``."""
-    _check_generator(generator, device)
+    check_generator(generator, device)
     return torch.randint(0, 2**63 - 1, (1,), dtype=torch.int64, device=device, generator=generator)
 
 

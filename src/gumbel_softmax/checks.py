@@ -7,7 +7,7 @@ follow a switch that is on by default, like
 ``torch.distributions.Distribution.set_default_validate_args``::
 
     gumbel_softmax.set_validation(False)        # for speed, everywhere
-    with gumbel_softmax.validation(False): ...  # for one block
+    with gumbel_softmax.checks(False): ...  # for one block
 
 Inside ``torch.compile`` the tensor value checks are skipped (they are data-dependent
 branches that a full graph cannot hold): a row with every category masked then gives
@@ -21,44 +21,88 @@ masked categories).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import math
+import numbers
 import operator
 from collections.abc import Iterator
 
 import torch
 from torch import Tensor
 
-__all__ = ["set_validation", "validation_enabled", "validation", "DimensionError"]
+__all__ = [
+    "set_validation",
+    "validation_enabled",
+    "validation",
+    "DimensionError",
+    "check_dim",
+    "check_generator",
+    "check_logits",
+    "check_positive_finite",
+    "check_sample_size",
+    "check_tau",
+    "values_checked",
+]
 
-_enabled = True
+_default = True
+# None: follow the process-wide default; True/False: a `validation()` block of this thread or task.
+_override: contextvars.ContextVar[bool | None] = contextvars.ContextVar("gumbel_softmax_validation", default=None)
 
 
 def set_validation(enabled: bool) -> None:
-    """Turn the value checks (those that need a device sync) on or off globally."""
-    global _enabled
-    _enabled = bool(enabled)
+    """Set the process-wide default for the value checks (those that need a device sync).
+
+    Args:
+        enabled: ``True`` (the default at import) runs them, ``False`` skips them.
+
+    A :func:`validation` block in a thread or task takes precedence over this default there.
+    """
+    global _default
+    _default = bool(enabled)
 
 
 def validation_enabled() -> bool:
-    """Whether value checks run (default ``True``)."""
-    return _enabled
+    """Whether value checks run here: the innermost :func:`validation` block of this thread or task,
+    else the process-wide default of :func:`set_validation` (``True`` unless changed)."""
+    return _current()
 
 
-def _check_values() -> bool:
-    # A value check is a data-dependent branch, which torch.compile(fullgraph=True)
-    # cannot trace: while compiling, the checks are skipped (validate eagerly).
-    return _enabled and not torch.compiler.is_compiling()
+@torch.compiler.assume_constant_result
+def _current() -> bool:
+    # Dynamo cannot trace ContextVar.get: compiled code reads the setting once, at compile time.
+    override = _override.get()
+    return _default if override is None else override
+
+
+def values_checked(validate: bool | None = None) -> bool:
+    """Whether a value check runs now: ``validate`` if given, else :func:`validation_enabled`.
+
+    Never inside ``torch.compile``: a value check is a data-dependent branch, which a full
+    graph cannot hold, so compiled code skips them (validate eagerly).
+    """
+    if torch.compiler.is_compiling():
+        return False
+    return validation_enabled() if validate is None else validate
 
 
 @contextlib.contextmanager
 def validation(enabled: bool) -> Iterator[None]:
-    """Context manager that sets the validation switch for a block and restores it."""
-    previous = _enabled
-    set_validation(enabled)
+    """Run or skip the value checks for a block, in the current thread or asyncio task only.
+
+    Args:
+        enabled: whether the checks run inside the block.
+
+    Example:
+        >>> import torch, gumbel_softmax as gs
+        >>> with gs.validation(False):
+        ...     gs.validation_enabled()
+        False
+    """
+    token = _override.set(bool(enabled))
     try:
         yield
     finally:
-        set_validation(previous)
+        _override.reset(token)
 
 
 class DimensionError(ValueError, IndexError):
@@ -79,11 +123,12 @@ def check_dim(tensor: Tensor, dim: int, name: str = "logits") -> int:
     return dim % tensor.ndim
 
 
-def check_logits(logits: Tensor, dim: int, name: str = "logits") -> int:
+def check_logits(logits: Tensor, dim: int, name: str = "logits", *, validate: bool | None = None) -> int:
     """Check type and ``dim`` always, and values when validation is on; return the normalized dim.
 
     ``-inf`` marks a masked category and is allowed, as long as every row (slice
     along ``dim``) keeps at least one finite entry. NaN and ``+inf`` are refused.
+    ``validate`` overrides :func:`validation_enabled` for the value checks.
     """
     if not isinstance(logits, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(logits).__name__}")
@@ -93,7 +138,7 @@ def check_logits(logits: Tensor, dim: int, name: str = "logits") -> int:
             f"convert with {name}.float()"
         )
     dim = check_dim(logits, dim, name)
-    if _check_values() and logits.numel() > 0:
+    if values_checked(validate) and logits.numel() > 0:
         # One cheap reduction covers all three faults: the row max is NaN if the
         # row holds a NaN, +inf if it holds +inf, and -inf if every entry is masked.
         row_max = logits.detach().amax(dim)
@@ -121,7 +166,7 @@ def _describe_bad_logits(logits: Tensor, dim: int, row_max: Tensor, name: str) -
     )
 
 
-def check_sample_size(logits: Tensor, k: int, dim: int) -> int:
+def check_sample_size(logits: Tensor, k: int, dim: int, *, validate: bool | None = None) -> int:
     """Check ``k`` for drawing without replacement along the normalized ``dim`` and return it as an int.
 
     An integer (a NumPy integer or a 0-d integer tensor is fine; a bool is not) from 1 to the number of
@@ -139,7 +184,7 @@ def check_sample_size(logits: Tensor, k: int, dim: int) -> int:
             f"k={k} categories cannot be drawn without replacement from {categories} (the size of logits "
             f"along dim={dim}); use 1 <= k <= {categories}"
         )
-    if _check_values() and logits.numel() > 0:
+    if values_checked(validate) and logits.numel() > 0:
         unmasked = torch.isfinite(logits.detach()).sum(dim)
         short = unmasked < k
         if bool(short.any()):
@@ -150,7 +195,7 @@ def check_sample_size(logits: Tensor, k: int, dim: int) -> int:
     return k
 
 
-def check_tau(tau: float | Tensor, logits: Tensor) -> float | Tensor:
+def check_tau(tau: float | Tensor, logits: Tensor, *, validate: bool | None = None) -> float | Tensor:
     """Check a temperature: a positive finite number, or a tensor of them broadcastable to ``logits``.
 
     A tensor must broadcast against ``logits`` without growing it (per-row
@@ -169,7 +214,7 @@ def check_tau(tau: float | Tensor, logits: Tensor) -> float | Tensor:
             )
         if tau.dtype == torch.bool or tau.is_complex():
             raise TypeError(f"tau must be a real tensor, got dtype {tau.dtype}")
-        if _check_values() and tau.numel() > 0:
+        if values_checked(validate) and tau.numel() > 0:
             bad = ~(torch.isfinite(tau) & (tau > 0))
             if bool(bad.any()):
                 first = tau.detach()[bad].flatten()[0].item()
@@ -187,3 +232,42 @@ def check_tau(tau: float | Tensor, logits: Tensor) -> float | Tensor:
             raise ValueError("tau must be finite and > 0 (a float tau inside torch.compile)")
         raise ValueError(f"tau must be finite and > 0, got tau={tau}")
     return tau if torch.compiler.is_compiling() else float(tau)
+
+
+def check_positive_finite(name: str, value: object, *, zero_ok: bool = False) -> float:
+    """``value`` as a float if it is a real number that is finite and ``> 0`` (``>= 0`` with ``zero_ok``).
+
+    The one check of a positive Python number (temperatures, rates, learning rates). A bool is refused;
+    NumPy scalars and other :class:`numbers.Real` are accepted.
+
+    Raises:
+        TypeError: ``value`` is not a real number.
+        ValueError: it is NaN, infinite, or out of range; the message names ``name``.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    number = float(value)
+    if not (math.isfinite(number) and (number >= 0 if zero_ok else number > 0)):
+        raise ValueError(f"{name} must be finite and {'>= 0' if zero_ok else '> 0'}, got {number}")
+    return number
+
+
+def check_generator(generator: object, device: torch.device) -> None:
+    """Refuse a ``generator`` that is not a :class:`torch.Generator` on the device type of the tensor.
+
+    Raises:
+        TypeError: ``generator`` is neither ``None`` nor a ``torch.Generator`` (an int seed, a NumPy RNG).
+        ValueError: it lives on another device type than ``device``.
+    """
+    if generator is None:
+        return
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(
+            f"generator must be a torch.Generator or None, got {type(generator).__name__}; "
+            "for a seed, pass torch.Generator().manual_seed(seed)"
+        )
+    if torch.device(generator.device).type != device.type:
+        raise ValueError(
+            f"the generator lives on {generator.device} but the tensor is on {device}; "
+            f"pass torch.Generator(device={str(device)!r}) instead"
+        )

@@ -61,6 +61,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
+from gumbel_softmax._relaxation import relax
 from gumbel_softmax.kernels.noise import LOG2E, PHILOX_ROUNDS, key_and_noise, perturbed
 from gumbel_softmax.kernels.online import combine, finite_or_zero, inverse_tau, launch_partials
 from gumbel_softmax.kernels.tiles import (
@@ -72,6 +73,7 @@ from gumbel_softmax.kernels.tiles import (
     rows_and_inner,
     settings_for,
 )
+from gumbel_softmax.noise import compute_dtype, log_exponential
 
 __all__ = ["gumbel_softmax"]
 
@@ -299,12 +301,11 @@ def gumbel_softmax(
     if isinstance(tau, Tensor):
         tau_rows = _per_row_tau(tau, logits, dim)
         if tau_rows is None:
-            from gumbel_softmax.functional import gumbel_softmax_from_noise
-            from gumbel_softmax.noise import compute_dtype, gumbel_noise
-
-            gumbels = gumbel_noise(logits.shape, dtype=compute_dtype(logits.dtype), device=logits.device,
-                                   generator=generator) if noise is None else noise  # fmt: skip
-            return gumbel_softmax_from_noise(logits, gumbels, tau, hard, dim)
+            # The reference relaxation step (the kernels never call the public, validating functions).
+            work = compute_dtype(logits.dtype)
+            minus_gumbel = log_exponential(logits.shape, work, logits.device, generator) if noise is None \
+                else noise.to(work).expand(logits.shape).neg()  # fmt: skip
+            return relax(logits, minus_gumbel, tau, hard, dim)
     key, noise = key_and_noise(logits, generator, noise)
     scalar_tau = 1.0 if tau_rows is not None else float(tau)
     return _forward(logits.contiguous(), key, noise, tau_rows, scalar_tau, dim, hard)

@@ -23,8 +23,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from gumbel_softmax.checks import check_logits, check_tau
 from gumbel_softmax.functional import sample_one_hot
-from gumbel_softmax.validation import check_logits, check_tau
 
 __all__ = ["reinmax", "reinmax_from_sample"]
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from gumbel_softmax.estimators._conditional_gumbel import conditional_gumbel
 from gumbel_softmax.estimators.base import categories_last, draw
-from gumbel_softmax.estimators.conditional_gumbel import conditional_gumbel
 from gumbel_softmax.functional import gumbel_softmax_from_noise
 
 __all__ = ["check_draws", "gumbel_rao"]
