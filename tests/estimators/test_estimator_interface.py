@@ -69,7 +69,8 @@ def test_call_contract(name, bernoulli, generator):
     decoder = Recording(shape[1:])
     baseline = torch.zeros(8, requires_grad=True)
     est = get(name)
-    out = est(logits, decoder, tau=0.5, bernoulli=bernoulli, generator=generator, baseline=baseline)
+    given = baseline if est.uses_baseline else None
+    out = est(logits, decoder, tau=0.5, bernoulli=bernoulli, generator=generator, baseline=given)
     assert out.surrogate.shape == out.loss.shape == (8,)
     assert out.sample.shape == logits.shape
     torch.testing.assert_close(out.surrogate.detach(), out.loss)
@@ -79,8 +80,11 @@ def test_call_contract(name, bernoulli, generator):
             assert bool((out.sample.sum(-1) == 1).all())
     out.surrogate.sum().backward()
     assert logits.grad is not None and bool(torch.isfinite(logits.grad).all())
-    assert baseline.grad is not None
-    torch.testing.assert_close(baseline.grad, -2 * (out.loss - baseline.detach()))
+    if est.uses_baseline:
+        assert baseline.grad is not None
+        torch.testing.assert_close(baseline.grad, -2 * (out.loss - baseline.detach()))
+    else:
+        assert baseline.grad is None
     # The decoder's gradient is that of f at the discrete sample(s): for RLOO the mean over its draws
     # (every call f got on a discrete input); the others call f at the sample (and maybe at relaxed points).
     draws = [z for z in decoder.inputs if set(z.unique().tolist()) <= {0.0, 1.0}] if name == "rloo" else [out.sample]
@@ -92,6 +96,22 @@ def test_call_contract(name, bernoulli, generator):
 def test_nvil_needs_a_baseline():
     with pytest.raises(ValueError, match="baseline"):
         get("nvil")(torch.zeros(2, 3), lambda z: z.sum(-1))
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_baseline_contract(name):
+    """The estimators that subtract a baseline take one of the loss's shape; the others refuse one."""
+    est = get(name)
+    logits, f = torch.zeros(2, 3, requires_grad=True), lambda z: z.sum(-1)
+    assert est.uses_baseline == (name in {"reinforce", "reinforce_ema", "nvil"})
+    if est.uses_baseline:
+        with pytest.raises(ValueError, match="one prediction per example"):
+            est(logits, f, baseline=torch.zeros(5))
+        with pytest.raises(TypeError, match="baseline must be a tensor"):
+            est(logits, f, baseline=[0.0, 0.0])
+    else:
+        with pytest.raises(ValueError, match="does not use a baseline"):
+            est(logits, f, baseline=torch.zeros(2))
 
 
 def test_loss_of_the_wrong_shape_is_refused():
@@ -188,7 +208,8 @@ def test_gradient_free_call_only_evaluates_f(name, mode, bernoulli, generator):
         return (z * w).flatten(1).sum(1) ** 2
 
     with mode():
-        out = est(logits, f, tau=0.5, bernoulli=bernoulli, generator=generator, baseline=torch.zeros(6))
+        baseline = torch.zeros(6) if est.uses_baseline else None
+        out = est(logits, f, tau=0.5, bernoulli=bernoulli, generator=generator, baseline=baseline)
     assert len(calls) == 1 and calls[0].shape == logits.shape
     torch.testing.assert_close(out.surrogate, f(out.sample))
     torch.testing.assert_close(out.loss, out.surrogate)

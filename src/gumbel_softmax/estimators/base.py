@@ -88,6 +88,15 @@ def score_term(signal: Tensor, logits: Tensor, index: Tensor) -> Tensor:
     return zero_valued(signal.detach() * log_prob(logits, index, signal.ndim))
 
 
+def check_baseline(baseline: Tensor, loss: Tensor) -> None:
+    """Refuse a ``baseline`` whose shape is not that of the per-example ``loss``."""
+    if baseline.shape != loss.shape:
+        raise ValueError(
+            f"baseline has shape {tuple(baseline.shape)}; f's per-example loss has {tuple(loss.shape)}; "
+            "give one prediction per example"
+        )
+
+
 def one_hot(index: Tensor, like: Tensor) -> Tensor:
     """One-hot of ``index`` along the last axis, in the dtype and shape of ``like``."""
     return one_hot_like(index.unsqueeze(-1), like, -1)
@@ -131,6 +140,8 @@ class Estimator:
         family: ``"pathwise"`` or ``"score_function"``.
         relaxed: ``True`` when ``f`` sees a relaxed (non-discrete) sample.
         supports_bernoulli: accepts ``bernoulli=True``.
+        uses_baseline: ``True`` when the estimator subtracts the caller's ``baseline`` from its
+            learning signal (the REINFORCE family); the others refuse one.
         needs_baseline: ``True`` when a ``baseline`` argument is required (NVIL).
         mean_field: ``True`` when the control variate evaluates ``f`` at the mean ``E[z]``
             (MuProp); a network of stochastic layers then feeds the lower layers their means
@@ -141,6 +152,7 @@ class Estimator:
     family: str = "pathwise"
     relaxed: bool = False
     supports_bernoulli: bool = True
+    uses_baseline: bool = False
     needs_baseline: bool = False
     mean_field: bool = False
 
@@ -169,8 +181,10 @@ class Estimator:
             dim: the category axis (ignored for Bernoulli).
             bernoulli: ``logits`` are Bernoulli logits; samples are in ``{0, 1}``.
             generator: the source of all randomness.
-            baseline: per-example prediction of ``f`` by the caller's network; the surrogate
-                trains it by squared error, and score-function estimators subtract it.
+            baseline: per-example prediction of ``f`` by the caller's network (a tensor of the
+                loss's shape, e.g. the output of a small MLP of the input), for the estimators with
+                ``uses_baseline`` (reinforce, reinforce_ema, nvil): they subtract it from ``f``, and the
+                surrogate trains it by squared error. NVIL requires it; the other estimators refuse it.
 
         **Returns:** an :class:`EstimatorOutput`.
         """
@@ -196,6 +210,14 @@ class Estimator:
             raise ValueError(
                 f"estimator {self.name!r} needs baseline=<per-example tensor predicted by your network>"
             )
+        if baseline is not None:
+            if not self.uses_baseline:
+                raise ValueError(
+                    f"estimator {self.name!r} does not use a baseline; drop baseline= (the estimators that "
+                    "subtract one are reinforce, reinforce_ema and nvil)"
+                )
+            if not isinstance(baseline, Tensor):
+                raise TypeError(f"baseline must be a tensor of per-example predictions, got {type(baseline).__name__}")
 
         def loss_fn(s: Tensor) -> Tensor:
             loss = f(to_user(s))
@@ -212,8 +234,7 @@ class Estimator:
         else:  # evaluation (no_grad / inference_mode): no gradient to estimate, no state to update
             surrogate, loss, sample = self.evaluate(cat, loss_fn, tau, generator)
         if baseline is not None:
-            if baseline.shape != loss.shape:
-                raise ValueError(f"baseline has shape {tuple(baseline.shape)}; f's loss has {tuple(loss.shape)}")
+            check_baseline(baseline, loss)
             surrogate = surrogate + zero_valued((loss.detach() - baseline) ** 2)
         return EstimatorOutput(surrogate=surrogate, loss=loss.detach(), sample=to_user(sample))
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import torch
 
-from gumbel_softmax.estimators.base import Estimator, draw, log_prob, score_term, zero_valued
+from gumbel_softmax.estimators.base import Estimator, check_baseline, draw, log_prob, score_term, zero_valued
 
 __all__ = ["Reinforce", "RLOO"]
 
@@ -70,6 +70,7 @@ class Reinforce(Estimator):
     """
 
     family = "score_function"
+    uses_baseline = True
 
     def __init__(self, baseline: str = "none", decay: float = 0.9, normalize: bool = False) -> None:
         names = {"none": "reinforce", "ema": "reinforce_ema", "nvil": "nvil"}
@@ -85,6 +86,8 @@ class Reinforce(Estimator):
     def estimate(self, logits, f, tau, generator, baseline):
         index, z = draw(logits, generator)
         loss = f(z)
+        if baseline is not None:
+            check_baseline(baseline, loss)
         signal = loss.detach() - (0.0 if baseline is None else baseline.detach())
         if self.kind != "none":
             centre, scale = self.mean.value(), 1.0
