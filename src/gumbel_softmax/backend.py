@@ -29,14 +29,16 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["set_backend", "get_backend", "use_backend", "register", "kernel_for", "BACKENDS"]
+__all__ = ["set_backend", "get_backend", "use_backend", "register", "unregister", "kernel_for", "BACKENDS"]
 
 BACKENDS = ("auto", "torch", "triton")
 
 _default = "auto"
 _override: contextvars.ContextVar[str | None] = contextvars.ContextVar("gumbel_softmax_backend", default=None)
+Entry = tuple[Callable[..., Any], Callable[[Tensor], bool]]
 # op name -> (implementation, predicate saying whether it can run on a tensor)
-_kernels: dict[str, tuple[Callable[..., Any], Callable[[Tensor], bool]]] = {}
+_registered: dict[str, Entry] = {}  # by `register`; these take precedence
+_kernels: dict[str, Entry] = {}  # the fused kernels of gumbel_softmax.kernels, loaded on first use
 _loaded = False
 
 
@@ -87,21 +89,29 @@ def use_backend(name: str) -> Iterator[None]:
 def register(op: str, impl: Callable[..., Any], supports: Callable[[Tensor], bool]) -> None:
     """Register `impl` as the kernel for `op` (`"gumbel_softmax"` or `"sample"`), used where `supports(tensor)`.
 
-    `impl` takes the arguments of the reference after validation, with `dim` normalized.
+    `impl` takes the arguments of the reference after validation, with `dim` normalized:
+    `impl(logits, tau, hard, dim, generator)` for `"gumbel_softmax"` and
+    `impl(logits, dim, generator)` for `"sample"`. It takes precedence over the fused kernels.
     """
-    _kernels[op] = (impl, supports)
+    if op not in ("gumbel_softmax", "sample"):
+        raise ValueError(f"op must be 'gumbel_softmax' or 'sample', got {op!r}")
+    _registered[op] = (impl, supports)
+
+
+def unregister(op: str) -> None:
+    """Remove what `register` added for `op` (the fused kernels, where installed, apply again)."""
+    _registered.pop(op, None)
 
 
 def _load_kernels() -> None:
-    """Add the fused kernels of `gumbel_softmax.kernels` once, where Triton imports; a registered op wins."""
+    """Read the fused kernels of `gumbel_softmax.kernels` once, where Triton imports."""
     global _loaded
     _loaded = True
     try:
         kernels = importlib.import_module("gumbel_softmax.kernels")
     except ImportError:
         return
-    for op, entry in kernels.KERNELS.items():
-        _kernels.setdefault(op, entry)
+    _kernels.update(kernels.KERNELS)
 
 
 def kernel_for(op: str, tensor: Tensor) -> Callable[..., Any] | None:
@@ -111,9 +121,11 @@ def kernel_for(op: str, tensor: Tensor) -> Callable[..., Any] | None:
         return None
     if choice == "auto" and tensor.device.type != "cuda":
         return None
-    if not _loaded:
-        _load_kernels()
-    entry = _kernels.get(op)
+    entry = _registered.get(op)
+    if entry is None:
+        if not _loaded:
+            _load_kernels()
+        entry = _kernels.get(op)
     if entry is None or not entry[1](tensor):
         if choice == "triton":
             raise RuntimeError(

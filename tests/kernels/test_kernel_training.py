@@ -13,22 +13,24 @@ import pytest
 
 from gumbel_softmax import backend
 from gumbel_softmax.experiments.train import TrainConfig, train
+from gumbel_softmax.kernels import KERNELS
 from tests.kernels.kernel_support import DEVICE, HAS_CUDA, quiet_interpreter
 
 
 @pytest.fixture
-def kernel_calls(monkeypatch):
-    """Wrap every registered kernel so that each call is counted by op name."""
-    backend._load_kernels()
-    calls = {op: 0 for op in backend._kernels}
-    for op, (impl, supports) in list(backend._kernels.items()):
+def kernel_calls():
+    """Register a counting wrapper around every fused kernel, so that each call is counted by op name."""
+    calls = {op: 0 for op in KERNELS}
+    for op, (impl, supports) in KERNELS.items():
 
         def counted(*args, _op=op, _impl=impl, **kwargs):
             calls[_op] += 1
             return _impl(*args, **kwargs)
 
-        monkeypatch.setitem(backend._kernels, op, (counted, supports))
-    return calls
+        backend.register(op, counted, supports)
+    yield calls
+    for op in KERNELS:
+        backend.unregister(op)
 
 
 def _tiny_run(tmp_path, estimator: str, backend_name: str) -> dict:
@@ -60,9 +62,11 @@ def test_torch_backend_keeps_training_on_the_reference(tmp_path, kernel_calls):
 def test_unusable_backends_are_refused_before_training(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="--backend must be one of auto, torch, triton"):
         _tiny_run(tmp_path, "gumbel_softmax", "cuda")
-    backend._load_kernels()
-    impl, _ = backend._kernels["gumbel_softmax"]
-    monkeypatch.setitem(backend._kernels, "gumbel_softmax", (impl, lambda tensor: False))  # as on CPU, no interpreter
-    with pytest.raises(ValueError, match=r"--backend triton cannot run here .*; use --backend auto"):
-        _tiny_run(tmp_path, "gumbel_softmax", "triton")
+    impl, _ = KERNELS["gumbel_softmax"]
+    backend.register("gumbel_softmax", impl, lambda tensor: False)  # as on CPU, no interpreter
+    try:
+        with pytest.raises(ValueError, match=r"--backend triton cannot run here .*; use --backend auto"):
+            _tiny_run(tmp_path, "gumbel_softmax", "triton")
+    finally:
+        backend.unregister("gumbel_softmax")
     assert not (tmp_path / "triton").exists(), "refused before anything was written"
