@@ -13,7 +13,10 @@ from torch.distributions.transforms import SoftmaxTransform, StickBreakingTransf
 from gumbel_softmax.checks import check_logits, check_positive_finite, validation_enabled
 from gumbel_softmax.noise import compute_dtype
 
-__all__ = ["GeneratorSampling", "Relaxed", "coordinate_floor", "largest_below_one", "work_dtype"]
+__all__ = ["GeneratorSampling", "Relaxed", "SampleShape", "coordinate_floor", "largest_below_one", "work_dtype"]
+
+# What torch.distributions accepts as a sample or batch shape.
+SampleShape = torch.Size | list[int] | tuple[int, ...]
 
 
 def coordinate_floor(dtype: torch.dtype) -> float:
@@ -66,10 +69,10 @@ class GeneratorSampling(Distribution):
 
     has_rsample = True
 
-    def rsample(self, sample_shape: torch.Size = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
+    def rsample(self, sample_shape: SampleShape = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
         raise NotImplementedError
 
-    def sample(self, sample_shape: torch.Size = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
+    def sample(self, sample_shape: SampleShape = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
         with torch.no_grad():
             return self.rsample(sample_shape, generator=generator)
 
@@ -119,9 +122,10 @@ class Relaxed(GeneratorSampling):
         try:
             batch_shape = torch.broadcast_shapes(tau.shape, logits.shape[: logits.ndim - self.event_dims])
         except RuntimeError as error:
-            per_row = " (its trailing size-1 axis read as the category axis)" if tau.ndim < temperature.ndim else ""
+            given_shape = tuple(temperature.shape) if isinstance(temperature, Tensor) else ()
+            per_row = " (its trailing size-1 axis read as the category axis)" if tau.ndim < len(given_shape) else ""
             raise ValueError(
-                f"temperature of shape {tuple(temperature.shape)}{per_row} does not broadcast with "
+                f"temperature of shape {given_shape}{per_row} does not broadcast with "
                 f"logits {tuple(logits.shape)}; give one value per batch element, of shape "
                 f"{tuple(logits.shape[: logits.ndim - self.event_dims])} or broadcastable to it"
             ) from error
@@ -160,7 +164,7 @@ class Relaxed(GeneratorSampling):
     def probs(self) -> Tensor:
         return self.logits.softmax(-1) if self.event_dims else self.logits.sigmoid()
 
-    def expand(self, batch_shape: torch.Size, _instance: Distribution | None = None) -> Distribution:
+    def expand(self, batch_shape: SampleShape, _instance: Distribution | None = None) -> Distribution:
         new = self._get_checked_instance(type(self), _instance)
         batch_shape = torch.Size(batch_shape)
         new.temperature = self.temperature.expand(batch_shape)

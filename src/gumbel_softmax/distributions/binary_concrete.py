@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.distributions import constraints
 
-from gumbel_softmax.distributions._base import Relaxed, coordinate_floor, largest_below_one
+from gumbel_softmax.distributions._base import Relaxed, SampleShape, coordinate_floor, largest_below_one
 from gumbel_softmax.noise import log_exponential
 
 __all__ = ["BinaryConcrete", "LogitBinaryConcrete"]
@@ -49,7 +49,7 @@ class _RelaxedBernoulli(Relaxed):
     event_dims = 0
     arg_constraints = {"temperature": constraints.positive, "logits": constraints.real}
 
-    def _perturbed(self, sample_shape: torch.Size, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+    def _perturbed(self, sample_shape: SampleShape, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
         shape = self._extended_shape(sample_shape)
         logits, tau = self._params_for(shape)
         # log E_1 - log E_0 = G_0 - G_1 (log E_k = -G_k): the two Gumbels of a two-category Concrete
@@ -69,7 +69,7 @@ class LogitBinaryConcrete(_RelaxedBernoulli):
 
     support = constraints.real
 
-    def rsample(self, sample_shape: torch.Size = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
+    def rsample(self, sample_shape: SampleShape = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
         perturbed, tau = self._perturbed(sample_shape, generator)
         return (perturbed / tau).to(self._sample_dtype)
 
@@ -108,9 +108,9 @@ class BinaryConcrete(_RelaxedBernoulli):
     torch.Size([3, 2])
     """
 
-    support = constraints.unit_interval
+    support: constraints.Constraint = constraints.unit_interval
 
-    def rsample(self, sample_shape: torch.Size = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
+    def rsample(self, sample_shape: SampleShape = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
         perturbed, tau = self._perturbed(sample_shape, generator)
         x = torch.sigmoid(perturbed / tau).to(self._sample_dtype)
         return x.clamp(coordinate_floor(x.dtype), largest_below_one(x.dtype))

@@ -46,7 +46,7 @@ from torch import Tensor
 from torch.distributions import constraints
 
 from gumbel_softmax._relaxation import relax, temper_
-from gumbel_softmax.distributions._base import Relaxed, coordinate_floor, simplex
+from gumbel_softmax.distributions._base import Relaxed, SampleShape, coordinate_floor, simplex
 from gumbel_softmax.noise import log_exponential
 
 __all__ = ["Concrete", "ExpConcrete", "exp_concrete_log_density"]
@@ -92,7 +92,7 @@ class ExpConcrete(Relaxed):
 
     support = constraints.real_vector
 
-    def rsample(self, sample_shape: torch.Size = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
+    def rsample(self, sample_shape: SampleShape = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
         shape = self._extended_shape(sample_shape)
         logits, tau = self._params_for(shape)
         # log_exponential is -G in a fresh buffer: subtracting the logits in place gives -(logits + G).
@@ -134,13 +134,13 @@ class Concrete(Relaxed):
     (torch.Size([5, 2]), True)
     """
 
-    support = simplex
+    support: constraints.Constraint = simplex
 
-    def rsample(self, sample_shape: torch.Size = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
+    def rsample(self, sample_shape: SampleShape = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
         x = self._gumbel_softmax(sample_shape, generator, hard=False).to(self._sample_dtype)
         return _masked_where(self.logits, x.clamp_min(coordinate_floor(x.dtype)), 0.0)
 
-    def _gumbel_softmax(self, sample_shape: torch.Size, generator: torch.Generator | None, hard: bool) -> Tensor:
+    def _gumbel_softmax(self, sample_shape: SampleShape, generator: torch.Generator | None, hard: bool) -> Tensor:
         """:func:`gumbel_softmax` (soft or straight-through) of the parameters, in the compute dtype.
 
         Always the reference: a fused kernel draws other noise from the same generator, and the

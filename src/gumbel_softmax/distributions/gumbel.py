@@ -21,7 +21,7 @@ from torch.distributions import constraints
 from torch.distributions.utils import broadcast_all
 
 from gumbel_softmax.checks import validation_enabled
-from gumbel_softmax.distributions._base import GeneratorSampling, work_dtype
+from gumbel_softmax.distributions._base import GeneratorSampling, SampleShape, work_dtype
 from gumbel_softmax.noise import gumbel_noise
 
 __all__ = ["Gumbel"]
@@ -50,7 +50,7 @@ class Gumbel(GeneratorSampling):
         validate = validation_enabled() if validate_args is None else bool(validate_args)
         super().__init__(self.loc.shape, torch.Size(), validate_args=validate)
 
-    def expand(self, batch_shape: torch.Size, _instance: Gumbel | None = None) -> Gumbel:
+    def expand(self, batch_shape: SampleShape, _instance: Gumbel | None = None) -> Gumbel:
         new = self._get_checked_instance(Gumbel, _instance)
         batch_shape = torch.Size(batch_shape)
         new.loc, new.scale = self.loc.expand(batch_shape), self.scale.expand(batch_shape)
@@ -58,7 +58,7 @@ class Gumbel(GeneratorSampling):
         new._validate_args = self._validate_args
         return new
 
-    def rsample(self, sample_shape: torch.Size = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
+    def rsample(self, sample_shape: SampleShape = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
         shape = self._extended_shape(sample_shape)
         noise = gumbel_noise(shape, dtype=self.loc.dtype, device=self.loc.device, generator=generator)
         return self.loc + self.scale * noise

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.distributions import constraints
 
+from gumbel_softmax.distributions._base import SampleShape
 from gumbel_softmax.distributions.binary_concrete import BinaryConcrete
 from gumbel_softmax.distributions.concrete import Concrete
 
@@ -53,7 +54,7 @@ class ConcreteStraightThrough(_MeanIsProbs, Concrete):
 
     support = constraints.one_hot
 
-    def rsample(self, sample_shape: torch.Size = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
+    def rsample(self, sample_shape: SampleShape = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
         return self._gumbel_softmax(sample_shape, generator, hard=True).to(self._sample_dtype)
 
     def log_prob(self, value: Tensor) -> Tensor:
@@ -78,7 +79,7 @@ class BinaryConcreteStraightThrough(_MeanIsProbs, BinaryConcrete):
 
     support = constraints.boolean
 
-    def rsample(self, sample_shape: torch.Size = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
+    def rsample(self, sample_shape: SampleShape = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
         perturbed, tau = self._perturbed(sample_shape, generator)
         soft = torch.sigmoid(perturbed / tau).to(self._sample_dtype)
         # >= matches argmax's first-index rule on ties of the two-category Concrete with logits (l, 0).

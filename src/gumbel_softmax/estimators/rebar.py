@@ -67,8 +67,9 @@ class ControlVariateEstimator(Estimator):
             raise ValueError(f"hidden (the width of RELAX's network) must be an int >= 1, got {hidden!r}")
         lr = check_positive_finite("lr (Adam's learning rate)", lr)
         self.name, self.learn, self.hidden, self.lr = name, learn, hidden, lr
-        self.eta = torch.tensor(float(eta))
-        self.network: nn.Module | None = None
+        # float64, so that the control variate's eta is exact in the problem's dtype (float32 or float64).
+        self.eta = torch.tensor(float(eta), dtype=torch.float64)
+        self.network: nn.Sequential | None = None
         self.optimizer: torch.optim.Optimizer | None = None
 
     def _build(self, inputs: int, like: Tensor, generator: torch.Generator | None) -> None:
@@ -121,24 +122,30 @@ class ControlVariateEstimator(Estimator):
             self._step((estimate**2).sum() / max(1, loss.numel()))
         return loss + linear_in(logits, estimate.detach(), batch), loss, b
 
+    def _parts(self) -> tuple[nn.Sequential, torch.optim.Optimizer]:
+        """RELAX's network and optimizer, which the first call builds."""
+        if self.network is None or self.optimizer is None:
+            raise RuntimeError(f"{self.name}'s control-variate network is built on its first call")
+        return self.network, self.optimizer
+
     def _step(self, variance: Tensor) -> None:
         """One Adam step on ``eta`` and ``phi`` down the gradient of the variance proxy."""
-        params = [self.eta, *self.network.parameters()]
+        network, optimizer = self._parts()
+        params = [self.eta, *network.parameters()]
         grads = torch.autograd.grad(variance, params, allow_unused=True)
         for p, g in zip(params, grads):
             p.grad = None if g is None else g.detach()
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
 
     def state_dict(self) -> dict:
         """``eta``, and for RELAX once it has run: the network's input size, its weights and Adam's state."""
-        state = {"eta": self.eta.detach().clone()}
+        state: dict[str, object] = {"eta": self.eta.detach().clone()}
         if self.network is not None:
-            state.update(
-                inputs=self.network[0].in_features,
-                network=self.network.state_dict(),
-                optimizer=self.optimizer.state_dict(),
-            )
+            network, optimizer = self._parts()
+            first = network[0]
+            assert isinstance(first, nn.Linear)
+            state.update(inputs=first.in_features, network=network.state_dict(), optimizer=optimizer.state_dict())
         return state
 
     def load_state_dict(self, state: dict) -> None:
@@ -152,8 +159,9 @@ class ControlVariateEstimator(Estimator):
         self._build(int(state["inputs"]), eta, torch.Generator(eta.device))  # weights overwritten below
         with torch.no_grad():
             self.eta.copy_(eta)
-        self.network.load_state_dict(state["network"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        network, optimizer = self._parts()
+        network.load_state_dict(state["network"])
+        optimizer.load_state_dict(state["optimizer"])
 
 
 def rebar(eta: float = 1.0) -> ControlVariateEstimator:

@@ -59,14 +59,17 @@ PHILOX_ROUNDS = 10
 LOG2E: tl.constexpr = tl.constexpr(1.4426950408889634)
 LN2: tl.constexpr = tl.constexpr(0.6931471805599453)
 
+@triton.jit
+def _log2_interpreted(x):
+    return tl.log2(x)
+
+
 if INTERPRETING:
-
-    @triton.jit
-    def fast_log2(x):
-        return tl.log2(x)
-
+    fast_log2 = _log2_interpreted
 else:
-    from triton.language.extra.cuda.libdevice import fast_log2f as fast_log2
+    from triton.language.extra.cuda import libdevice
+
+    fast_log2 = libdevice.fast_log2f
 
 
 def draw_key(generator: torch.Generator | None, device: torch.device) -> Tensor:

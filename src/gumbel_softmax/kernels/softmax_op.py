@@ -187,7 +187,7 @@ def _forward(
     n_cols = logits.shape[dim]
     out = logits.new_empty(logits.shape)  # contiguous, whatever the strides of logits
     s = settings_for(n_rows, n_cols)
-    partials = (None,) * 4
+    partials: tuple[Tensor | None, ...] = (None,) * 4
     if s.num_tiles > 1:
         partials = launch_partials(s, logits, noise, key, None, tau_rows, tau, n_rows, n_cols, inner, argmax=hard,
                                    total=not hard)  # fmt: skip
@@ -229,7 +229,7 @@ def _backward(
     dlogits = saved.new_empty(saved.shape)
     s = settings_for(n_rows, n_cols)
     dtau = saved.new_empty(s.splits * n_rows if tau_grad else 0, dtype=torch.float32)
-    partials = (None,) * 4
+    partials: tuple[Tensor | None, ...] = (None,) * 4
     if s.num_tiles > 1:
         partials = launch_partials(s, saved, noise, key, grad, tau_rows, tau, n_rows, n_cols, inner,
                                    total=recompute, grad_dot=True, from_soft=not recompute)  # fmt: skip
