@@ -24,9 +24,13 @@ def test_chi_square_rejects_any_draw_of_a_zero_probability_category():
 
 
 def test_chi_square_pools_rare_categories():
-    # Expected counts 0.1 each would break the asymptotics; pooled they form one bin of 1.0 (< 5, still pooled).
+    # Expected counts 0.5 each would break the asymptotics; pooled they form one bin (count 1, expected 1.0).
     p = chi_square_pvalue([500, 499, 1, 0], [0.4995, 0.4995, 0.0005, 0.0005])
-    assert 0.0 <= p <= 1.0
+    statistic = 2 * 0.5**2 / 499.5 + (1 - 1.0) ** 2 / 1.0  # three bins: 500, 499 and the pooled 1
+    assert p == pytest.approx(scipy.stats.chi2.sf(statistic, df=2), rel=1e-12)
+    # Unpooled, the same counts would give a 4-bin statistic with df = 3 and another p-value.
+    unpooled = 2 * 0.5**2 / 499.5 + 2 * 0.5**2 / 0.5
+    assert p != pytest.approx(scipy.stats.chi2.sf(unpooled, df=3), rel=1e-3)
 
 
 @pytest.mark.parametrize("shift", [0.05, -0.05])

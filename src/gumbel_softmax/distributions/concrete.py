@@ -15,7 +15,7 @@ and :math:`x` is a Concrete sample. Over the :math:`n` unmasked categories
 
 .. math:: \log p_X(x) = \log p_Y(\log x) - \sum_{k=1}^{n} \log x_k
 
-Base measures (checked by quadrature in ``tests/test_distributions_concrete.py``):
+Base measures (checked by quadrature in ``tests/distributions/test_concrete.py``):
 :math:`p_X` is the density with respect to Lebesgue measure on the first
 :math:`n-1` coordinates of the simplex (the last is :math:`1 - \sum`), the
 formula of both papers. :math:`p_Y` is symmetric in the categories, so it cannot

@@ -4,7 +4,7 @@ Given the same noise (the kernel's test-only ``noise`` hook), its forward value
 and its gradients must match :func:`gumbel_softmax.gumbel_softmax_from_noise`,
 the pure-PyTorch definition, over shapes that hit every dispatch path: rows
 packed many per program, single-tile rows, long rows (online reduction), any
-``dim``. The law of its own noise is tested in test_kernel_noise.py.
+``dim``. The law of its own noise is tested in test_noise.py.
 """
 
 from __future__ import annotations
