@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["StraightThrough", "log1m_softmax", "one_hot_like", "relax", "temper_"]
+__all__ = ["StraightThrough", "log1m_softmax", "one_hot_like", "relax", "temper_", "tempered_"]
 
 
 def relax(logits: Tensor, minus_gumbel: Tensor, tau: float | Tensor, hard: bool, dim: int, k: int = 1) -> Tensor:
@@ -37,7 +37,7 @@ def relax(logits: Tensor, minus_gumbel: Tensor, tau: float | Tensor, hard: bool,
         index = neg_z.argmin(dim, keepdim=True) if k == 1 else neg_z.topk(k, dim, largest=False).indices
     if index is not None and not needs_grad:
         return one_hot_like(index, logits, dim)
-    z = temper_(neg_z, tau)  # (logits + G) / tau
+    z = tempered_(neg_z, tau, dim)
     y = a = torch.softmax(z, dim)
     for _ in range(k - 1):
         z = z + log1m_softmax(z, a, dim) / tau
@@ -62,15 +62,29 @@ def log1m_softmax(z: Tensor, p: Tensor, dim: int) -> Tensor:
     return torch.where(is_top, at_top, rest)
 
 
+def tempered_(neg_z: Tensor, tau: float | Tensor, dim: int) -> Tensor:
+    """``(logits + G - max) / tau`` from a fresh buffer ``neg_z = -(logits + G)``, in place when it can be.
+
+    Each row is shifted so that its largest perturbed logit is 0 (a softmax is shift-invariant): every
+    entry is then ``<= 0``, and at worst ``-inf``, never NaN, for any finite logits and ``tau`` (logits
+    of ``3e38`` at ``tau = 0.5``, or ``tau = 1e-45``, which overflow unshifted).
+    """
+    if neg_z.numel():
+        neg_z = neg_z.sub_(neg_z.detach().amin(dim, keepdim=True))
+    return temper_(neg_z, tau)
+
+
 def temper_(neg_z: Tensor, tau: float | Tensor) -> Tensor:
     """``-neg_z / tau`` for ``neg_z = -(logits + G)`` (``+inf`` at masked categories), in place when it can be.
 
     ``neg_z`` must be a fresh buffer. When ``tau`` needs a gradient the infinities
-    are kept out of the quotient, so that d/dtau at masked entries is 0, not NaN.
+    are kept out of the product, so that d/dtau at masked entries is 0, not NaN, and ``neg_z`` is
+    multiplied by ``1 / tau``: d/dtau then never forms ``neg_z / tau**2``, which overflows where a
+    shifted logit is huge although its softmax weight, and so its share of the gradient, is 0.
     """
     if isinstance(tau, Tensor) and tau.requires_grad:
         masked = torch.isposinf(neg_z)
-        return (neg_z.masked_fill(masked, 0.0) / -tau).masked_fill(masked, float("-inf"))
+        return (neg_z.masked_fill(masked, 0.0) * -tau.reciprocal()).masked_fill(masked, float("-inf"))
     return neg_z.div_(-tau)
 
 

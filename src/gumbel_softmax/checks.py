@@ -38,6 +38,7 @@ __all__ = [
     "check_dim",
     "check_generator",
     "check_logits",
+    "check_noise",
     "check_positive_finite",
     "check_sample_size",
     "check_tau",
@@ -138,7 +139,7 @@ def check_logits(logits: Tensor, dim: int, name: str = "logits", *, validate: bo
             f"convert with {name}.float()"
         )
     dim = check_dim(logits, dim, name)
-    if values_checked(validate) and logits.numel() > 0:
+    if values_checked(validate) and logits.numel() > 0 and logits.device.type != "meta":
         # One cheap reduction covers all three faults: the row max is NaN if the
         # row holds a NaN, +inf if it holds +inf, and -inf if every entry is masked.
         row_max = logits.detach().amax(dim)
@@ -184,7 +185,7 @@ def check_sample_size(logits: Tensor, k: int, dim: int, *, validate: bool | None
             f"k={k} categories cannot be drawn without replacement from {categories} (the size of logits "
             f"along dim={dim}); use 1 <= k <= {categories}"
         )
-    if values_checked(validate) and logits.numel() > 0:
+    if values_checked(validate) and logits.numel() > 0 and logits.device.type != "meta":
         unmasked = torch.isfinite(logits.detach()).sum(dim)
         short = unmasked < k
         if bool(short.any()):
@@ -214,7 +215,7 @@ def check_tau(tau: float | Tensor, logits: Tensor, *, validate: bool | None = No
             )
         if tau.dtype == torch.bool or tau.is_complex():
             raise TypeError(f"tau must be a real tensor, got dtype {tau.dtype}")
-        if values_checked(validate) and tau.numel() > 0:
+        if values_checked(validate) and tau.numel() > 0 and tau.device.type != "meta":
             bad = ~(torch.isfinite(tau) & (tau > 0))
             if bool(bad.any()):
                 first = tau.detach()[bad].flatten()[0].item()
@@ -223,8 +224,10 @@ def check_tau(tau: float | Tensor, logits: Tensor, *, validate: bool | None = No
                     f"element(s) are not (for example {first})"
                 )
         return tau.to(logits.device)
-    if isinstance(tau, bool) or not isinstance(tau, (int, float)):
+    if isinstance(tau, bool) or not isinstance(tau, numbers.Real):
         raise TypeError(f"tau must be a float or a tensor, got {type(tau).__name__}")
+    if not isinstance(tau, (int, float)):  # a NumPy scalar, say
+        tau = float(tau)
     # Comparisons only: torch.compile traces a float that changes between calls as a symbol, and guards
     # on comparisons (it cannot call math.isfinite on one). NaN fails both comparisons.
     if not (0 < tau < math.inf):
@@ -232,6 +235,33 @@ def check_tau(tau: float | Tensor, logits: Tensor, *, validate: bool | None = No
             raise ValueError("tau must be finite and > 0 (a float tau inside torch.compile)")
         raise ValueError(f"tau must be finite and > 0, got tau={tau}")
     return tau if torch.compiler.is_compiling() else float(tau)
+
+
+def check_noise(noise: object, logits: Tensor, *, validate: bool | None = None) -> None:
+    """Check given Gumbel noise: a floating tensor on the device of ``logits`` that broadcasts to its shape
+    (without growing it) and, when validation is on, holds no NaN.
+
+    Raises:
+        TypeError: ``noise`` is not a floating tensor.
+        ValueError: its shape or device does not fit ``logits``, or it holds NaN.
+    """
+    if not isinstance(noise, Tensor) or not noise.dtype.is_floating_point:
+        got = f"a tensor of dtype {noise.dtype}" if isinstance(noise, Tensor) else type(noise).__name__
+        raise TypeError(f"the Gumbel noise must be a floating tensor, got {got}")
+    try:
+        fits = torch.broadcast_shapes(noise.shape, logits.shape) == logits.shape
+    except RuntimeError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"gumbels of shape {tuple(noise.shape)} do not broadcast to logits of shape {tuple(logits.shape)}"
+        )
+    if noise.device != logits.device:
+        raise ValueError(f"gumbels are on {noise.device} but logits on {logits.device}; move one of them")
+    if values_checked(validate) and noise.numel() > 0 and noise.device.type != "meta":
+        nan = torch.isnan(noise.detach())
+        if bool(nan.any()):
+            raise ValueError(f"gumbels contain NaN ({int(nan.sum())} of {noise.numel()} values)")
 
 
 def check_positive_finite(name: str, value: object, *, zero_ok: bool = False) -> float:

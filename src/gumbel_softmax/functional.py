@@ -24,7 +24,7 @@ from torch import Tensor
 
 from gumbel_softmax._relaxation import one_hot_like, relax
 from gumbel_softmax.backend import kernel_for
-from gumbel_softmax.checks import check_logits, check_tau
+from gumbel_softmax.checks import check_logits, check_noise, check_tau
 from gumbel_softmax.noise import compute_dtype, log_exponential
 
 __all__ = ["gumbel_softmax", "gumbel_softmax_from_noise", "sample", "sample_one_hot"]
@@ -102,10 +102,7 @@ def gumbel_softmax_from_noise(
     """
     dim = check_logits(logits, dim)
     tau = check_tau(tau, logits)
-    if torch.broadcast_shapes(gumbels.shape, logits.shape) != logits.shape:
-        raise ValueError(
-            f"gumbels of shape {tuple(gumbels.shape)} do not broadcast to logits of shape {tuple(logits.shape)}"
-        )
+    check_noise(gumbels, logits)
     minus_gumbel = gumbels.to(compute_dtype(logits.dtype)).expand(logits.shape).neg()
     return relax(logits, minus_gumbel, tau, hard, dim)
 

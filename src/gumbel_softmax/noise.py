@@ -114,6 +114,8 @@ def gumbel_noise(
     dtype = torch.get_default_dtype() if dtype is None else dtype
     if not dtype.is_floating_point:
         raise TypeError(f"gumbel_noise needs a floating dtype, got {dtype}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        check_generator(generator, torch.device("cpu"))  # raises the TypeError that says what to pass
     if device is None:
         device = generator.device if generator is not None else torch.empty(0).device
     device = torch.device(device)

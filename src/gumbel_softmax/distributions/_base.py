@@ -5,6 +5,8 @@ Not public; the families import from here so each file holds only its own math.
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 from torch import Tensor
 from torch.distributions import Distribution, biject_to, constraints, transform_to
@@ -132,7 +134,9 @@ class Relaxed(GeneratorSampling):
         self.temperature = tau.to(work).expand(batch_shape)
         self.logits = logits.expand(batch_shape + event_shape)
         self._sample_dtype = given.dtype
-        super().__init__(batch_shape, event_shape, validate_args=validate)
+        # An empty batch has no parameter to check (torch's constraint check cannot reshape 0 elements).
+        super().__init__(batch_shape, event_shape, validate_args=validate and batch_shape.numel() > 0)
+        self._validate_args = validate
 
     def _given(self, probs: Tensor | None, logits: Tensor | None) -> tuple[str, Tensor]:
         """The name and tensor of the one parameter given, after type and shape checks."""
@@ -141,11 +145,16 @@ class Relaxed(GeneratorSampling):
             raise ValueError(f"{type(self).__name__} needs exactly one of `probs` or `logits`, got {got}")
         name = "probs" if probs is not None else "logits"
         given = probs if probs is not None else logits
+        if isinstance(given, numbers.Real) and not isinstance(given, bool):  # as torch.distributions accepts
+            given = torch.tensor(float(given), dtype=torch.get_default_dtype())
         if not isinstance(given, Tensor) or not given.dtype.is_floating_point:
             raise TypeError(f"{name} must be a floating torch.Tensor, got {type(given).__name__}"
                             + (f" of dtype {given.dtype}" if isinstance(given, Tensor) else ""))
         if given.ndim < self.event_dims:
             raise ValueError(f"{name} needs at least {self.event_dims} dim(s) (the categories), got a 0-d tensor")
+        if self.event_dims and given.shape[-1] == 0:
+            raise ValueError(f"{type(self).__name__} needs at least one category; {name} has shape "
+                             f"{tuple(given.shape)}, with 0 along the last (category) axis")
         return name, given
 
     def _to_logits(self, name: str, given: Tensor, is_probs: bool, validate: bool) -> Tensor:
@@ -186,6 +195,14 @@ class Relaxed(GeneratorSampling):
         work = work_dtype(value, self.logits)
         out = torch.promote_types(value.dtype, self._sample_dtype)
         return value.to(work), self.logits.to(work), self.temperature.to(work), out
+
+    def _nan_where_value_is(self, value: Tensor, log_prob: Tensor) -> Tensor:
+        """``log_prob`` with NaN wherever an event of ``value`` holds a NaN (what an unvalidated NaN must give:
+        the densities read a 0 as the dtype's floor, which would otherwise turn a NaN into a number)."""
+        nan = torch.isnan(value)
+        if self.event_dims:
+            nan = nan.any(-1)
+        return torch.where(nan, float("nan"), log_prob)
 
     def _params_for(self, shape: torch.Size) -> tuple[Tensor, Tensor]:
         """Logits and temperature (compute dtype) for a sample of ``shape``; tau keeps a size-1 event axis."""

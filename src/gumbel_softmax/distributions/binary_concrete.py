@@ -71,7 +71,10 @@ class LogitBinaryConcrete(_RelaxedBernoulli):
 
     def rsample(self, sample_shape: SampleShape = torch.Size(), generator: torch.Generator | None = None) -> Tensor:
         perturbed, tau = self._perturbed(sample_shape, generator)
-        return (perturbed / tau).to(self._sample_dtype)
+        # The support is the real line: a quotient that overflows (logits 3e38 at tau 0.1) is the
+        # largest finite number of the sample's dtype, not inf.
+        largest = torch.finfo(self._sample_dtype).max
+        return (perturbed / tau).clamp(-largest, largest).to(self._sample_dtype)
 
     def log_prob(self, value: Tensor) -> Tensor:
         z, logits, tau, dtype = self._prepare(value)
@@ -121,4 +124,5 @@ class BinaryConcrete(_RelaxedBernoulli):
         x = torch.where(x > 0, x, coordinate_floor(value.dtype))
         x = torch.where(x < 1, x, largest_below_one(value.dtype))
         log_x, log_1mx = x.log(), torch.log1p(-x)
-        return (logistic_logit_density(logits, tau, log_x - log_1mx) - log_x - log_1mx).to(dtype)
+        log_p = logistic_logit_density(logits, tau, log_x - log_1mx) - log_x - log_1mx
+        return self._nan_where_value_is(value, log_p).to(dtype)

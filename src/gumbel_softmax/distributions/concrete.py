@@ -45,7 +45,7 @@ import torch
 from torch import Tensor
 from torch.distributions import constraints
 
-from gumbel_softmax._relaxation import relax, temper_
+from gumbel_softmax._relaxation import relax, tempered_
 from gumbel_softmax.distributions._base import Relaxed, SampleShape, coordinate_floor, simplex
 from gumbel_softmax.noise import log_exponential
 
@@ -97,7 +97,7 @@ class ExpConcrete(Relaxed):
         logits, tau = self._params_for(shape)
         # log_exponential is -G in a fresh buffer: subtracting the logits in place gives -(logits + G).
         neg_z = log_exponential(shape, logits.dtype, logits.device, generator).sub_(logits)
-        y = temper_(neg_z, tau).log_softmax(-1)
+        y = tempered_(neg_z, tau, -1).log_softmax(-1)
         # float16 cannot hold y below -65504 (logits [0, -700] at tau 0.01 give -7e4): clamp there, so
         # that every unmasked entry is finite and log_prob of the sample is too; masked ones stay -inf.
         lowest = torch.finfo(self._sample_dtype).min
@@ -156,4 +156,8 @@ class Concrete(Relaxed):
         # A 0 (an underflow, as in torch's float32 samples) is read as the floor; positive values as they are.
         log_x = torch.where(x > 0, x, coordinate_floor(value.dtype)).log()
         log_x = _masked_where(logits, log_x, 0.0)
-        return (exp_concrete_log_density(logits, tau, log_x) - log_x.sum(-1)).to(dtype)
+        log_p = exp_concrete_log_density(logits, tau, log_x) - log_x.sum(-1)
+        # Mass on a masked category is outside the support: probability 0.
+        outside = (torch.isneginf(logits) & (x > 0)).any(-1)
+        log_p = log_p.masked_fill(outside, float("-inf"))
+        return self._nan_where_value_is(value, log_p).to(dtype)

@@ -63,19 +63,24 @@ class Gumbel(GeneratorSampling):
         noise = gumbel_noise(shape, dtype=self.loc.dtype, device=self.loc.device, generator=generator)
         return self.loc + self.scale * noise
 
-    def _z(self, value: Tensor) -> tuple[Tensor, torch.dtype]:
-        """The standardized value in float32 or float64, and the dtype to return."""
+    def _z(self, value: Tensor | float) -> tuple[Tensor, torch.dtype]:
+        """The standardized value in float32 or float64, and the dtype to return (a Python number is read
+        in the dtype of ``loc``)."""
+        if not isinstance(value, Tensor):
+            value = torch.as_tensor(value, dtype=self.loc.dtype, device=self.loc.device)
         if self._validate_args:
             self._validate_sample(value)
         work = work_dtype(value, self.loc)
         z = (value.to(work) - self.loc.to(work)) / self.scale.to(work)
         return z, torch.promote_types(value.dtype, self.loc.dtype)
 
-    def log_prob(self, value: Tensor) -> Tensor:
+    def log_prob(self, value: Tensor | float) -> Tensor:
         z, dtype = self._z(value)
-        return (-(z + torch.exp(-z)) - self.scale.to(z.dtype).log()).to(dtype)
+        log_p = -(z + torch.exp(-z)) - self.scale.to(z.dtype).log()
+        # At z = -inf the density's limit is 0 (exp(-z) wins); the formula alone gives -inf + inf = NaN.
+        return torch.where(torch.isneginf(z), float("-inf"), log_p).to(dtype)
 
-    def cdf(self, value: Tensor) -> Tensor:
+    def cdf(self, value: Tensor | float) -> Tensor:
         z, dtype = self._z(value)
         return torch.exp(-torch.exp(-z)).to(dtype)
 

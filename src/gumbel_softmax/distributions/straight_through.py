@@ -60,7 +60,8 @@ class ConcreteStraightThrough(_MeanIsProbs, Concrete):
     def log_prob(self, value: Tensor) -> Tensor:
         value, logits, _, dtype = self._prepare(value.detach())
         logits, value = torch.broadcast_tensors(logits, value)
-        return logits.log_softmax(-1).gather(-1, value.argmax(-1, keepdim=True)).squeeze(-1).to(dtype)
+        log_p = logits.log_softmax(-1).gather(-1, value.argmax(-1, keepdim=True)).squeeze(-1)
+        return self._nan_where_value_is(value, log_p).to(dtype)
 
     @property
     def mode(self) -> Tensor:
@@ -89,7 +90,8 @@ class BinaryConcreteStraightThrough(_MeanIsProbs, BinaryConcrete):
     def log_prob(self, value: Tensor) -> Tensor:
         value, logits, _, dtype = self._prepare(value.detach())
         logits, value = torch.broadcast_tensors(logits, value)
-        return -F.binary_cross_entropy_with_logits(logits, value, reduction="none").to(dtype)
+        log_p = -F.binary_cross_entropy_with_logits(logits, value, reduction="none")
+        return self._nan_where_value_is(value, log_p).to(dtype)
 
     @property
     def mode(self) -> Tensor:

@@ -73,8 +73,13 @@ def expand_to(coef: Tensor, like: Tensor) -> Tensor:
 
 
 def linear_in(logits: Tensor, grad: Tensor, batch_ndim: int) -> Tensor:
-    """Per-example zero-valued term whose gradient with respect to ``logits`` is ``grad``."""
-    return zero_valued(sum_to(grad.detach() * logits, batch_ndim))
+    """Per-example zero-valued term whose gradient with respect to ``logits`` is ``grad``.
+
+    Masked (``-inf``) logits, where every estimator's gradient is 0, enter as 0: ``0 * -inf`` would make
+    the value NaN.
+    """
+    finite = logits.masked_fill(~torch.isfinite(logits.detach()), 0.0)
+    return zero_valued(sum_to(grad.detach() * finite, batch_ndim))
 
 
 def log_prob(logits: Tensor, index: Tensor, batch_ndim: int) -> Tensor:
