@@ -18,6 +18,12 @@ def test_docstring_examples(module):
     assert result.attempted > 0 and result.failed == 0
 
 
+def test_kernel_docstring_examples():
+    tiles = pytest.importorskip("gumbel_softmax.kernels.tiles", reason="needs triton (the kernels extra)")
+    result = doctest.testmod(tiles, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
+
+
 @pytest.mark.parametrize(
     "module", ["gumbel_softmax", "gumbel_softmax.distributions", "gumbel_softmax.estimators", "gumbel_softmax.anneal"]
 )

@@ -1,20 +1,22 @@
 """Argument and value checks for the public functions, and the switch that skips them.
 
 Checks of types, shapes and Python numbers are free and always run. Checks of
-tensor *values* (NaN, ``+inf``, rows with every category masked, non-positive
+tensor *values* (NaN, `+inf`, rows with every category masked, non-positive
 temperatures inside a tensor) need one reduction and a host-device sync, so they
 follow a switch that is on by default, like
-``torch.distributions.Distribution.set_default_validate_args``::
+`torch.distributions.Distribution.set_default_validate_args`:
 
-    gumbel_softmax.set_validation(False)        # for speed, everywhere
-    with gumbel_softmax.checks(False): ...  # for one block
+```python
+gumbel_softmax.set_validation(False)      # for speed: the process-wide default
+with gumbel_softmax.validation(False): ...  # for one block, in this thread or task only
+```
 
-Inside ``torch.compile`` the tensor value checks are skipped (they are data-dependent
+Inside `torch.compile` the tensor value checks are skipped (they are data-dependent
 branches that a full graph cannot hold): a row with every category masked then gives
 NaN, as in torch; run the function eagerly to check. A float temperature is still
-checked: compiled code guards on ``0 < tau < inf``, so ``tau = 0``, negative or NaN
-raises. One gap: once Dynamo traces a changing float ``tau`` as a symbol, it assumes
-that symbol is finite, so ``tau = inf`` then passes (the output is uniform, or NaN at
+checked: compiled code guards on `0 < tau < inf`, so `tau = 0`, negative or NaN
+raises. One gap: once Dynamo traces a changing float `tau` as a symbol, it assumes
+that symbol is finite, so `tau = inf` then passes (the output is uniform, or NaN at
 masked categories).
 """
 
@@ -54,17 +56,17 @@ def set_validation(enabled: bool) -> None:
     """Set the process-wide default for the value checks (those that need a device sync).
 
     Args:
-        enabled: ``True`` (the default at import) runs them, ``False`` skips them.
+        enabled: `True` (the default at import) runs them, `False` skips them.
 
-    A :func:`validation` block in a thread or task takes precedence over this default there.
+    A `validation` block in a thread or task takes precedence over this default there.
     """
     global _default
     _default = bool(enabled)
 
 
 def validation_enabled() -> bool:
-    """Whether value checks run here: the innermost :func:`validation` block of this thread or task,
-    else the process-wide default of :func:`set_validation` (``True`` unless changed)."""
+    """Whether value checks run here: the innermost `validation` block of this thread or task,
+    else the process-wide default of `set_validation` (`True` unless changed)."""
     return _current()
 
 
@@ -76,9 +78,9 @@ def _current() -> bool:
 
 
 def values_checked(validate: bool | None = None) -> bool:
-    """Whether a value check runs now: ``validate`` if given, else :func:`validation_enabled`.
+    """Whether a value check runs now: `validate` if given, else `validation_enabled`.
 
-    Never inside ``torch.compile``: a value check is a data-dependent branch, which a full
+    Never inside `torch.compile`: a value check is a data-dependent branch, which a full
     graph cannot hold, so compiled code skips them (validate eagerly).
     """
     if torch.compiler.is_compiling():
@@ -107,11 +109,11 @@ def validation(enabled: bool) -> Iterator[None]:
 
 
 class DimensionError(ValueError, IndexError):
-    """``dim`` is out of range. A ``ValueError``, and an ``IndexError`` as torch raises."""
+    """`dim` is out of range. A `ValueError`, and an `IndexError` as torch raises."""
 
 
 def check_dim(tensor: Tensor, dim: int, name: str = "logits") -> int:
-    """Normalize ``dim`` to ``0 <= dim < tensor.ndim`` or raise :class:`DimensionError`."""
+    """Normalize `dim` to `0 <= dim < tensor.ndim` or raise `DimensionError`."""
     if isinstance(dim, bool) or not isinstance(dim, int):
         raise TypeError(f"dim must be an int, got {type(dim).__name__}")
     if tensor.ndim == 0:
@@ -125,11 +127,11 @@ def check_dim(tensor: Tensor, dim: int, name: str = "logits") -> int:
 
 
 def check_logits(logits: Tensor, dim: int, name: str = "logits", *, validate: bool | None = None) -> int:
-    """Check type and ``dim`` always, and values when validation is on; return the normalized dim.
+    """Check type and `dim` always, and values when validation is on; return the normalized dim.
 
-    ``-inf`` marks a masked category and is allowed, as long as every row (slice
-    along ``dim``) keeps at least one finite entry. NaN and ``+inf`` are refused.
-    ``validate`` overrides :func:`validation_enabled` for the value checks.
+    `-inf` marks a masked category and is allowed, as long as every row (slice
+    along `dim`) keeps at least one finite entry. NaN and `+inf` are refused.
+    `validate` overrides `validation_enabled` for the value checks.
     """
     if not isinstance(logits, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(logits).__name__}")
@@ -168,7 +170,7 @@ def _describe_bad_logits(logits: Tensor, dim: int, row_max: Tensor, name: str) -
 
 
 def check_sample_size(logits: Tensor, k: int, dim: int, *, validate: bool | None = None) -> int:
-    """Check ``k`` for drawing without replacement along the normalized ``dim`` and return it as an int.
+    """Check `k` for drawing without replacement along the normalized `dim` and return it as an int.
 
     An integer (a NumPy integer or a 0-d integer tensor is fine; a bool is not) from 1 to the number of
     categories, and, when validation is on, no more than the unmasked (finite) categories of any row.
@@ -197,11 +199,11 @@ def check_sample_size(logits: Tensor, k: int, dim: int, *, validate: bool | None
 
 
 def check_tau(tau: float | Tensor, logits: Tensor, *, validate: bool | None = None) -> float | Tensor:
-    """Check a temperature: a positive finite number, or a tensor of them broadcastable to ``logits``.
+    """Check a temperature: a positive finite number, or a tensor of them broadcastable to `logits`.
 
-    A tensor must broadcast against ``logits`` without growing it (per-row
-    temperatures keep the category axis with size 1, e.g. shape ``[B, 1]``).
-    Returns a float, or the tensor on the device of ``logits``.
+    A tensor must broadcast against `logits` without growing it (per-row
+    temperatures keep the category axis with size 1, e.g. shape `[B, 1]`).
+    Returns a float, or the tensor on the device of `logits`.
     """
     if isinstance(tau, Tensor):
         try:
@@ -238,12 +240,12 @@ def check_tau(tau: float | Tensor, logits: Tensor, *, validate: bool | None = No
 
 
 def check_noise(noise: object, logits: Tensor, *, validate: bool | None = None) -> None:
-    """Check given Gumbel noise: a floating tensor on the device of ``logits`` that broadcasts to its shape
+    """Check given Gumbel noise: a floating tensor on the device of `logits` that broadcasts to its shape
     (without growing it) and, when validation is on, holds no NaN.
 
     Raises:
-        TypeError: ``noise`` is not a floating tensor.
-        ValueError: its shape or device does not fit ``logits``, or it holds NaN.
+        TypeError: `noise` is not a floating tensor.
+        ValueError: its shape or device does not fit `logits`, or it holds NaN.
     """
     if not isinstance(noise, Tensor) or not noise.dtype.is_floating_point:
         got = f"a tensor of dtype {noise.dtype}" if isinstance(noise, Tensor) else type(noise).__name__
@@ -265,14 +267,14 @@ def check_noise(noise: object, logits: Tensor, *, validate: bool | None = None) 
 
 
 def check_positive_finite(name: str, value: object, *, zero_ok: bool = False) -> float:
-    """``value`` as a float if it is a real number that is finite and ``> 0`` (``>= 0`` with ``zero_ok``).
+    """`value` as a float if it is a real number that is finite and `> 0` (`>= 0` with `zero_ok`).
 
     The one check of a positive Python number (temperatures, rates, learning rates). A bool is refused;
-    NumPy scalars and other :class:`numbers.Real` are accepted.
+    NumPy scalars and other `numbers.Real` are accepted.
 
     Raises:
-        TypeError: ``value`` is not a real number.
-        ValueError: it is NaN, infinite, or out of range; the message names ``name``.
+        TypeError: `value` is not a real number.
+        ValueError: it is NaN, infinite, or out of range; the message names `name`.
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
@@ -283,11 +285,11 @@ def check_positive_finite(name: str, value: object, *, zero_ok: bool = False) ->
 
 
 def check_generator(generator: object, device: torch.device) -> None:
-    """Refuse a ``generator`` that is not a :class:`torch.Generator` on the device type of the tensor.
+    """Refuse a `generator` that is not a `torch.Generator` on the device type of the tensor.
 
     Raises:
-        TypeError: ``generator`` is neither ``None`` nor a ``torch.Generator`` (an int seed, a NumPy RNG).
-        ValueError: it lives on another device type than ``device``.
+        TypeError: `generator` is neither `None` nor a `torch.Generator` (an int seed, a NumPy RNG).
+        ValueError: it lives on another device type than `device`.
     """
     if generator is None:
         return

@@ -1,18 +1,18 @@
 """The reference definitions: Gumbel-Softmax, and exact sampling by the Gumbel-max trick.
 
-With ``G_k`` independent standard Gumbel noise (:mod:`gumbel_softmax.noise`):
+With `G_k` independent standard Gumbel noise (`gumbel_softmax.noise`):
 
 * Gumbel-max (Gumbel 1954; Maddison, Tarlow, Minka 2014):
-  ``argmax_k (logits_k + G_k) ~ Categorical(softmax(logits))`` exactly.
+  `argmax_k (logits_k + G_k) ~ Categorical(softmax(logits))` exactly.
 * Gumbel-Softmax / Concrete (Jang, Gu, Poole, ICLR 2017; Maddison, Mnih, Teh,
-  ICLR 2017): ``y = softmax((logits + G) / tau)``, a differentiable point on the
-  simplex that tends to the Gumbel-max one-hot sample as ``tau -> 0``.
+  ICLR 2017): `y = softmax((logits + G) / tau)`, a differentiable point on the
+  simplex that tends to the Gumbel-max one-hot sample as `tau -> 0`.
 * Straight-through Gumbel-Softmax (Jang et al. 2017, Section 2.2): the forward
-  value is the exact one-hot ``onehot(argmax_k (logits_k + G_k))``; the backward
-  pass is the gradient of the soft ``y`` drawn with the same noise.
+  value is the exact one-hot `onehot(argmax_k (logits_k + G_k))`; the backward
+  pass is the gradient of the soft `y` drawn with the same noise.
 
 These pure-PyTorch functions are the definitions. A fused kernel, where
-:mod:`gumbel_softmax.backend` selects one, computes the same function.
+`gumbel_softmax.backend` selects one, computes the same function.
 """
 
 from __future__ import annotations
@@ -39,40 +39,46 @@ def gumbel_softmax(
     *,
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    r"""Draw a Gumbel-Softmax sample; a drop-in for ``torch.nn.functional.gumbel_softmax``.
+    r"""Draw a Gumbel-Softmax sample; a drop-in for `torch.nn.functional.gumbel_softmax`.
 
-    .. math:: y_k = \frac{\exp((\ell_k + G_k)/\tau)}{\sum_j \exp((\ell_j + G_j)/\tau)},
-              \qquad G_k \sim \mathrm{Gumbel}(0, 1)
+    ```text
+    y_k = \frac{\exp((\ell_k + G_k)/\tau)}{\sum_j \exp((\ell_j + G_j)/\tau)},
+    \qquad G_k \sim \mathrm{Gumbel}(0, 1)
+    ```
 
     (Jang, Gu, Poole 2017, eq. 1; Maddison, Mnih, Teh 2017.)
 
-    **Arguments:**
-        logits: ``[..., K, ...]`` unnormalized log-probabilities, floating dtype.
-            ``-inf`` masks a category: it gets exactly 0 in the output and
+    Args:
+        logits: `[..., K, ...]` unnormalized log-probabilities, floating dtype.
+            `-inf` masks a category: it gets exactly 0 in the output and
             exactly 0 gradient. Every row needs one unmasked category.
-        tau: temperature > 0: a float, or a tensor broadcastable to ``logits``
-            with the ``dim`` axis kept (e.g. ``[B, 1]`` for per-row values).
+        tau: temperature > 0: a float, or a tensor broadcastable to `logits`
+            with the `dim` axis kept (e.g. `[B, 1]` for per-row values).
             A tensor that requires grad receives a gradient.
-        hard: if ``True``, the forward value is exactly one-hot (entries 0.0
+        hard: if `True`, the forward value is exactly one-hot (entries 0.0
             and 1.0, one 1 per row, ties included) and the backward pass is the
             straight-through gradient of the soft sample.
         eps: deprecated and ignored, as in torch.
         dim: the category axis.
-        generator: a ``torch.Generator`` on the device of ``logits``.
+        generator: a `torch.Generator` on the device of `logits`.
 
-    **Returns:** a tensor of the shape and dtype of ``logits``. float16 and
-    bfloat16 inputs are computed in float32 and rounded at the end, so tiny
-    temperatures (down to 1e-4 and below) stay finite in value and gradient.
+    Returns:
+        a tensor of the shape and dtype of `logits`. float16 and
+        bfloat16 inputs are computed in float32 and rounded at the end, so tiny
+        temperatures (down to 1e-4 and below) stay finite in value and gradient.
 
-    Raises ``ValueError`` for a temperature that is not finite and positive,
-    for NaN or ``+inf`` logits and for fully masked rows (value checks can be
-    switched off with :func:`gumbel_softmax.set_validation`), and for an
-    out-of-range ``dim``; ``TypeError`` for non-floating logits.
+    Raises:
+        ValueError: for a temperature that is not finite and positive, for NaN or
+            `+inf` logits and for fully masked rows (value checks can be switched off
+            with `gumbel_softmax.set_validation`), and for an out-of-range `dim`
+            (`DimensionError`, also an `IndexError`).
+        TypeError: for non-floating logits.
 
-    >>> g = torch.Generator().manual_seed(0)
-    >>> y = gumbel_softmax(torch.zeros(2, 3), tau=0.5, hard=True, generator=g)
-    >>> y.sum(-1)
-    tensor([1., 1.])
+    Examples:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> y = gumbel_softmax(torch.zeros(2, 3), tau=0.5, hard=True, generator=g)
+        >>> y.sum(-1)
+        tensor([1., 1.])
     """
     if eps != 1e-10:
         warnings.warn("`eps` is deprecated and has no effect", DeprecationWarning, stacklevel=2)
@@ -94,9 +100,9 @@ def gumbel_softmax_from_noise(
     hard: bool = False,
     dim: int = -1,
 ) -> Tensor:
-    """:func:`gumbel_softmax` with the Gumbel noise given instead of drawn.
+    """`gumbel_softmax` with the Gumbel noise given instead of drawn.
 
-    ``gumbels`` must broadcast to the shape of ``logits``. Useful to reuse one
+    `gumbels` must broadcast to the shape of `logits`. Useful to reuse one
     draw of noise (common random numbers), to feed conditional noise (Gumbel-Rao),
     and to compare with other implementations given the same noise.
     """
@@ -108,16 +114,18 @@ def gumbel_softmax_from_noise(
 
 
 def sample(logits: Tensor, dim: int = -1, *, generator: torch.Generator | None = None) -> Tensor:
-    """Exact categorical samples by the Gumbel-max trick: ``argmax(logits + G, dim)``.
+    """Exact categorical samples by the Gumbel-max trick: `argmax(logits + G, dim)`.
 
-    **Arguments:** as in :func:`gumbel_softmax`; ``-inf`` categories are never drawn.
+    Arguments are as in `gumbel_softmax`; `-inf` categories are never drawn.
 
-    **Returns:** int64 indices, the shape of ``logits`` with ``dim`` removed.
-    Not differentiable; use ``gumbel_softmax(..., hard=True)`` for gradients.
+    Returns:
+        int64 indices, the shape of `logits` with `dim` removed.
+        Not differentiable; use `gumbel_softmax(..., hard=True)` for gradients.
 
-    >>> g = torch.Generator().manual_seed(0)
-    >>> sample(torch.tensor([[0.0, float("-inf")]]), generator=g)
-    tensor([0])
+    Examples:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> sample(torch.tensor([[0.0, float("-inf")]]), generator=g)
+        tensor([0])
     """
     dim = check_logits(logits, dim)
     out_shape = logits.shape[:dim] + logits.shape[dim + 1 :]
@@ -132,10 +140,10 @@ def sample(logits: Tensor, dim: int = -1, *, generator: torch.Generator | None =
 
 
 def perturbed_logits(logits: Tensor, generator: torch.Generator | None = None) -> Tensor:
-    """``logits + G`` with standard Gumbel ``G``, in the compute dtype (float32 or float64), without gradient.
+    """`logits + G` with standard Gumbel `G`, in the compute dtype (float32 or float64), without gradient.
 
-    The ranking of these values is what the exact samplers read: the argmax (:func:`sample`) or the top k
-    (:func:`gumbel_softmax.sample_without_replacement`).
+    The ranking of these values is what the exact samplers read: the argmax (`sample`) or the top k
+    (`gumbel_softmax.sample_without_replacement`).
     """
     with torch.no_grad():
         minus_gumbel = log_exponential(logits.shape, compute_dtype(logits.dtype), logits.device, generator)
@@ -143,9 +151,9 @@ def perturbed_logits(logits: Tensor, generator: torch.Generator | None = None) -
 
 
 def sample_one_hot(logits: Tensor, dim: int = -1, *, generator: torch.Generator | None = None) -> Tensor:
-    """:func:`sample` in one-hot form: exact 0.0/1.0 in the dtype and shape of ``logits``.
+    """`sample` in one-hot form: exact 0.0/1.0 in the dtype and shape of `logits`.
 
-    Not differentiable; use ``gumbel_softmax(..., hard=True)`` for gradients.
+    Not differentiable; use `gumbel_softmax(..., hard=True)` for gradients.
     """
     index = sample(logits, dim, generator=generator)
     dim = dim % logits.ndim

@@ -1,7 +1,7 @@
-"""Distributions for ``torch.distributions`` and Pyro code: Gumbel, Concrete and their relatives.
+"""Distributions for `torch.distributions` and Pyro code: Gumbel, Concrete and their relatives.
 
-Every sampler draws its noise through :mod:`gumbel_softmax.noise` and takes an
-explicit ``generator``: ``d.rsample(sample_shape, generator=g)``.
+Every sampler draws its noise through `gumbel_softmax.noise` and takes an
+explicit `generator`: `d.rsample(sample_shape, generator=g)`.
 """
 
 from gumbel_softmax.distributions.binary_concrete import BinaryConcrete as BinaryConcrete

@@ -1,4 +1,4 @@
-"""What every distribution here shares: parameter parsing, ``sample`` with a generator, float edges.
+"""What every distribution here shares: parameter parsing, `sample` with a generator, float edges.
 
 Not public; the families import from here so each file holds only its own math.
 """
@@ -22,10 +22,10 @@ SampleShape = torch.Size | list[int] | tuple[int, ...]
 
 
 def coordinate_floor(dtype: torch.dtype) -> float:
-    """The least value a relaxed sample's coordinate takes: the smallest normal number of ``dtype``.
+    """The least value a relaxed sample's coordinate takes: the smallest normal number of `dtype`.
 
     A sample coordinate below it would be a subnormal or 0, whose log is imprecise or
-    ``-inf``; and ``1 / x`` (the gradient of ``log x``) overflows for subnormal ``x``. float16,
+    `-inf`; and `1 / x` (the gradient of `log x`) overflows for subnormal `x`. float16,
     whose normal range ends at 6e-5, keeps its subnormals down to 6e-8 instead.
     """
     info = torch.finfo(dtype)
@@ -33,7 +33,7 @@ def coordinate_floor(dtype: torch.dtype) -> float:
 
 
 def largest_below_one(dtype: torch.dtype) -> float:
-    """The largest number of ``dtype`` below 1, ``1 - eps / 2``."""
+    """The largest number of `dtype` below 1, `1 - eps / 2`."""
     return 1.0 - torch.finfo(dtype).eps / 2
 
 
@@ -46,7 +46,7 @@ def work_dtype(*tensors: Tensor) -> torch.dtype:
 
 
 class _Simplex(constraints.Constraint):
-    """``x >= 0`` summing to 1 within the rounding of ``K`` additions in the dtype of ``x``."""
+    """`x >= 0` summing to 1 within the rounding of `K` additions in the dtype of `x`."""
 
     is_discrete = False
     event_dim = 1
@@ -67,7 +67,7 @@ transform_to.register(_Simplex, lambda constraint: SoftmaxTransform())
 
 
 class GeneratorSampling(Distribution):
-    """``sample(sample_shape, generator=None)``: ``rsample`` without gradients, from an explicit generator."""
+    """`sample(sample_shape, generator=None)`: `rsample` without gradients, from an explicit generator."""
 
     has_rsample = True
 
@@ -80,28 +80,28 @@ class GeneratorSampling(Distribution):
 
 
 class Relaxed(GeneratorSampling):
-    """Base of the Concrete families: a ``temperature`` and ``logits`` (or ``probs``) over ``event_dims`` axes.
+    """Base of the Concrete families: a `temperature` and `logits` (or `probs`) over `event_dims` axes.
 
-    **Arguments:**
+    Args:
         temperature: a positive float or floating tensor. For categorical
-            families (``event_dims = 1``) a tensor whose last axis has size 1 is
-            the per-row form of :func:`gumbel_softmax`: it broadcasts against
-            ``logits`` with the category axis kept (``[B, 1]`` with logits
-            ``[B, K]`` or ``[A, B, K]``), so that axis is dropped from the batch
-            shape. Any other tensor (``[B]``, a 0-d tensor) broadcasts against
-            the batch shape ``logits.shape[:-1]``.
+            families (`event_dims = 1`) a tensor whose last axis has size 1 is
+            the per-row form of `gumbel_softmax`: it broadcasts against
+            `logits` with the category axis kept (`[B, 1]` with logits
+            `[B, K]` or `[A, B, K]`), so that axis is dropped from the batch
+            shape. Any other tensor (`[B]`, a 0-d tensor) broadcasts against
+            the batch shape `logits.shape[:-1]`.
         probs / logits: exactly one of them. Categorical logits are normalized
-            (``logits - logsumexp``); ``-inf`` masks a category. Bernoulli
-            logits are ``log p - log(1 - p)`` and must be finite.
+            (`logits - logsumexp`); `-inf` masks a category. Bernoulli
+            logits are `log p - log(1 - p)` and must be finite.
         validate_args: check parameters and values; default
-            :func:`gumbel_softmax.validation_enabled`.
+            `gumbel_softmax.validation_enabled`.
 
-    The attributes ``temperature`` and ``logits`` are held in the compute dtype
-    (:func:`gumbel_softmax.noise.compute_dtype` of the promoted dtype of
-    ``logits`` and a tensor ``temperature``: float32, or float64 if either is
+    The attributes `temperature` and `logits` are held in the compute dtype
+    (`gumbel_softmax.noise.compute_dtype` of the promoted dtype of
+    `logits` and a tensor `temperature`: float32, or float64 if either is
     float64), so float16/bfloat16 inputs do not round the parameters
-    (``tau = 0.3`` stays 0.3, not bfloat16's 0.30078). Samples are returned
-    in the dtype of the given ``logits``/``probs``, ``log_prob`` in the
+    (`tau = 0.3` stays 0.3, not bfloat16's 0.30078). Samples are returned
+    in the dtype of the given `logits`/`probs`, `log_prob` in the
     promoted dtype of that and the value.
     """
 
@@ -158,7 +158,7 @@ class Relaxed(GeneratorSampling):
         return name, given
 
     def _to_logits(self, name: str, given: Tensor, is_probs: bool, validate: bool) -> Tensor:
-        """(Normalized) logits from ``given``, computed in its dtype."""
+        """(Normalized) logits from `given`, computed in its dtype."""
         if self.event_dims == 0:
             logits = torch.logit(given) if is_probs else given
             if validate and not bool(torch.isfinite(logits).all()):
@@ -184,11 +184,11 @@ class Relaxed(GeneratorSampling):
         return new
 
     def _prepare(self, value: Tensor) -> tuple[Tensor, Tensor, Tensor, torch.dtype]:
-        """Validate ``value``; return it, ``logits``, ``temperature`` in the compute dtype, and the dtype to return.
+        """Validate `value`; return it, `logits`, `temperature` in the compute dtype, and the dtype to return.
 
         The compute dtype is that of the parameters (which already include the
-        temperature's dtype), promoted with ``value``'s; the dtype to return is
-        the promoted dtype of ``value`` and the given logits.
+        temperature's dtype), promoted with `value`'s; the dtype to return is
+        the promoted dtype of `value` and the given logits.
         """
         if self._validate_args:
             self._validate_sample(value)
@@ -197,7 +197,7 @@ class Relaxed(GeneratorSampling):
         return value.to(work), self.logits.to(work), self.temperature.to(work), out
 
     def _nan_where_value_is(self, value: Tensor, log_prob: Tensor) -> Tensor:
-        """``log_prob`` with NaN wherever an event of ``value`` holds a NaN (what an unvalidated NaN must give:
+        """`log_prob` with NaN wherever an event of `value` holds a NaN (what an unvalidated NaN must give:
         the densities read a 0 as the dtype's floor, which would otherwise turn a NaN into a number)."""
         nan = torch.isnan(value)
         if self.event_dims:
@@ -205,7 +205,7 @@ class Relaxed(GeneratorSampling):
         return torch.where(nan, float("nan"), log_prob)
 
     def _params_for(self, shape: torch.Size) -> tuple[Tensor, Tensor]:
-        """Logits and temperature (compute dtype) for a sample of ``shape``; tau keeps a size-1 event axis."""
+        """Logits and temperature (compute dtype) for a sample of `shape`; tau keeps a size-1 event axis."""
         tau = self.temperature
         if self.event_dims:
             tau = tau.unsqueeze(-1)
@@ -214,8 +214,8 @@ class Relaxed(GeneratorSampling):
 
 
 def _parse_temperature(temperature: float | Tensor, like: Tensor, event_dims: int, validate: bool) -> Tensor:
-    """The temperature as a tensor on the device of ``like``: a tensor keeps its dtype, a float takes the
-    compute dtype of ``like``. A categorical temperature's trailing size-1 axis (the category axis) is dropped."""
+    """The temperature as a tensor on the device of `like`: a tensor keeps its dtype, a float takes the
+    compute dtype of `like`. A categorical temperature's trailing size-1 axis (the category axis) is dropped."""
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float, Tensor)):
         raise TypeError(f"temperature must be a float or a tensor, got {type(temperature).__name__}")
     if isinstance(temperature, Tensor):

@@ -1,27 +1,33 @@
 r"""The Binary Concrete (relaxed Bernoulli) distribution on (0, 1), and its logit-space twin.
 
 Maddison, Mnih, Teh (ICLR 2017, Section 3.3 "BinConcrete"). With temperature
-:math:`\lambda`, logit :math:`\ell` and :math:`L = G_0 - G_1` logistic noise
+`\lambda`, logit `\ell` and `L = G_0 - G_1` logistic noise
 (the difference of two standard Gumbels), the logit-space sample and the
 Binary Concrete sample are
 
-.. math:: z = (\ell + L) / \lambda, \qquad x = \sigma(z)
+```text
+z = (\ell + L) / \lambda, \qquad x = \sigma(z)
+```
 
 which is the first coordinate of a two-category Concrete sample with logits
-:math:`(\ell, 0)` and Gumbels :math:`(G_0, G_1)`. Since :math:`\lambda z - \ell`
-is standard logistic, with :math:`u = \lambda z - \ell`,
+`(\ell, 0)` and Gumbels `(G_0, G_1)`. Since `\lambda z - \ell`
+is standard logistic, with `u = \lambda z - \ell`,
 
-.. math:: \log p_Z(z) = \log\lambda - \operatorname{softplus}(u) - \operatorname{softplus}(-u)
+```text
+\log p_Z(z) = \log\lambda - \operatorname{softplus}(u) - \operatorname{softplus}(-u)
+```
 
-.. math:: \log p_X(x) = \log p_Z(\operatorname{logit} x) - \log x - \log(1 - x)
+```text
+\log p_X(x) = \log p_Z(\operatorname{logit} x) - \log x - \log(1 - x)
+```
 
 (Maddison et al.'s :math:`\lambda \alpha x^{-\lambda-1}(1-x)^{-\lambda-1} /
-(\alpha x^{-\lambda} + (1-x)^{-\lambda})^2` with :math:`\alpha = e^\ell`), all
-from log-space quantities. ``BinaryConcrete`` samples are kept inside
-``[smallest normal, 1 - eps/2]`` of their dtype, and ``log_prob`` reads a 0 or a 1
+(\alpha x^{-\lambda} + (1-x)^{-\lambda})^2` with `\alpha = e^\ell`), all
+from log-space quantities. `BinaryConcrete` samples are kept inside
+`[smallest normal, 1 - eps/2]` of their dtype, and `log_prob` reads a 0 or a 1
 as the nearer end, so densities of its own samples are finite. float32 cannot hold
-values between ``1 - 6e-8`` and 1 (1.3% of the mass at temperature 0.3, logit 0.7):
-they arrive at ``1 - eps/2``. ``LogitBinaryConcrete`` has no such limit.
+values between `1 - 6e-8` and 1 (1.3% of the mass at temperature 0.3, logit 0.7):
+they arrive at `1 - eps/2`. `LogitBinaryConcrete` has no such limit.
 """
 
 from __future__ import annotations
@@ -38,13 +44,13 @@ __all__ = ["BinaryConcrete", "LogitBinaryConcrete"]
 
 
 def logistic_logit_density(logits: Tensor, temperature: Tensor, z: Tensor) -> Tensor:
-    """:math:`\\log p_Z(z)` of the module docstring, elementwise and broadcast."""
+    """`\\log p_Z(z)` of the module docstring, elementwise and broadcast."""
     u = temperature * z - logits
     return temperature.log() - F.softplus(u) - F.softplus(-u)
 
 
 class _RelaxedBernoulli(Relaxed):
-    """Scalar events; ``_perturbed`` is ``logits + L`` (unscaled) in the compute dtype."""
+    """Scalar events; `_perturbed` is `logits + L` (unscaled) in the compute dtype."""
 
     event_dims = 0
     arg_constraints = {"temperature": constraints.positive, "logits": constraints.real}
@@ -59,12 +65,12 @@ class _RelaxedBernoulli(Relaxed):
 
 
 class LogitBinaryConcrete(_RelaxedBernoulli):
-    """The logit of a Binary Concrete sample: ``z = (logits + L) / temperature``, on the real line.
+    """The logit of a Binary Concrete sample: `z = (logits + L) / temperature`, on the real line.
 
-    Arguments as :class:`BinaryConcrete`. Its ``log_prob`` is the one to use in a
+    Arguments as `BinaryConcrete`. Its `log_prob` is the one to use in a
     relaxed ELBO with Bernoulli latents (Maddison et al., Appendix C).
-    ``mean`` and ``mode`` are ``logits / temperature``; ``variance`` is
-    ``pi^2 / (3 temperature^2)`` (the logistic law, scaled).
+    `mean` and `mode` are `logits / temperature`; `variance` is
+    `pi^2 / (3 temperature^2)` (the logistic law, scaled).
     """
 
     support = constraints.real
@@ -94,21 +100,23 @@ class LogitBinaryConcrete(_RelaxedBernoulli):
 
 
 class BinaryConcrete(_RelaxedBernoulli):
-    """The Binary Concrete / relaxed Bernoulli distribution: ``x = sigmoid((logits + L) / temperature)``.
+    """The Binary Concrete / relaxed Bernoulli distribution: `x = sigmoid((logits + L) / temperature)`.
 
-    **Arguments:**
-        temperature: ``lambda > 0``, a float or a tensor broadcastable to ``logits``.
-        probs / logits: exactly one, the Bernoulli parameter (probabilities strictly
-            inside (0, 1), finite logits).
-        validate_args: default :func:`gumbel_softmax.validation_enabled`.
+    Args:
+        temperature: `lambda > 0`, a float or a tensor broadcastable to `logits`.
+        probs: the Bernoulli probability, strictly inside (0, 1); give exactly one of
+            `probs` and `logits`.
+        logits: the Bernoulli logit, finite.
+        validate_args: default `gumbel_softmax.validation_enabled`.
 
-    ``rsample`` returns ``[*sample_shape, *batch_shape]`` values in
-    ``[smallest normal, 1 - eps/2]`` of the dtype of ``logits``; ``log_prob``
-    is :math:`\\log p_X` of the module docstring, finite on them.
+    `rsample` returns `[*sample_shape, *batch_shape]` values in
+    `[smallest normal, 1 - eps/2]` of the dtype of `logits`; `log_prob`
+    is `\\log p_X` of the module docstring, finite on them.
 
-    >>> d = BinaryConcrete(0.5, probs=torch.tensor([0.2, 0.9]))
-    >>> d.rsample((3,), generator=torch.Generator().manual_seed(0)).shape
-    torch.Size([3, 2])
+    Examples:
+        >>> d = BinaryConcrete(0.5, probs=torch.tensor([0.2, 0.9]))
+        >>> d.rsample((3,), generator=torch.Generator().manual_seed(0)).shape
+        torch.Size([3, 2])
     """
 
     support: constraints.Constraint = constraints.unit_interval

@@ -1,14 +1,16 @@
 r"""The Gumbel distribution, sampled through the core's always-finite noise.
 
-Gumbel (1954). With :math:`z = (x - \mu) / \beta`:
+Gumbel (1954). With `z = (x - \mu) / \beta`:
 
-.. math:: \log p(x) = -(z + e^{-z}) - \log\beta, \qquad F(x) = \exp(-e^{-z}),
-          \qquad F^{-1}(q) = \mu - \beta \log(-\log q)
+```text
+\log p(x) = -(z + e^{-z}) - \log\beta, \qquad F(x) = \exp(-e^{-z}),
+\qquad F^{-1}(q) = \mu - \beta \log(-\log q)
+```
 
-mean :math:`\mu + \gamma\beta` (:math:`\gamma` the Euler-Mascheroni constant),
-mode :math:`\mu`, variance :math:`\pi^2\beta^2/6`, entropy :math:`\log\beta + 1 + \gamma`.
-``rsample`` is :math:`\mu + \beta G` with :math:`G` from :func:`gumbel_softmax.gumbel_noise`,
-so every draw is finite (torch's ``Gumbel`` can return ``inf`` when its uniform is 0).
+mean `\mu + \gamma\beta` (`\gamma` the Euler-Mascheroni constant),
+mode `\mu`, variance `\pi^2\beta^2/6`, entropy `\log\beta + 1 + \gamma`.
+`rsample` is `\mu + \beta G` with `G` from `gumbel_softmax.gumbel_noise`,
+so every draw is finite (torch's `Gumbel` can return `inf` when its uniform is 0).
 """
 
 from __future__ import annotations
@@ -30,16 +32,17 @@ EULER_GAMMA = 0.57721566490153286061
 
 
 class Gumbel(GeneratorSampling):
-    """Gumbel(loc, scale) with ``log_prob``, ``cdf``, ``icdf``, ``entropy``, moments and a finite ``rsample``.
+    """Gumbel(loc, scale) with `log_prob`, `cdf`, `icdf`, `entropy`, moments and a finite `rsample`.
 
-    **Arguments:**
-        loc: location :math:`\\mu`, a float or tensor.
-        scale: scale :math:`\\beta > 0`, a float or tensor; broadcast with ``loc``.
-        validate_args: default :func:`gumbel_softmax.validation_enabled`.
+    Args:
+        loc: location `\\mu`, a float or tensor.
+        scale: scale `\\beta > 0`, a float or tensor; broadcast with `loc`.
+        validate_args: default `gumbel_softmax.validation_enabled`.
 
-    >>> d = Gumbel(torch.tensor(0.0), torch.tensor(2.0))
-    >>> round(float(d.cdf(d.icdf(torch.tensor(0.3)))), 6)
-    0.3
+    Examples:
+        >>> d = Gumbel(torch.tensor(0.0), torch.tensor(2.0))
+        >>> round(float(d.cdf(d.icdf(torch.tensor(0.3)))), 6)
+        0.3
     """
 
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
@@ -65,7 +68,7 @@ class Gumbel(GeneratorSampling):
 
     def _z(self, value: Tensor | float) -> tuple[Tensor, torch.dtype]:
         """The standardized value in float32 or float64, and the dtype to return (a Python number is read
-        in the dtype of ``loc``)."""
+        in the dtype of `loc`)."""
         if not isinstance(value, Tensor):
             value = torch.as_tensor(value, dtype=self.loc.dtype, device=self.loc.device)
         if self._validate_args:
@@ -85,7 +88,7 @@ class Gumbel(GeneratorSampling):
         return torch.exp(-torch.exp(-z)).to(dtype)
 
     def icdf(self, value: Tensor) -> Tensor:
-        """The quantile :math:`\\mu - \\beta \\log(-\\log q)` of ``q`` in [0, 1] (``-inf`` at 0, ``inf`` at 1)."""
+        """The quantile `\\mu - \\beta \\log(-\\log q)` of `q` in [0, 1] (`-inf` at 0, `inf` at 1)."""
         value = torch.as_tensor(value, device=self.loc.device)
         if self._validate_args and not bool(constraints.unit_interval.check(value).all()):
             raise ValueError(

@@ -1,20 +1,20 @@
 r"""Straight-through Concrete distributions: exact discrete samples, gradients of the relaxed ones.
 
 Jang, Gu, Poole (ICLR 2017, Section 2.2, "Straight-Through Gumbel-Softmax"). The
-forward value of ``rsample`` is the Gumbel-max sample ``onehot(argmax(logits + G))``
-(Binary: ``1[logits + L >= 0]``), distributed exactly as Categorical(softmax(logits))
+forward value of `rsample` is the Gumbel-max sample `onehot(argmax(logits + G))`
+(Binary: `1[logits + L >= 0]`), distributed exactly as Categorical(softmax(logits))
 (Bernoulli(sigmoid(logits))); the backward pass is that of the Concrete
 (Binary Concrete) sample drawn with the same noise.
 
-**What ``log_prob`` returns.** The log-probability *mass* of the discrete value
-under the law of the forward value: ``log softmax(logits)[argmax value]``
-(Bernoulli: ``value * log sigmoid(logits) + (1 - value) * log sigmoid(-logits)``).
-It reads only the numbers in ``value``: no attribute of the tensor, so
-``log_prob(sample.clone())`` equals ``log_prob(sample)`` (Pyro's
-``RelaxedOneHotCategoricalStraightThrough`` returns NaN there because its
-``log_prob`` looks up the soft sample stored on the tensor). No gradient flows
-through ``value``; gradients reach ``logits`` (score-function use). For the
-density of the relaxed sample, use :class:`Concrete` / :class:`BinaryConcrete`.
+**What `log_prob` returns.** The log-probability *mass* of the discrete value
+under the law of the forward value: `log softmax(logits)[argmax value]`
+(Bernoulli: `value * log sigmoid(logits) + (1 - value) * log sigmoid(-logits)`).
+It reads only the numbers in `value`: no attribute of the tensor, so
+`log_prob(sample.clone())` equals `log_prob(sample)` (Pyro's
+`RelaxedOneHotCategoricalStraightThrough` returns NaN there because its
+`log_prob` looks up the soft sample stored on the tensor). No gradient flows
+through `value`; gradients reach `logits` (score-function use). For the
+density of the relaxed sample, use `Concrete` / `BinaryConcrete`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ __all__ = ["ConcreteStraightThrough", "BinaryConcreteStraightThrough"]
 
 
 class _MeanIsProbs:
-    """The forward value is exactly categorical (Bernoulli), so its mean is ``probs``."""
+    """The forward value is exactly categorical (Bernoulli), so its mean is `probs`."""
 
     @property
     def mean(self) -> Tensor:
@@ -40,16 +40,17 @@ class _MeanIsProbs:
 
 
 class ConcreteStraightThrough(_MeanIsProbs, Concrete):
-    """One-hot samples with straight-through Gumbel-Softmax gradients; arguments as :class:`Concrete`.
+    """One-hot samples with straight-through Gumbel-Softmax gradients; arguments as `Concrete`.
 
-    ``rsample`` returns exact 0.0/1.0 one-hot tensors ``[*sample_shape, *batch_shape, K]``;
-    ``log_prob`` the categorical log-mass (module docstring); ``mean`` is ``probs``,
-    ``mode`` the one-hot argmax of ``logits``.
+    `rsample` returns exact 0.0/1.0 one-hot tensors `[*sample_shape, *batch_shape, K]`;
+    `log_prob` the categorical log-mass (module docstring); `mean` is `probs`,
+    `mode` the one-hot argmax of `logits`.
 
-    >>> d = ConcreteStraightThrough(0.5, logits=torch.zeros(3, requires_grad=True))
-    >>> s = d.rsample(generator=torch.Generator().manual_seed(0))
-    >>> float(s.detach().sum()), bool(d.log_prob(s.clone()) == d.log_prob(s))
-    (1.0, True)
+    Examples:
+        >>> d = ConcreteStraightThrough(0.5, logits=torch.zeros(3, requires_grad=True))
+        >>> s = d.rsample(generator=torch.Generator().manual_seed(0))
+        >>> float(s.detach().sum()), bool(d.log_prob(s.clone()) == d.log_prob(s))
+        (1.0, True)
     """
 
     support = constraints.one_hot
@@ -72,10 +73,10 @@ class ConcreteStraightThrough(_MeanIsProbs, Concrete):
 
 
 class BinaryConcreteStraightThrough(_MeanIsProbs, BinaryConcrete):
-    """{0, 1} samples with straight-through Binary Concrete gradients; arguments as :class:`BinaryConcrete`.
+    """{0, 1} samples with straight-through Binary Concrete gradients; arguments as `BinaryConcrete`.
 
-    ``rsample`` returns exact 0.0/1.0 values ``[*sample_shape, *batch_shape]``; ``log_prob``
-    the Bernoulli log-mass (module docstring); ``mean`` is ``probs``, ``mode`` ``1[logits >= 0]``.
+    `rsample` returns exact 0.0/1.0 values `[*sample_shape, *batch_shape]`; `log_prob`
+    the Bernoulli log-mass (module docstring); `mean` is `probs`, `mode` `1[logits >= 0]`.
     """
 
     support = constraints.boolean

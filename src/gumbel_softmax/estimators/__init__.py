@@ -1,11 +1,11 @@
 """Gradient estimators for discrete variables behind one interface.
 
-``names()`` and ``get(name, **options)`` select an estimator by name (:mod:`.registry`);
+`names()` and `get(name, **options)` select an estimator by name (`.registry`);
 every estimator is called as ``est(logits, f, tau=..., dim=..., bernoulli=..., generator=...,
-baseline=...)`` (:mod:`.base`). The pathwise ones are also plain functions returning a
-sample whose backward pass is the estimator: :func:`straight_through`, :func:`gumbel_rao`,
-:func:`reinmax` (and :func:`gumbel_softmax.gumbel_softmax` for the Gumbel-Softmax pair).
-:func:`exact_gradient` computes ``grad E[f(z)]`` by enumeration on small problems.
+baseline=...)`` (`.base`). The pathwise ones are also plain functions returning a
+sample whose backward pass is the estimator: `straight_through`, `gumbel_rao`,
+`reinmax` (and `gumbel_softmax.gumbel_softmax` for the Gumbel-Softmax pair).
+`exact_gradient` computes `grad E[f(z)]` by enumeration on small problems.
 """
 
 from gumbel_softmax.estimators._conditional_gumbel import conditional_gumbel as conditional_gumbel

@@ -1,21 +1,23 @@
 """Gumbel noise conditioned on the argmax: the truncated-Gumbel construction.
 
-Let ``X_j = l_j + G_j`` with ``G_j`` standard Gumbel. Given ``argmax_j X_j = i``
+Let `X_j = l_j + G_j` with `G_j` standard Gumbel. Given `argmax_j X_j = i`
 (Maddison, Tarlow, Minka 2014, "A* Sampling", Section 3; Paulus, Maddison, Krause 2021,
 "Rao-Blackwellizing the Straight-Through Gumbel-Softmax Gradient Estimator", Appendix):
 
-* the maximum ``M = X_i`` is ``Gumbel(log Z)`` with ``log Z = logsumexp_j l_j``,
-  independent of ``i``;
-* every other ``X_j`` is ``Gumbel(l_j)`` truncated to ``X_j <= M``, independently.
+* the maximum `M = X_i` is `Gumbel(log Z)` with `log Z = logsumexp_j l_j`,
+  independent of `i`;
+* every other `X_j` is `Gumbel(l_j)` truncated to `X_j <= M`, independently.
 
-A ``Gumbel(mu)`` variable truncated to ``(-inf, b]`` has CDF
-``F(x) = exp(-(exp(mu - x) - exp(mu - b)))`` for ``x <= b``; inverting it with an
-exponential draw ``E = exp(-G)`` (``G`` standard Gumbel) gives
+A `Gumbel(mu)` variable truncated to `(-inf, b]` has CDF
+`F(x) = exp(-(exp(mu - x) - exp(mu - b)))` for `x <= b`; inverting it with an
+exponential draw `E = exp(-G)` (`G` standard Gumbel) gives
 
-.. math:: X = -\\log\\left(e^{-b} + e^{-(\\mu + G)}\\right) = -\\operatorname{logaddexp}(-b, -(\\mu + G)).
+```text
+X = -\\log\\left(e^{-b} + e^{-(\\mu + G)}\\right) = -\\operatorname{logaddexp}(-b, -(\\mu + G)).
+```
 
 Both pieces are smooth in the logits for fixed standard-Gumbel draws, which is the
-reparameterization of ``p(z | b)`` that REBAR needs (Tucker et al. 2017, Appendix C).
+reparameterization of `p(z | b)` that REBAR needs (Tucker et al. 2017, Appendix C).
 """
 
 from __future__ import annotations
@@ -29,30 +31,32 @@ __all__ = ["truncated_gumbel", "conditional_gumbel"]
 
 
 def truncated_gumbel(location: Tensor, upper: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
-    """Draw ``Gumbel(location)`` truncated to ``(-inf, upper]``.
+    """Draw `Gumbel(location)` truncated to `(-inf, upper]`.
 
-    **Arguments:**
-        location: the Gumbel location ``mu`` (may be ``-inf``: the draw is then ``-inf``).
-        upper: the truncation point ``b``, broadcastable to ``location``.
+    Args:
+        location: the Gumbel location `mu` (may be `-inf`: the draw is then `-inf`).
+        upper: the truncation point `b`, broadcastable to `location`.
         generator: source of randomness.
 
-    **Returns:** a tensor of the shape of ``location``; differentiable in both arguments.
+    Returns:
+        a tensor of the shape of `location`; differentiable in both arguments.
     """
     noise = gumbel_like(location.detach(), generator=generator)
     return -torch.logaddexp(-upper, -(location + noise))
 
 
 def conditional_gumbel(logits: Tensor, index: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
-    """Gumbel noise ``G`` drawn from its law given ``argmax(logits + G, -1) = index``.
+    """Gumbel noise `G` drawn from its law given `argmax(logits + G, -1) = index`.
 
-    **Arguments:**
-        logits: ``[..., K]`` logits, categories on the last axis (``-inf`` = masked).
-        index: ``[...]`` int64, the conditioning category of each row (must be unmasked).
+    Args:
+        logits: `[..., K]` logits, categories on the last axis (`-inf` = masked).
+        index: `[...]` int64, the conditioning category of each row (must be unmasked).
         generator: source of randomness.
 
-    **Returns:** ``G`` shaped like ``logits`` with ``argmax(logits + G) = index`` (ties have
-    probability zero); 0 at masked entries. Differentiable in ``logits`` for fixed
-    underlying draws; detach it for Gumbel-Rao, keep the graph for REBAR/RELAX.
+    Returns:
+        `G` shaped like `logits` with `argmax(logits + G) = index` (ties have
+        probability zero); 0 at masked entries. Differentiable in `logits` for fixed
+        underlying draws; detach it for Gumbel-Rao, keep the graph for REBAR/RELAX.
     """
     top = index.unsqueeze(-1)
     log_z = torch.logsumexp(logits, -1, keepdim=True)

@@ -1,21 +1,22 @@
 """ReinMax: a second-order (Heun's method) straight-through estimator.
 
 Liu, Liu, Gao, Chen, Han, "Bridging Discrete and Backpropagation: Straight-Through and
-Beyond", NeurIPS 2023, Algorithm 2. With ``pi_0 = softmax(l)`` and a one-hot sample
-``D ~ Categorical(pi_0)``:
+Beyond", NeurIPS 2023, Algorithm 2. With `pi_0 = softmax(l)` and a one-hot sample
+`D ~ Categorical(pi_0)`:
 
-.. math::
-    \\pi_1 = \\tfrac12 \\left(D + \\mathrm{softmax}(l / \\tau)\\right), \\qquad
-    \\pi_1 \\leftarrow \\mathrm{softmax}\\left(\\mathrm{sg}(\\log \\pi_1 - l) + l\\right), \\\\
-    \\pi_2 = 2 \\pi_1 - \\tfrac12 \\pi_0, \\qquad
-    \\hat D = \\pi_2 - \\mathrm{sg}(\\pi_2) + D.
+```text
+\\pi_1 = \\tfrac12 \\left(D + \\mathrm{softmax}(l / \\tau)\\right), \\qquad
+\\pi_1 \\leftarrow \\mathrm{softmax}\\left(\\mathrm{sg}(\\log \\pi_1 - l) + l\\right), \\\\
+\\pi_2 = 2 \\pi_1 - \\tfrac12 \\pi_0, \\qquad
+\\hat D = \\pi_2 - \\mathrm{sg}(\\pi_2) + D.
+```
 
-The second line keeps the value of ``pi_1`` but gives it the softmax Jacobian
-``diag(pi_1) - pi_1 pi_1^T`` in ``l``. So for an upstream gradient ``g``
-the estimator is ``2 (diag(pi_1) - pi_1 pi_1^T) g - 1/2 (diag(pi_0) - pi_0 pi_0^T) g``.
+The second line keeps the value of `pi_1` but gives it the softmax Jacobian
+`diag(pi_1) - pi_1 pi_1^T` in `l`. So for an upstream gradient `g`
+the estimator is `2 (diag(pi_1) - pi_1 pi_1^T) g - 1/2 (diag(pi_0) - pi_0 pi_0^T) g`.
 
-How ``tau`` is used: only in ``softmax(l / tau)`` inside ``pi_1`` (the backward pass).
-The forward sample is always drawn at temperature 1 from ``softmax(l)``, as in the paper.
+How `tau` is used: only in `softmax(l / tau)` inside `pi_1` (the backward pass).
+The forward sample is always drawn at temperature 1 from `softmax(l)`, as in the paper.
 """
 
 from __future__ import annotations
@@ -30,15 +31,16 @@ __all__ = ["reinmax", "reinmax_from_sample"]
 
 
 def reinmax_from_sample(logits: Tensor, hard: Tensor, tau: float | Tensor = 1.0, dim: int = -1) -> Tensor:
-    """Algorithm 2 of Liu et al. (2023) for a given one-hot sample ``hard``.
+    """Algorithm 2 of Liu et al. (2023) for a given one-hot sample `hard`.
 
-    **Arguments:**
-        logits: unnormalized log-probabilities, categories along ``dim``.
-        hard: a one-hot tensor shaped like ``logits`` (the sample ``D``).
-        tau: temperature of ``softmax(logits / tau)`` in ``pi_1``.
+    Args:
+        logits: unnormalized log-probabilities, categories along `dim`.
+        hard: a one-hot tensor shaped like `logits` (the sample `D`).
+        tau: temperature of `softmax(logits / tau)` in `pi_1`.
         dim: the category axis.
 
-    **Returns:** ``hard`` in value, with the ReinMax gradient in the backward pass.
+    Returns:
+        `hard` in value, with the ReinMax gradient in the backward pass.
     """
     pi0 = torch.softmax(logits, dim)
     pi1 = 0.5 * (hard + torch.softmax(logits / tau, dim))
@@ -51,15 +53,16 @@ def reinmax_from_sample(logits: Tensor, hard: Tensor, tau: float | Tensor = 1.0,
 def reinmax(
     logits: Tensor, tau: float | Tensor = 1.0, dim: int = -1, *, generator: torch.Generator | None = None
 ) -> Tensor:
-    """One-hot sample from ``softmax(logits)`` whose backward pass is ReinMax (Liu et al. 2023).
+    """One-hot sample from `softmax(logits)` whose backward pass is ReinMax (Liu et al. 2023).
 
-    **Arguments:**
-        logits: unnormalized log-probabilities, categories along ``dim``.
+    Args:
+        logits: unnormalized log-probabilities, categories along `dim`.
         tau: temperature used only in the backward pass (see the module docstring).
         dim: the category axis.
         generator: source of the sample's randomness.
 
-    **Returns:** a one-hot tensor shaped like ``logits``.
+    Returns:
+        a one-hot tensor shaped like `logits`.
     """
     dim = check_logits(logits, dim)
     tau = check_tau(tau, logits)

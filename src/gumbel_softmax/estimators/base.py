@@ -1,26 +1,28 @@
 """The one interface every gradient estimator shares.
 
-An estimator of :math:`\\nabla_\\theta \\mathbb{E}_{z \\sim p_\\theta}[f(z)]` is called as::
+An estimator of `\\nabla_\\theta \\mathbb{E}_{z \\sim p_\\theta}[f(z)]` is called as:
 
-    out = est(logits, f, tau=1.0, dim=-1, bernoulli=False, generator=None, baseline=None)
-    out.surrogate.sum().backward()
+```python
+out = est(logits, f, tau=1.0, dim=-1, bernoulli=False, generator=None, baseline=None)
+out.surrogate.sum().backward()
+```
 
-``out.surrogate`` has the value of ``f`` at the drawn sample (its mean over the draws
-for multi-sample estimators); its gradient is the estimator for ``logits`` and the
-ordinary pathwise gradient for any parameter ``f`` uses. Extra gradient terms are
-attached as ``x - x.detach()``, which is exactly zero in value.
+`out.surrogate` has the value of `f` at the drawn sample (its mean over the draws
+for multi-sample estimators); its gradient is the estimator for `logits` and the
+ordinary pathwise gradient for any parameter `f` uses. Extra gradient terms are
+attached as `x - x.detach()`, which is exactly zero in value.
 
-With gradients disabled (``torch.no_grad()``, ``torch.inference_mode()``) a call only evaluates
-``f`` once at one sample (surrogate = loss): no control variate, no state update. Stateful
+With gradients disabled (`torch.no_grad()`, `torch.inference_mode()`) a call only evaluates
+`f` once at one sample (surrogate = loss): no control variate, no state update. Stateful
 estimators (moving-average baselines, RELAX) save and restore their state with
-``state_dict()`` / ``load_state_dict()``, like a model, so a resumed run continues exactly.
+`state_dict()` / `load_state_dict()`, like a model, so a resumed run continues exactly.
 
-Bernoulli variables are handled as two-class categoricals with logits ``(0, l)``:
-``softmax((0, l))[1] = sigmoid(l)``, and the relaxation
-``softmax((G_0, l + G_1) / tau)[1] = sigmoid((l + G_1 - G_0) / tau)`` is the binary
-Concrete with logistic noise ``G_1 - G_0`` (Maddison et al. 2017, Section 3.3).
+Bernoulli variables are handled as two-class categoricals with logits `(0, l)`:
+`softmax((0, l))[1] = sigmoid(l)`, and the relaxation
+`softmax((G_0, l + G_1) / tau)[1] = sigmoid((l + G_1 - G_0) / tau)` is the binary
+Concrete with logistic noise `G_1 - G_0` (Maddison et al. 2017, Section 3.3).
 Every binary form below (ST, ST-GS, REINFORCE, REBAR, RELAX) is therefore the
-categorical one at ``K = 2``, exactly and in distribution.
+categorical one at `K = 2`, exactly and in distribution.
 """
 
 from __future__ import annotations
@@ -44,11 +46,11 @@ Loss = Callable[[Tensor], Tensor]
 class EstimatorOutput:
     """What an estimator returns.
 
-    **Arguments:**
-        surrogate: per-example tensor (the shape of ``f``'s output); backpropagate its sum.
-        loss: ``f`` at the sample drawn, detached, for logging (RLOO: the mean over its draws;
+    Args:
+        surrogate: per-example tensor (the shape of `f`'s output); backpropagate its sum.
+        loss: `f` at the sample drawn, detached, for logging (RLOO: the mean over its draws;
             with gradients disabled every estimator draws one sample).
-        sample: the sample ``f`` saw (one-hot, ``{0, 1}`` or relaxed), in the layout of ``logits``
+        sample: the sample `f` saw (one-hot, `{0, 1}` or relaxed), in the layout of `logits`
             (RLOO: the first of its draws).
     """
 
@@ -58,24 +60,24 @@ class EstimatorOutput:
 
 
 def zero_valued(x: Tensor) -> Tensor:
-    """``x - x.detach()``: value exactly 0, gradient that of ``x``."""
+    """`x - x.detach()`: value exactly 0, gradient that of `x`."""
     return x - x.detach()
 
 
 def sum_to(x: Tensor, ndim: int) -> Tensor:
-    """Sum ``x`` over every dimension after the first ``ndim`` (the batch dims)."""
+    """Sum `x` over every dimension after the first `ndim` (the batch dims)."""
     return x.sum(dim=tuple(range(ndim, x.ndim))) if x.ndim > ndim else x
 
 
 def expand_to(coef: Tensor, like: Tensor) -> Tensor:
-    """View a per-example ``coef`` with trailing singleton dims so it broadcasts against ``like``."""
+    """View a per-example `coef` with trailing singleton dims so it broadcasts against `like`."""
     return coef.reshape(coef.shape + (1,) * (like.ndim - coef.ndim))
 
 
 def linear_in(logits: Tensor, grad: Tensor, batch_ndim: int) -> Tensor:
-    """Per-example zero-valued term whose gradient with respect to ``logits`` is ``grad``.
+    """Per-example zero-valued term whose gradient with respect to `logits` is `grad`.
 
-    Masked (``-inf``) logits, where every estimator's gradient is 0, enter as 0: ``0 * -inf`` would make
+    Masked (`-inf`) logits, where every estimator's gradient is 0, enter as 0: `0 * -inf` would make
     the value NaN.
     """
     finite = logits.masked_fill(~torch.isfinite(logits.detach()), 0.0)
@@ -83,18 +85,18 @@ def linear_in(logits: Tensor, grad: Tensor, batch_ndim: int) -> Tensor:
 
 
 def log_prob(logits: Tensor, index: Tensor, batch_ndim: int) -> Tensor:
-    """Per-example ``sum log p(index)`` over the variable dims (categories on the last axis)."""
+    """Per-example `sum log p(index)` over the variable dims (categories on the last axis)."""
     logp = torch.log_softmax(logits, -1).gather(-1, index.unsqueeze(-1)).squeeze(-1)
     return sum_to(logp, batch_ndim)
 
 
 def score_term(signal: Tensor, logits: Tensor, index: Tensor) -> Tensor:
-    """Zero-valued per-example term with gradient ``signal * grad log p(index)`` (``signal`` is detached)."""
+    """Zero-valued per-example term with gradient `signal * grad log p(index)` (`signal` is detached)."""
     return zero_valued(signal.detach() * log_prob(logits, index, signal.ndim))
 
 
 def check_baseline(baseline: Tensor, loss: Tensor) -> None:
-    """Refuse a ``baseline`` whose shape is not that of the per-example ``loss``."""
+    """Refuse a `baseline` whose shape is not that of the per-example `loss`."""
     if baseline.shape != loss.shape:
         raise ValueError(
             f"baseline has shape {tuple(baseline.shape)}; f's per-example loss has {tuple(loss.shape)}; "
@@ -103,12 +105,12 @@ def check_baseline(baseline: Tensor, loss: Tensor) -> None:
 
 
 def one_hot(index: Tensor, like: Tensor) -> Tensor:
-    """One-hot of ``index`` along the last axis, in the dtype and shape of ``like``."""
+    """One-hot of `index` along the last axis, in the dtype and shape of `like`."""
     return one_hot_like(index.unsqueeze(-1), like, -1)
 
 
 def input_gradient(f: Loss, point: Tensor) -> tuple[Tensor, Tensor]:
-    """``(f(point), df/dpoint)``, both detached; the gradient is for the input only, not ``f``'s parameters."""
+    """`(f(point), df/dpoint)`, both detached; the gradient is for the input only, not `f`'s parameters."""
     x = point.detach().requires_grad_()
     with torch.enable_grad():
         value = f(x)
@@ -117,10 +119,11 @@ def input_gradient(f: Loss, point: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def categories_last(logits: Tensor, tau: float | Tensor, dim: int) -> tuple[Tensor, float | Tensor, int]:
-    """Check ``logits`` and ``tau`` and move the category axis ``dim`` of both to the end.
+    """Check `logits` and `tau` and move the category axis `dim` of both to the end.
 
-    **Returns:** ``(moved logits, tau, dim)`` with ``dim`` normalized to a non-negative axis; a
-    ``tau`` tensor with as many dims as ``logits`` is moved too (a per-row ``[B, 1]`` one broadcasts).
+    Returns:
+        `(moved logits, tau, dim)` with `dim` normalized to a non-negative axis; a
+        `tau` tensor with as many dims as `logits` is moved too (a per-row `[B, 1]` one broadcasts).
     """
     dim = check_logits(logits, dim)
     if isinstance(tau, Tensor) and tau.ndim == logits.ndim:
@@ -130,25 +133,25 @@ def categories_last(logits: Tensor, tau: float | Tensor, dim: int) -> tuple[Tens
 
 
 def draw(logits: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
-    """An exact categorical sample of ``logits`` (categories last): ``(index, one_hot)``."""
+    """An exact categorical sample of `logits` (categories last): `(index, one_hot)`."""
     index = sample(logits.detach(), generator=generator)
     return index, one_hot(index, logits)
 
 
 class Estimator:
-    """Base class: normalizes the call, then runs :meth:`estimate` on categorical logits ``[..., K]``.
+    """Base class: normalizes the call, then runs `estimate` on categorical logits `[..., K]`.
 
-    Subclasses set the class attributes and implement :meth:`estimate`.
+    Subclasses set the class attributes and implement `estimate`.
 
-    **Attributes:**
+    Attributes:
         name: the registry name.
-        family: ``"pathwise"`` or ``"score_function"``.
-        relaxed: ``True`` when ``f`` sees a relaxed (non-discrete) sample.
-        supports_bernoulli: accepts ``bernoulli=True``.
-        uses_baseline: ``True`` when the estimator subtracts the caller's ``baseline`` from its
+        family: `"pathwise"` or `"score_function"`.
+        relaxed: `True` when `f` sees a relaxed (non-discrete) sample.
+        supports_bernoulli: accepts `bernoulli=True`.
+        uses_baseline: `True` when the estimator subtracts the caller's `baseline` from its
             learning signal (the REINFORCE family); the others refuse one.
-        needs_baseline: ``True`` when a ``baseline`` argument is required (NVIL).
-        mean_field: ``True`` when the control variate evaluates ``f`` at the mean ``E[z]``
+        needs_baseline: `True` when a `baseline` argument is required (NVIL).
+        mean_field: `True` when the control variate evaluates `f` at the mean `E[z]`
             (MuProp); a network of stochastic layers then feeds the lower layers their means
             too in that evaluation (Gu et al.'s mean-field network).
     """
@@ -175,23 +178,24 @@ class Estimator:
         generator: torch.Generator | None = None,
         baseline: Tensor | None = None,
     ) -> EstimatorOutput:
-        """Estimate ``grad E[f(z)]`` for ``z ~ Categorical(softmax(logits, dim))`` (or ``Bernoulli(sigmoid)``).
+        """Estimate `grad E[f(z)]` for `z ~ Categorical(softmax(logits, dim))` (or `Bernoulli(sigmoid)`).
 
-        **Arguments:**
-            logits: ``[*batch, *variables]`` with the category axis at ``dim`` (categorical),
-                or Bernoulli logits of any shape (``bernoulli=True``).
-            f: ``f(sample) -> per-example loss`` of shape ``batch`` (the leading dims of ``logits``);
-                called on tensors of the shape of ``logits``.
+        Args:
+            logits: `[*batch, *variables]` with the category axis at `dim` (categorical),
+                or Bernoulli logits of any shape (`bernoulli=True`).
+            f: `f(sample) -> per-example loss` of shape `batch` (the leading dims of `logits`);
+                called on tensors of the shape of `logits`.
             tau: temperature of the relaxation, where the estimator has one.
             dim: the category axis (ignored for Bernoulli).
-            bernoulli: ``logits`` are Bernoulli logits; samples are in ``{0, 1}``.
+            bernoulli: `logits` are Bernoulli logits; samples are in `{0, 1}`.
             generator: the source of all randomness.
-            baseline: per-example prediction of ``f`` by the caller's network (a tensor of the
+            baseline: per-example prediction of `f` by the caller's network (a tensor of the
                 loss's shape, e.g. the output of a small MLP of the input), for the estimators with
-                ``uses_baseline`` (reinforce, reinforce_ema, nvil): they subtract it from ``f``, and the
+                `uses_baseline` (reinforce, reinforce_ema, nvil): they subtract it from `f`, and the
                 surrogate trains it by squared error. NVIL requires it; the other estimators refuse it.
 
-        **Returns:** an :class:`EstimatorOutput`.
+        Returns:
+            an `EstimatorOutput`.
         """
         if bernoulli:
             if not self.supports_bernoulli:
@@ -251,37 +255,37 @@ class Estimator:
         generator: torch.Generator | None,
         baseline: Tensor | None,
     ) -> tuple[Tensor, Tensor, Tensor]:
-        """Return ``(surrogate, loss, sample)`` for categorical ``logits`` with categories last."""
+        """Return `(surrogate, loss, sample)` for categorical `logits` with categories last."""
         raise NotImplementedError
 
     def evaluate(
         self, logits: Tensor, f: Loss, tau: float | Tensor, generator: torch.Generator | None
     ) -> tuple[Tensor, Tensor, Tensor]:
-        """``(f(z), f(z), z)`` for one exact sample ``z``: the call when gradients are disabled.
+        """`(f(z), f(z), z)` for one exact sample `z`: the call when gradients are disabled.
 
-        Under ``torch.no_grad()`` or ``torch.inference_mode()`` there is nothing to estimate:
-        ``f`` is called once, no control variate is computed and no state is updated.
+        Under `torch.no_grad()` or `torch.inference_mode()` there is nothing to estimate:
+        `f` is called once, no control variate is computed and no state is updated.
         """
         _, z = draw(logits, generator)
         loss = f(z)
         return loss, loss, z
 
     def state_dict(self) -> dict:
-        """The estimator's learned state (moving averages, RELAX's network and optimizer); ``{}`` if none.
+        """The estimator's learned state (moving averages, RELAX's network and optimizer); `{}` if none.
 
-        Saving it with a model checkpoint and passing it to :meth:`load_state_dict` of a fresh
-        estimator (``estimators.get`` with the same options) resumes training exactly.
+        Saving it with a model checkpoint and passing it to `load_state_dict` of a fresh
+        estimator (`estimators.get` with the same options) resumes training exactly.
         """
         return {}
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore what :meth:`state_dict` returned."""
+        """Restore what `state_dict` returned."""
         if state:
             raise ValueError(f"estimator {self.name!r} has no state, got keys {sorted(state)}")
 
 
 class PathwiseEstimator(Estimator):
-    """An estimator given by a sampler whose backward pass is the estimator: ``f(sampler(logits))``."""
+    """An estimator given by a sampler whose backward pass is the estimator: `f(sampler(logits))`."""
 
     family = "pathwise"
 
@@ -294,7 +298,7 @@ class PathwiseEstimator(Estimator):
         return loss, loss, z.detach()
 
     def evaluate(self, logits, f, tau, generator):
-        """A relaxed estimator's ``f`` sees the relaxed sample; the others' forward value is an exact sample."""
+        """A relaxed estimator's `f` sees the relaxed sample; the others' forward value is an exact sample."""
         if self.relaxed:
             return self.estimate(logits, f, tau, generator, None)
         return super().evaluate(logits, f, tau, generator)

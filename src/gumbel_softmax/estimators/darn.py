@@ -2,27 +2,29 @@
 
 Gregor, Danihelka, Mnih, Blundell, Wierstra, "Deep AutoRegressive Networks", ICML 2014;
 defined as we use it by Gu, Levine, Sutskever, Mnih, "MuProp", ICLR 2016, Section 4.2
-(their "1/2" estimator): the baseline is the first-order expansion of ``f`` at the
-*sample* ``z``, evaluated at a fixed point ``bar z``, so ``f(z)`` cancels and the learning
-signal is the Taylor term alone (their Eq. 5). The expansion point is ``1/2`` for Bernoulli
-units and the centre of the simplex, ``1/K`` on unmasked categories, for categorical ones
-(their Eq. 7, with ``bar z = 1/K`` as in their Section 5.2).
+(their "1/2" estimator): the baseline is the first-order expansion of `f` at the
+*sample* `z`, evaluated at a fixed point `bar z`, so `f(z)` cancels and the learning
+signal is the Taylor term alone (their Eq. 5). The expansion point is `1/2` for Bernoulli
+units and the centre of the simplex, `1/K` on unmasked categories, for categorical ones
+(their Eq. 7, with `bar z = 1/K` as in their Section 5.2).
 
-Every variable is treated "as the sole unit" (Gu et al., Section 4.2): variable ``v``'s
+Every variable is treated "as the sole unit" (Gu et al., Section 4.2): variable `v`'s
 logits get their own signal, its own slice of the Taylor term,
 
-.. math:: \\hat g_v = f'_v(z)^T (z_v - \\bar z)\\, \\nabla_{l_v} \\log p(z_v),
+```text
+\\hat g_v = f'_v(z)^T (z_v - \\bar z)\\, \\nabla_{l_v} \\log p(z_v),
+```
 
-not the whole vector's ``f'(z)^T (z - bar z)`` (that global form is exact for linear ``f``
+not the whole vector's `f'(z)^T (z - bar z)` (that global form is exact for linear `f`
 too, but every variable's gradient then carries the noise of all the others' terms). For a
-Bernoulli unit ``b`` with ``p = sigmoid(l)`` this is Gu et al.'s Eq. 6: the gradient for
-``l`` is ``f'(b) (b (1 - p) + (1 - b) p) / 2``. Exact when ``f`` is linear, biased
+Bernoulli unit `b` with `p = sigmoid(l)` this is Gu et al.'s Eq. 6: the gradient for
+`l` is `f'(b) (b (1 - p) + (1 - b) p) / 2`. Exact when `f` is linear, biased
 otherwise (Jang et al. 2017 list it as "DARN" in Table 1; Gu et al. note it is biased for
-non-quadratic ``f``). Needs ``f`` differentiable in its input. In a network of several
-stochastic layers the slope ``f'`` of an upper layer is backpropagated through the lower
+non-quadratic `f`). Needs `f` differentiable in its input. In a network of several
+stochastic layers the slope `f'` of an upper layer is backpropagated through the lower
 layers' DARN surrogates, which is how Gu et al. apply it to multi-layer models.
 
-``f`` is called once, on the sample with ``requires_grad``: ``f'(z)`` comes from the same
+`f` is called once, on the sample with `requires_grad`: `f'(z)` comes from the same
 forward pass that gives the loss (so dropout masks or batch statistics are shared).
 """
 

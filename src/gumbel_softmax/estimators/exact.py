@@ -1,9 +1,11 @@
-"""The exact gradient of ``E[f(z)]`` by enumerating every joint configuration.
+"""The exact gradient of `E[f(z)]` by enumerating every joint configuration.
 
-.. math:: \\nabla_l \\mathbb{E}[f(z)] = \\nabla_l \\sum_{z} \\prod_v p_l(z_v)\\, f(z)
+```text
+\\nabla_l \\mathbb{E}[f(z)] = \\nabla_l \\sum_{z} \\prod_v p_l(z_v)\\, f(z)
+```
 
-For the proofs and the benchmark: feasible when ``K^V`` (categories to the power of the
-number of variables) is small, e.g. ``10^3``.
+For the proofs and the benchmark: feasible when `K^V` (categories to the power of the
+number of variables) is small, e.g. `10^3`.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ MAX_CONFIGURATIONS = 100_000
 
 
 def all_configurations(logits: Tensor) -> Tensor:
-    """Every joint one-hot configuration of the variables in ``logits`` ``[*variables, K]``.
+    """Every joint one-hot configuration of the variables in `logits` `[*variables, K]`.
 
-    **Returns:** ``[K^V, *variables, K]`` one-hot, in the dtype of ``logits``.
+    Returns:
+        `[K^V, *variables, K]` one-hot, in the dtype of `logits`.
     """
     shape, k = logits.shape[:-1], logits.shape[-1]
     count = k ** math.prod(shape)
@@ -36,16 +39,17 @@ def all_configurations(logits: Tensor) -> Tensor:
 
 
 def exact_gradient(logits: Tensor, f: Loss, bernoulli: bool = False) -> tuple[Tensor, Tensor]:
-    """``(E[f(z)], grad_logits E[f(z)])`` for independent categorical (or Bernoulli) variables.
+    """`(E[f(z)], grad_logits E[f(z)])` for independent categorical (or Bernoulli) variables.
 
-    **Arguments:**
-        logits: ``[*variables, K]`` categorical logits (categories last), or ``[*variables]``
-            Bernoulli logits with ``bernoulli=True``. No batch dims.
-        f: ``f(z) -> [M]`` for a batch ``z`` of ``M`` configurations ``[M, *logits.shape]``
-            (one-hot, or ``{0, 1}`` for Bernoulli).
-        bernoulli: ``logits`` are Bernoulli logits.
+    Args:
+        logits: `[*variables, K]` categorical logits (categories last), or `[*variables]`
+            Bernoulli logits with `bernoulli=True`. No batch dims.
+        f: `f(z) -> [M]` for a batch `z` of `M` configurations `[M, *logits.shape]`
+            (one-hot, or `{0, 1}` for Bernoulli).
+        bernoulli: `logits` are Bernoulli logits.
 
-    **Returns:** the expectation (0-d) and its gradient (the shape of ``logits``), detached.
+    Returns:
+        the expectation (0-d) and its gradient (the shape of `logits`), detached.
     """
     theta = logits.detach().requires_grad_()
     cat = torch.stack([torch.zeros_like(theta), theta], -1) if bernoulli else theta

@@ -1,20 +1,22 @@
 """MuProp: REINFORCE with a first-order Taylor control variate around the mean-field point.
 
 Gu, Levine, Sutskever, Mnih, "MuProp: Unbiased Backpropagation for Stochastic Neural
-Networks", ICLR 2016, eq. (4)-(5). With the mean-field point ``mu = E[z] = softmax(l)``
-and the linearization ``h(z) = f(mu) + f'(mu)^T (z - mu)`` (whose expectation is
-``f(mu)``, with gradient ``f'(mu)^T dmu/dl``):
+Networks", ICLR 2016, eq. (4)-(5). With the mean-field point `mu = E[z] = softmax(l)`
+and the linearization `h(z) = f(mu) + f'(mu)^T (z - mu)` (whose expectation is
+`f(mu)`, with gradient `f'(mu)^T dmu/dl`):
 
-.. math:: \\hat g = \\big(f(z) - f(\\mu) - f'(\\mu)^T (z - \\mu)\\big)\\, \\nabla_l \\log p(z)
-          + f'(\\mu)^T \\nabla_l \\mu .
+```text
+\\hat g = \\big(f(z) - f(\\mu) - f'(\\mu)^T (z - \\mu)\\big)\\, \\nabla_l \\log p(z)
++ f'(\\mu)^T \\nabla_l \\mu .
+```
 
-Unbiased for any differentiable ``f``: the control variate's mean is added back exactly.
-``f`` is evaluated once more at ``mu`` (a relaxed input), so it must accept points of the
-simplex (any decoder does). ``f'(mu)`` is taken with respect to the input only; ``f``'s
-parameters get their gradient from ``f(z)`` alone. In a network of several stochastic layers
-``f(mu)`` is the forward pass of the mean-field network, in which every lower layer passes
+Unbiased for any differentiable `f`: the control variate's mean is added back exactly.
+`f` is evaluated once more at `mu` (a relaxed input), so it must accept points of the
+simplex (any decoder does). `f'(mu)` is taken with respect to the input only; `f`'s
+parameters get their gradient from `f(z)` alone. In a network of several stochastic layers
+`f(mu)` is the forward pass of the mean-field network, in which every lower layer passes
 its mean on (the "mean-field propagation" of MuProp's name); the SBN of
-:mod:`gumbel_softmax.experiments` does so when an estimator sets ``mean_field``.
+`gumbel_softmax.experiments` does so when an estimator sets `mean_field`.
 """
 
 from __future__ import annotations

@@ -4,32 +4,34 @@ Tucker, Mnih, Maddison, Lawson, Sohl-Dickstein, "REBAR: Low-variance, unbiased g
 estimates for discrete latent variable models", NeurIPS 2017, eq. (5); Grathwohl, Choi,
 Wu, Roeder, Duvenaud, "Backpropagation through the Void", ICLR 2018, eq. (8)-(9).
 
-With ``z = l + G`` (Gumbel-perturbed logits), ``b = onehot(argmax z)`` the exact sample,
-``tilde z ~ p(z | b)`` reparameterized by the conditional Gumbel draws of
-:mod:`.conditional_gumbel`, and a control variate ``c``:
+With `z = l + G` (Gumbel-perturbed logits), `b = onehot(argmax z)` the exact sample,
+`tilde z ~ p(z | b)` reparameterized by the conditional Gumbel draws of
+`.conditional_gumbel`, and a control variate `c`:
 
-.. math:: \\hat g = \\big(f(b) - c(\\tilde z)\\big) \\nabla_l \\log p(b) + \\nabla_l c(z) - \\nabla_l c(\\tilde z).
+```text
+\\hat g = \\big(f(b) - c(\\tilde z)\\big) \\nabla_l \\log p(b) + \\nabla_l c(z) - \\nabla_l c(\\tilde z).
+```
 
-Unbiased for every ``c`` (the last two terms cancel the first one's bias; Grathwohl et
-al. 2018, Section 3.3). Here ``b`` comes from :func:`gumbel_softmax.functional.sample`
-and ``z`` from noise drawn given ``b``, which is the same joint law as ``(argmax, G)``.
+Unbiased for every `c` (the last two terms cancel the first one's bias; Grathwohl et
+al. 2018, Section 3.3). Here `b` comes from `gumbel_softmax.functional.sample`
+and `z` from noise drawn given `b`, which is the same joint law as `(argmax, G)`.
 
-* ``rebar``: ``c(z) = eta * f(softmax(z / tau))`` (the Concrete relaxation of ``f``),
-  ``eta`` and ``tau`` fixed (Tucker et al. also tune both online; not done here).
-* ``relax``: ``c(z) = eta * f(y) + r_phi(y)`` with ``y = softmax(z / tau)`` and ``r_phi`` a
-  small MLP on the flattened ``y`` of each example (last layer zero-initialized, so RELAX
-  starts as REBAR). ``eta`` and ``phi`` are trained inside each call, after the estimate
-  is taken, by Adam on the single-sample variance proxy ``mean ||hat g||^2``, whose
-  gradient is that of the variance since ``E[hat g]`` does not depend on ``c``.
-  The temperature is *not* learned: it is the call's ``tau`` (Grathwohl et al. also tune
-  ``log tau`` by the same variance gradient; here the caller's schedule owns ``tau``).
+* `rebar`: `c(z) = eta * f(softmax(z / tau))` (the Concrete relaxation of `f`),
+  `eta` and `tau` fixed (Tucker et al. also tune both online; not done here).
+* `relax`: `c(z) = eta * f(y) + r_phi(y)` with `y = softmax(z / tau)` and `r_phi` a
+  small MLP on the flattened `y` of each example (last layer zero-initialized, so RELAX
+  starts as REBAR). `eta` and `phi` are trained inside each call, after the estimate
+  is taken, by Adam on the single-sample variance proxy `mean ||hat g||^2`, whose
+  gradient is that of the variance since `E[hat g]` does not depend on `c`.
+  The temperature is *not* learned: it is the call's `tau` (Grathwohl et al. also tune
+  `log tau` by the same variance gradient; here the caller's schedule owns `tau`).
 
-Under ``torch.no_grad()`` / ``torch.inference_mode()`` the base class only evaluates ``f``
-at a sample (no control variate, no training). ``state_dict()`` holds ``eta``, ``r_phi`` and
+Under `torch.no_grad()` / `torch.inference_mode()` the base class only evaluates `f`
+at a sample (no control variate, no training). `state_dict()` holds `eta`, `r_phi` and
 Adam's state, so a resumed run continues exactly.
 
-``f`` must accept relaxed inputs and be twice differentiable for RELAX (any decoder is).
-``c``'s terms reach only ``logits``: ``f``'s parameters get their gradient from ``f(b)``.
+`f` must accept relaxed inputs and be twice differentiable for RELAX (any decoder is).
+`c`'s terms reach only `logits`: `f`'s parameters get their gradient from `f(b)`.
 """
 
 from __future__ import annotations
@@ -48,14 +50,14 @@ __all__ = ["ControlVariateEstimator", "rebar", "relax"]
 
 
 class ControlVariateEstimator(Estimator):
-    """REBAR (``learn=False``) or RELAX (``learn=True``); see the module docstring.
+    """REBAR (`learn=False`) or RELAX (`learn=True`); see the module docstring.
 
-    **Arguments:**
+    Args:
         name: the registry name.
-        eta: the initial weight of the relaxed control variate ``f(softmax(z / tau))``.
-        learn: train ``eta`` and the network ``r_phi`` to reduce the variance (RELAX).
-        hidden: width of ``r_phi``'s hidden layer.
-        lr: Adam's learning rate for ``eta`` and ``phi``.
+        eta: the initial weight of the relaxed control variate `f(softmax(z / tau))`.
+        learn: train `eta` and the network `r_phi` to reduce the variance (RELAX).
+        hidden: width of `r_phi`'s hidden layer.
+        lr: Adam's learning rate for `eta` and `phi`.
     """
 
     family = "score_function"
@@ -73,10 +75,10 @@ class ControlVariateEstimator(Estimator):
         self.optimizer: torch.optim.Optimizer | None = None
 
     def _build(self, inputs: int, like: Tensor, generator: torch.Generator | None) -> None:
-        """Create ``r_phi`` and the optimizer on first use, when the input size is known.
+        """Create `r_phi` and the optimizer on first use, when the input size is known.
 
-        The first layer is drawn from ``generator`` (torch's default ``Linear`` law,
-        ``U(-1/sqrt(inputs), 1/sqrt(inputs))``); the last layer starts at zero.
+        The first layer is drawn from `generator` (torch's default `Linear` law,
+        `U(-1/sqrt(inputs), 1/sqrt(inputs))`); the last layer starts at zero.
         """
         self.eta = self.eta.to(dtype=like.dtype, device=like.device).requires_grad_()
         self.network = nn.Sequential(nn.Linear(inputs, self.hidden), nn.Tanh(), nn.Linear(self.hidden, 1))
@@ -90,7 +92,7 @@ class ControlVariateEstimator(Estimator):
         self.optimizer = torch.optim.Adam([self.eta, *self.network.parameters()], lr=self.lr)
 
     def control(self, logits: Tensor, noise: Tensor, tau, f, batch_ndim: int) -> Tensor:
-        """``c(logits + noise)`` per example."""
+        """`c(logits + noise)` per example."""
         relaxed = gumbel_softmax_from_noise(logits, noise, tau)
         value = self.eta.to(relaxed.dtype) * f(relaxed)
         if self.network is not None:
@@ -129,7 +131,7 @@ class ControlVariateEstimator(Estimator):
         return self.network, self.optimizer
 
     def _step(self, variance: Tensor) -> None:
-        """One Adam step on ``eta`` and ``phi`` down the gradient of the variance proxy."""
+        """One Adam step on `eta` and `phi` down the gradient of the variance proxy."""
         network, optimizer = self._parts()
         params = [self.eta, *network.parameters()]
         grads = torch.autograd.grad(variance, params, allow_unused=True)
@@ -139,7 +141,7 @@ class ControlVariateEstimator(Estimator):
         optimizer.zero_grad(set_to_none=True)
 
     def state_dict(self) -> dict:
-        """``eta``, and for RELAX once it has run: the network's input size, its weights and Adam's state."""
+        """`eta`, and for RELAX once it has run: the network's input size, its weights and Adam's state."""
         state: dict[str, object] = {"eta": self.eta.detach().clone()}
         if self.network is not None:
             network, optimizer = self._parts()
@@ -149,7 +151,7 @@ class ControlVariateEstimator(Estimator):
         return state
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore :meth:`state_dict`'s output into an estimator built with the same options."""
+        """Restore `state_dict`'s output into an estimator built with the same options."""
         eta = torch.as_tensor(state["eta"])
         if "network" not in state:
             self.eta = eta.detach().clone()
@@ -165,7 +167,7 @@ class ControlVariateEstimator(Estimator):
 
 
 def rebar(eta: float = 1.0) -> ControlVariateEstimator:
-    """REBAR (Tucker et al. 2017) with fixed ``eta``; the temperature is the call's ``tau``."""
+    """REBAR (Tucker et al. 2017) with fixed `eta`; the temperature is the call's `tau`."""
     return ControlVariateEstimator("rebar", eta=eta)
 
 

@@ -1,4 +1,4 @@
-"""Every estimator by name: ``names()`` lists them, ``get(name, **options)`` builds a fresh one.
+"""Every estimator by name: `names()` lists them, `get(name, **options)` builds a fresh one.
 
 ================== ============== ======= =========================================================
 name               family         relaxed options (defaults)
@@ -6,16 +6,16 @@ name               family         relaxed options (defaults)
 gumbel_softmax     pathwise       yes
 st_gumbel_softmax  pathwise       no
 straight_through   pathwise       no
-gumbel_rao         pathwise       no      ``k=10``
+gumbel_rao         pathwise       no      `k=10`
 reinmax            pathwise       no
 reinforce          score_function no
-reinforce_ema      score_function no      ``decay=0.9``
-nvil               score_function no      ``decay=0.9, normalize=False`` (needs ``baseline``)
-rloo               score_function no      ``samples=4``
+reinforce_ema      score_function no      `decay=0.9`
+nvil               score_function no      `decay=0.9, normalize=False` (needs `baseline`)
+rloo               score_function no      `samples=4`
 muprop             score_function no
 darn               score_function no
-rebar              score_function no      ``eta=1.0``
-relax              score_function no      ``hidden=32, lr=1e-3``
+rebar              score_function no      `eta=1.0`
+relax              score_function no      `hidden=32, lr=1e-3`
 ================== ============== ======= =========================================================
 
 Gapped straight-through (Fan et al. 2022) is not included: its construction could not
@@ -42,7 +42,7 @@ _FACTORIES: dict[str, Callable[..., Estimator]] = {}
 
 
 def register(name: str, factory: Callable[..., Estimator]) -> None:
-    """Add ``factory(**options) -> Estimator`` under ``name`` (replacing any previous one)."""
+    """Add `factory(**options) -> Estimator` under `name` (replacing any previous one)."""
     _FACTORIES[name] = factory
 
 
@@ -52,10 +52,11 @@ def names() -> list[str]:
 
 
 def get(name: str, **options) -> Estimator:
-    """A fresh estimator ``name`` built with ``options`` (see the table in this module's docstring).
+    """A fresh estimator `name` built with `options` (see the table in this module's docstring).
 
-    Raises ``ValueError`` for an unknown name and ``TypeError`` for an option the
-    estimator does not take.
+    Raises:
+        ValueError: for an unknown name.
+        TypeError: for an option the estimator does not take.
     """
     if name not in _FACTORIES:
         raise ValueError(f"unknown estimator {name!r}; choose one of {', '.join(names())}")

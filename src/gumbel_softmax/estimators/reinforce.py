@@ -3,30 +3,34 @@
 Williams, "Simple statistical gradient-following algorithms for connectionist
 reinforcement learning", Machine Learning 1992:
 
-.. math:: \\nabla_l \\mathbb{E}[f(z)] = \\mathbb{E}\\left[(f(z) - b)\\, \\nabla_l \\log p_l(z)\\right]
+```text
+\\nabla_l \\mathbb{E}[f(z)] = \\mathbb{E}\\left[(f(z) - b)\\, \\nabla_l \\log p_l(z)\\right]
+```
 
-for any baseline ``b`` independent of ``z``. Baselines here:
+for any baseline `b` independent of `z`. Baselines here:
 
-* ``reinforce``: ``b = 0`` (or the caller's ``baseline`` when one is passed).
-* ``reinforce_ema``: ``b`` = bias-corrected exponential moving average of past batch
-  means of ``f`` (updated after use, so it never depends on the current sample).
-* ``nvil``: Mnih & Gregor, "Neural Variational Inference and Learning in Belief
-  Networks", ICML 2014, Section 3: ``b = b_psi(x) + c`` with ``b_psi(x)`` the caller's
-  network output (``baseline=``, trained by the squared error the surrogate adds) and
-  ``c`` a moving average of ``f - b_psi(x)``. With ``normalize=True`` the learning signal
-  is also divided by ``max(1, running std)`` as in the paper (a positive per-step scale:
+* `reinforce`: `b = 0` (or the caller's `baseline` when one is passed).
+* `reinforce_ema`: `b` = bias-corrected exponential moving average of past batch
+  means of `f` (updated after use, so it never depends on the current sample).
+* `nvil`: Mnih & Gregor, "Neural Variational Inference and Learning in Belief
+  Networks", ICML 2014, Section 3: `b = b_psi(x) + c` with `b_psi(x)` the caller's
+  network output (`baseline=`, trained by the squared error the surrogate adds) and
+  `c` a moving average of `f - b_psi(x)`. With `normalize=True` the learning signal
+  is also divided by `max(1, running std)` as in the paper (a positive per-step scale:
   the direction stays unbiased, the length does not).
-* ``rloo``: Kool, van Hoof, Welling, "Buy 4 REINFORCE Samples, Get a Baseline for Free!",
-  ICLR 2019 workshop: ``n`` samples, each with the mean of the other ``n - 1`` as baseline,
+* `rloo`: Kool, van Hoof, Welling, "Buy 4 REINFORCE Samples, Get a Baseline for Free!",
+  ICLR 2019 workshop: `n` samples, each with the mean of the other `n - 1` as baseline,
 
-  .. math:: \\hat g = \\frac{1}{n} \\sum_i \\Big(f(z_i) - \\frac{1}{n-1}\\sum_{j \\ne i} f(z_j)\\Big)
-            \\nabla \\log p(z_i).
+  ```text
+  \\hat g = \\frac{1}{n} \\sum_i \\Big(f(z_i) - \\frac{1}{n-1}\\sum_{j \\ne i} f(z_j)\\Big)
+  \\nabla \\log p(z_i).
+  ```
 
 The moving averages change only in calls with gradients enabled (the base class only
-evaluates ``f`` under ``torch.no_grad()``); ``state_dict()`` saves them for a resumed run.
+evaluates `f` under `torch.no_grad()`); `state_dict()` saves them for a resumed run.
 
-The surrogate's value is ``f`` at the sample (the mean over the ``n`` samples for RLOO);
-``f``'s own parameters get their ordinary gradient from it.
+The surrogate's value is `f` at the sample (the mean over the `n` samples for RLOO);
+`f`'s own parameters get their ordinary gradient from it.
 """
 
 from __future__ import annotations
@@ -61,12 +65,12 @@ class _MovingAverage:
 
 
 class Reinforce(Estimator):
-    """Single-sample REINFORCE with baseline ``"none"``, ``"ema"`` or ``"nvil"``.
+    """Single-sample REINFORCE with baseline `"none"`, `"ema"` or `"nvil"`.
 
-    **Arguments:**
+    Args:
         baseline: which baseline (see the module docstring).
-        decay: moving-average decay for ``"ema"`` and ``"nvil"``.
-        normalize: NVIL's variance normalization (``"nvil"`` only).
+        decay: moving-average decay for `"ema"` and `"nvil"`.
+        normalize: NVIL's variance normalization (`"nvil"` only).
     """
 
     family = "score_function"
@@ -100,13 +104,13 @@ class Reinforce(Estimator):
         return surrogate, loss, z
 
     def state_dict(self) -> dict:
-        """The moving averages (``{}`` for plain REINFORCE); updated only when gradients are enabled."""
+        """The moving averages (`{}` for plain REINFORCE); updated only when gradients are enabled."""
         if self.kind == "none":
             return {}
         return {"mean": self.mean.state_dict(), "square": self.square.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore what :meth:`state_dict` returned."""
+        """Restore what `state_dict` returned."""
         if self.kind == "none":
             super().load_state_dict(state)
             return
@@ -115,10 +119,10 @@ class Reinforce(Estimator):
 
 
 class RLOO(Estimator):
-    """REINFORCE with the leave-one-out baseline over ``samples`` draws (Kool et al. 2019).
+    """REINFORCE with the leave-one-out baseline over `samples` draws (Kool et al. 2019).
 
-    **Arguments:**
-        samples: number of draws ``n >= 2``; ``f`` is called ``n`` times.
+    Args:
+        samples: number of draws `n >= 2`; `f` is called `n` times.
     """
 
     name = "rloo"

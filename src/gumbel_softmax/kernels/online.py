@@ -1,14 +1,14 @@
 """The online reduction over the tiles of long rows, shared by the kernels, split across programs.
 
 For a row longer than one tile, a program walks a run of its tiles once and
-keeps, per row, the running maximum ``m`` of ``z = l + G``, the first index
-where it occurs, and sums of ``w = 2^((z - m) c)`` that are rescaled by
-``2^((m_old - m_new) c)`` whenever the maximum grows (Milakov and Gimelshein,
-"Online normalizer calculation for softmax", 2018); ``c = log2(e) / tau``.
+keeps, per row, the running maximum `m` of `z = l + G`, the first index
+where it occurs, and sums of `w = 2^((z - m) c)` that are rescaled by
+`2^((m_old - m_new) c)` whenever the maximum grows (Milakov and Gimelshein,
+"Online normalizer calculation for softmax", 2018); `c = log2(e) / tau`.
 
-A long row is split into ``splits`` runs of consecutive tiles, one program each
-(stage 1, :func:`launch_partials`: partial statistics in a small
-``[splits, n_rows]`` buffer); the programs of stage 2 then :func:`combine` the
+A long row is split into `splits` runs of consecutive tiles, one program each
+(stage 1, `launch_partials`: partial statistics in a small
+`[splits, n_rows]` buffer); the programs of stage 2 then `combine` the
 partials (the largest maximum, its first index, sums rescaled to it) and write
 their own run. Both stages read the tensor, so a split costs no extra pass: it
 only lets a few long rows keep many SMs busy.
@@ -27,13 +27,13 @@ __all__ = ["finite_or_zero", "row_statistics", "combine", "launch_partials", "in
 
 @triton.jit
 def finite_or_zero(top):
-    """The shift for exponentials: rows past the end (and fully masked ones) have ``top = -inf``: 0, not NaN."""
+    """The shift for exponentials: rows past the end (and fully masked ones) have `top = -inf`: 0, not NaN."""
     return tl.where(top == float("-inf"), 0.0, top)
 
 
 @triton.jit
 def inverse_tau(tau_ptr, tau, rows, n_rows, PER_ROW_TAU: tl.constexpr):
-    """``1 / tau`` per row ``[ROWS, 1]``: from ``tau_ptr`` (one float32 per row) or the scalar ``tau``."""
+    """`1 / tau` per row `[ROWS, 1]`: from `tau_ptr` (one float32 per row) or the scalar `tau`."""
     if PER_ROW_TAU:
         return 1.0 / tl.load(tau_ptr + rows, mask=rows < n_rows, other=1.0)
     else:
@@ -45,12 +45,12 @@ def row_statistics(values_ptr, noise_ptr, key, grad_ptr, rows, base, row_mask, n
                    BLOCK: tl.constexpr, TILES: tl.constexpr, ARGMAX: tl.constexpr, SUM: tl.constexpr,
                    GRAD_DOT: tl.constexpr, FROM_SOFT: tl.constexpr, FROM_NOISE: tl.constexpr,
                    N_ROUNDS: tl.constexpr):
-    """One online pass over ``TILES`` tiles from ``first_tile``: ``(m, S, <g, w>, argmax)``, each ``[ROWS, 1]``.
+    """One online pass over `TILES` tiles from `first_tile`: `(m, S, <g, w>, argmax)`, each `[ROWS, 1]`.
 
-    ``values_ptr`` holds the logits: ``m = max z``, ``w = 2^((z - m) scale)``,
-    ``S = sum w`` (if ``SUM``), ``<g, w>`` with the incoming gradient (if
-    ``GRAD_DOT``), the first index of ``m`` (if ``ARGMAX``). With ``FROM_SOFT``
-    it holds the soft sample ``y`` instead, and only ``<g, y>`` is summed.
+    `values_ptr` holds the logits: `m = max z`, `w = 2^((z - m) scale)`,
+    `S = sum w` (if `SUM`), `<g, w>` with the incoming gradient (if
+    `GRAD_DOT`), the first index of `m` (if `ARGMAX`). With `FROM_SOFT`
+    it holds the soft sample `y` instead, and only `<g, y>` is summed.
     Tiles past the row's end are masked (they add nothing).
     """
     top = tl.full((row_mask.shape[0], 1), float("-inf"), tl.float32)
@@ -102,12 +102,12 @@ def _partials_kernel(values_ptr, noise_ptr, key_ptr, grad_ptr, tau_ptr, top_ptr,
 @triton.jit
 def combine(top_ptr, total_ptr, dot_ptr, index_ptr, rows, n_rows, n_cols, scale, n_splits, SPLITS: tl.constexpr,
             FROM_SOFT: tl.constexpr):
-    """The row's ``(m, S, <g, w>, argmax)`` from the partials of its ``n_splits`` runs, each ``[ROWS, 1]``.
+    """The row's `(m, S, <g, w>, argmax)` from the partials of its `n_splits` runs, each `[ROWS, 1]`.
 
-    ``SPLITS``: a power of two at least ``n_splits``.
+    `SPLITS`: a power of two at least `n_splits`.
 
-    The first maximum is the smallest index among the runs that reach ``m``
-    (runs are in column order). ``FROM_SOFT``: the partial ``<g, y>`` just add up.
+    The first maximum is the smallest index among the runs that reach `m`
+    (runs are in column order). `FROM_SOFT`: the partial `<g, y>` just add up.
     """
     splits = tl.arange(0, SPLITS)[None, :]
     at = splits * n_rows + rows
@@ -141,7 +141,7 @@ def launch_partials(
     grad_dot: bool = False,
     from_soft: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Stage 1 for long rows: the partial ``(m, S, <g, w>, argmax)`` of each run, ``[splits, n_rows]`` each."""
+    """Stage 1 for long rows: the partial `(m, S, <g, w>, argmax)` of each run, `[splits, n_rows]` each."""
     tops, totals, dots = (values.new_empty((s.splits, n_rows), dtype=torch.float32) for _ in range(3))
     indices = values.new_empty((s.splits, n_rows), dtype=torch.int32)
     _partials_kernel[(s.grid, s.splits)](

@@ -1,15 +1,15 @@
 """Fused Gumbel-max sampling: read the logits once, write one int64 per row.
 
-The function is :func:`gumbel_softmax.functional.sample`: ``argmax_k (l_k + G_k)``
-is an exact draw from ``Categorical(softmax(l))`` (Gumbel 1954; Maddison,
+The function is `gumbel_softmax.functional.sample`: `argmax_k (l_k + G_k)`
+is an exact draw from `Categorical(softmax(l))` (Gumbel 1954; Maddison,
 Tarlow, Minka 2014), with the kernels' Philox noise
-(:mod:`gumbel_softmax.kernels.noise`). Masked (``-inf``) categories are never
+(`gumbel_softmax.kernels.noise`). Masked (`-inf`) categories are never
 drawn; ties go to the first index.
 
 Any row length takes one pass: a program keeps a running maximum and its first
-index over tiles of columns (for ``K <= 16384`` a single tile). No host sync, no
-``torch.multinomial``. Registered as the custom operator
-``torch.ops.gumbel_softmax.sample`` with a fake-tensor implementation.
+index over tiles of columns (for `K <= 16384` a single tile). No host sync, no
+`torch.multinomial`. Registered as the custom operator
+`torch.ops.gumbel_softmax.sample` with a fake-tensor implementation.
 """
 
 import torch
@@ -28,7 +28,7 @@ __all__ = ["sample"]
 def _sample_kernel(logits_ptr, noise_ptr, key_ptr, out_ptr, top_ptr, index_ptr, n_rows, n_cols, inner, n_splits,
                    ROWS: tl.constexpr, BLOCK: tl.constexpr, NUM_TILES: tl.constexpr, SPLITS: tl.constexpr,
                    FROM_NOISE: tl.constexpr, N_ROUNDS: tl.constexpr):
-    """Long rows (``NUM_TILES > 1``): combines the runs of :func:`launch_partials`."""
+    """Long rows (`NUM_TILES > 1`): combines the runs of `launch_partials`."""
     rows, base, row_mask = row_tile(n_rows, n_cols, inner, ROWS)
     if NUM_TILES == 1:
         _, _, _, index = row_statistics(logits_ptr, noise_ptr, tl.load(key_ptr), logits_ptr, rows, base, row_mask,
@@ -42,7 +42,7 @@ def _sample_kernel(logits_ptr, noise_ptr, key_ptr, out_ptr, top_ptr, index_ptr, 
 
 @torch.library.custom_op("gumbel_softmax::sample", mutates_args=())
 def _sample(logits: Tensor, key: Tensor, noise: Tensor | None, dim: int) -> Tensor:
-    """int64 indices (``logits``' shape without ``dim``) for contiguous, non-empty ``logits``."""
+    """int64 indices (`logits`' shape without `dim`) for contiguous, non-empty `logits`."""
     n_rows, inner = rows_and_inner(tuple(logits.shape), dim)
     n_cols = logits.shape[dim]
     out = torch.empty(logits.shape[:dim] + logits.shape[dim + 1 :], dtype=torch.int64, device=logits.device)
@@ -64,9 +64,9 @@ def _(logits, key, noise, dim):
 
 
 def sample(logits: Tensor, dim: int, generator: torch.Generator | None, *, noise: Tensor | None = None) -> Tensor:
-    """The kernel behind :func:`gumbel_softmax.sample` (``logits`` non-empty and checked, ``dim`` normalized).
+    """The kernel behind `gumbel_softmax.sample` (`logits` non-empty and checked, `dim` normalized).
 
-    ``noise`` (tests only): Gumbel noise of the shape of ``logits`` to use
+    `noise` (tests only): Gumbel noise of the shape of `logits` to use
     instead of the kernel's Philox draw.
     """
     key, noise = key_and_noise(logits, generator, noise)

@@ -1,36 +1,40 @@
 """Fused Gumbel-Softmax: forward (soft and hard) and backward, each one pass over memory.
 
-The function is :func:`gumbel_softmax.functional.gumbel_softmax` (Jang, Gu, Poole
+The function is `gumbel_softmax.functional.gumbel_softmax` (Jang, Gu, Poole
 2017; Maddison, Mnih, Teh 2017), with the kernels' own Philox noise
-(:mod:`gumbel_softmax.kernels.noise`) in place of ``torch.rand``:
+(`gumbel_softmax.kernels.noise`) in place of `torch.rand`:
 
-.. math:: y = \\mathrm{softmax}((\\ell + G) / \\tau), \\qquad
-          \\text{hard: } \\mathrm{onehot}(\\arg\\max_k (\\ell_k + G_k)) \\text{ forward, } y \\text{ backward.}
+```text
+y = \\mathrm{softmax}((\\ell + G) / \\tau), \\qquad
+\\text{hard: } \\mathrm{onehot}(\\arg\\max_k (\\ell_k + G_k)) \\text{ forward, } y \\text{ backward.}
+```
 
-Forward, per row, with ``z = fl(l + G)`` (the reference's rounding) and
-``c = log2(e) / tau``: ``m = max z``, ``y = 2^((z - m) c) / sum 2^((z - m) c)``;
-hard writes the one-hot of the first maximum of ``z``.
+Forward, per row, with `z = fl(l + G)` (the reference's rounding) and
+`c = log2(e) / tau`: `m = max z`, `y = 2^((z - m) c) / sum 2^((z - m) c)`;
+hard writes the one-hot of the first maximum of `z`.
 
-Backward, with ``g`` the incoming gradient (for hard, the straight-through
-gradient of ``y``): ``dl = y (g - <g, y>) / tau``, and for a per-row ``tau``
+Backward, with `g` the incoming gradient (for hard, the straight-through
+gradient of `y`): `dl = y (g - <g, y>) / tau`, and for a per-row `tau`
 
-.. math:: \\frac{\\partial L}{\\partial \\tau}
-          = -\\frac1\\tau \\sum_k y_k (g_k - \\langle g, y\\rangle) \\log y_k.
+```text
+\\frac{\\partial L}{\\partial \\tau}
+= -\\frac1\\tau \\sum_k y_k (g_k - \\langle g, y\\rangle) \\log y_k.
+```
 
 What the backward reads (the memory/arithmetic trade-off):
 
-* soft: the output ``y`` itself, which the caller holds anyway. In float16 and
-  bfloat16 that is the rounded ``y`` (relative error 2^-11 and 2^-8), so the
+* soft: the output `y` itself, which the caller holds anyway. In float16 and
+  bfloat16 that is the rounded `y` (relative error 2^-11 and 2^-8), so the
   gradient carries that rounding.
 * hard: nothing but the key (and the logits, which autograd keeps alive anyway):
-  the backward draws the same Philox noise again and recomputes ``y`` in
+  the backward draws the same Philox noise again and recomputes `y` in
   float32. That costs one more Philox pass and two logarithms per element in
   the backward, but no extra tensor: forward + backward at (65536, 1024)
   float32 holds the one-hot output and the gradient (2 x 256 MiB), where
-  saving ``y`` would add a third. The gradient is the float32 one in every
+  saving `y` would add a third. The gradient is the float32 one in every
   dtype.
 
-Passes over memory (``K`` = row length; see :mod:`gumbel_softmax.kernels.tiles`):
+Passes over memory (`K` = row length; see `gumbel_softmax.kernels.tiles`):
 
 ==================  ==============================  ==================================
 regime              forward                         backward
@@ -46,13 +50,13 @@ K > 16384           soft: read logits twice         soft: read grad and y twice;
                     argmax), then write the one-hot
 ==================  ==============================  ==================================
 
-For ``K > 16384`` the first read is stage 1 of :mod:`gumbel_softmax.kernels.online`
+For `K > 16384` the first read is stage 1 of `gumbel_softmax.kernels.online`
 (partial statistics per run of tiles; few rows are split across programs) and
 the rest is this module's kernels, which combine the partials first.
 
-Registered as PyTorch custom operators (``torch.ops.gumbel_softmax.forward`` and
-``.backward``) with fake-tensor implementations and autograd, so
-``torch.compile(fullgraph=True)`` traces through them (with validation off:
+Registered as PyTorch custom operators (`torch.ops.gumbel_softmax.forward` and
+`.backward`) with fake-tensor implementations and autograd, so
+`torch.compile(fullgraph=True)` traces through them (with validation off:
 value checks sync with the host) and CUDA graphs can capture them.
 """
 
@@ -80,7 +84,7 @@ __all__ = ["gumbel_softmax"]
 
 @triton.jit
 def _softmax_of_row(z, scale):
-    """``softmax(z * scale / log2 e)`` of whole rows in registers (``scale`` = log2(e) / tau)."""
+    """`softmax(z * scale / log2 e)` of whole rows in registers (`scale` = log2(e) / tau)."""
     weights = tl.exp2((z - finite_or_zero(row_max(z))) * scale)
     return weights * (1.0 / row_sum(weights))  # one reciprocal per row, not a division per element
 
@@ -91,7 +95,7 @@ def _forward_kernel(logits_ptr, noise_ptr, key_ptr, tau_ptr, out_ptr, top_ptr, t
                     NUM_TILES: tl.constexpr, TILES_PER_SPLIT: tl.constexpr, SPLITS: tl.constexpr,
                     HARD: tl.constexpr, PER_ROW_TAU: tl.constexpr, FROM_NOISE: tl.constexpr,
                     N_ROUNDS: tl.constexpr):
-    """Long rows (``NUM_TILES > 1``): stage 2, after :func:`launch_partials`; program ``(i, s)`` writes run ``s``."""
+    """Long rows (`NUM_TILES > 1`): stage 2, after `launch_partials`; program `(i, s)` writes run `s`."""
     rows, base, row_mask = row_tile(n_rows, n_cols, inner, ROWS)
     key = tl.load(key_ptr)
     scale = inverse_tau(tau_ptr, tau, rows, n_rows, PER_ROW_TAU) * LOG2E
@@ -121,7 +125,7 @@ def _forward_kernel(logits_ptr, noise_ptr, key_ptr, tau_ptr, out_ptr, top_ptr, t
 
 @triton.jit
 def _write_grad_tile(grad_ptr, dlogits_ptr, offsets, mask, y, dot, inv_tau, TAU_GRAD: tl.constexpr):
-    """Store ``y (g - dot) / tau`` for a tile; return this tile's ``sum y (g - dot) log y`` (0 without ``TAU_GRAD``)."""
+    """Store `y (g - dot) / tau` for a tile; return this tile's `sum y (g - dot) log y` (0 without `TAU_GRAD`)."""
     g = tl.load(grad_ptr + offsets, mask=mask, other=0.0).to(tl.float32)
     weighted = y * (g - dot)
     tl.store(dlogits_ptr + offsets, weighted * inv_tau, mask=mask)
@@ -137,10 +141,10 @@ def _backward_kernel(grad_ptr, saved_ptr, noise_ptr, key_ptr, tau_ptr, dlogits_p
                      BLOCK: tl.constexpr, NUM_TILES: tl.constexpr, TILES_PER_SPLIT: tl.constexpr,
                      SPLITS: tl.constexpr, RECOMPUTE: tl.constexpr, PER_ROW_TAU: tl.constexpr,
                      TAU_GRAD: tl.constexpr, FROM_NOISE: tl.constexpr, N_ROUNDS: tl.constexpr):
-    """``saved_ptr``: the soft sample ``y``, or (``RECOMPUTE``) the logits, from which ``y`` is drawn again.
+    """`saved_ptr`: the soft sample `y`, or (`RECOMPUTE`) the logits, from which `y` is drawn again.
 
-    Long rows: stage 2, after :func:`launch_partials`; program ``(i, s)`` writes run ``s`` and its part of
-    the tau gradient (``dtau_ptr`` is ``[splits, n_rows]``, summed by the caller).
+    Long rows: stage 2, after `launch_partials`; program `(i, s)` writes run `s` and its part of
+    the tau gradient (`dtau_ptr` is `[splits, n_rows]`, summed by the caller).
     """
     rows, base, row_mask = row_tile(n_rows, n_cols, inner, ROWS)
     inv_tau = inverse_tau(tau_ptr, tau, rows, n_rows, PER_ROW_TAU)
@@ -180,7 +184,7 @@ def _backward_kernel(grad_ptr, saved_ptr, noise_ptr, key_ptr, tau_ptr, dlogits_p
 def _forward(
     logits: Tensor, key: Tensor, noise: Tensor | None, tau_rows: Tensor | None, tau: float, dim: int, hard: bool
 ) -> Tensor:
-    """The soft or hard sample; ``noise`` is the test hook (float32, the shape of ``logits``)."""
+    """The soft or hard sample; `noise` is the test hook (float32, the shape of `logits`)."""
     logits = logits.contiguous()
     noise = None if noise is None else noise.contiguous()
     n_rows, inner = rows_and_inner(tuple(logits.shape), dim)
@@ -219,8 +223,8 @@ def _backward(
 ) -> tuple[Tensor, Tensor]:
     """(gradient for the logits, per-row gradient for tau or an empty tensor).
 
-    ``saved`` is the soft sample, or with ``recompute`` the logits: the soft
-    sample is then drawn again from ``key`` (or ``noise``).
+    `saved` is the soft sample, or with `recompute` the logits: the soft
+    sample is then drawn again from `key` (or `noise`).
     """
     grad, saved = grad.contiguous(), saved.contiguous()
     noise = None if noise is None else noise.contiguous()
@@ -266,8 +270,8 @@ def _autograd_backward(ctx, grad_out):
 
 _forward.register_autograd(_autograd_backward, setup_context=_setup_context)
 def _per_row_tau(tau: Tensor, logits: Tensor, dim: int) -> Tensor | None:
-    """``tau`` as one float32 value per row (row order of :mod:`~gumbel_softmax.kernels.tiles`), or ``None``
-    if it varies along ``dim``."""
+    """`tau` as one float32 value per row (row order of `tiles`), or `None`
+    if it varies along `dim`."""
     aligned = tau.reshape((1,) * (logits.ndim - tau.ndim) + tuple(tau.shape))
     if aligned.shape[dim] != 1:
         return None
@@ -284,15 +288,16 @@ def gumbel_softmax(
     *,
     noise: Tensor | None = None,
 ) -> Tensor:
-    """The kernel behind :func:`gumbel_softmax.gumbel_softmax` (arguments already validated, ``dim`` normalized).
+    """The kernel behind `gumbel_softmax.gumbel_softmax` (arguments already validated, `dim` normalized).
 
-    **Arguments:** as there, plus ``noise`` (tests only): Gumbel noise of the
-    shape of ``logits`` to use instead of the kernel's Philox draw.
+    Arguments are as there, plus `noise` (tests only): Gumbel noise of the
+    shape of `logits` to use instead of the kernel's Philox draw.
 
-    **Returns:** a tensor of the shape and dtype of ``logits``, contiguous in
-    the layout of ``logits`` (a non-contiguous input is copied once).
+    Returns:
+        a tensor of the shape and dtype of `logits`, contiguous in
+        the layout of `logits` (a non-contiguous input is copied once).
 
-    A ``tau`` tensor that varies along ``dim`` is not a per-row temperature; it
+    A `tau` tensor that varies along `dim` is not a per-row temperature; it
     runs through the reference.
     """
     if logits.numel() == 0:

@@ -1,29 +1,29 @@
 """How a kernel program covers a tensor: launch settings (pure Python) and tile addressing (Triton).
 
-Every kernel here treats ``logits`` (contiguous) as ``[outer, K, inner]``, where
-``K`` is the size of the category axis ``dim``, ``outer`` the product of the sizes
-before it and ``inner`` the product after it. Row ``r`` (one categorical
-distribution) is ``(r // inner, r % inner)``; its column ``c`` lives at
-``(r // inner) * K * inner + r % inner + c * inner``. So any ``dim`` is handled
-through strides, with no copy (for ``dim`` other than the last, loads are less
+Every kernel here treats `logits` (contiguous) as `[outer, K, inner]`, where
+`K` is the size of the category axis `dim`, `outer` the product of the sizes
+before it and `inner` the product after it. Row `r` (one categorical
+distribution) is `(r // inner, r % inner)`; its column `c` lives at
+`(r // inner) * K * inner + r % inner + c * inner`. So any `dim` is handled
+through strides, with no copy (for `dim` other than the last, loads are less
 coalesced).
 
-A program handles ``rows_per_program`` rows and walks along them in tiles of
-``[rows, block]``; each run of four columns shares one Philox call
-(:mod:`gumbel_softmax.kernels.noise`).
+A program handles `rows_per_program` rows and walks along them in tiles of
+`[rows, block]`; each run of four columns shares one Philox call
+(`gumbel_softmax.kernels.noise`).
 
-* ``num_tiles == 1`` (``K <= MAX_SINGLE_BLOCK`` = 16384): the whole row stays
+* `num_tiles == 1` (`K <= MAX_SINGLE_BLOCK` = 16384): the whole row stays
   in registers, one pass over memory. Wide rows get up to 32 warps, about 16
-  elements per thread. ``benchmarks/kernels_ptx.py`` counts registers and spills
+  elements per thread. `benchmarks/kernels_ptx.py` counts registers and spills
   for sm_90: at 16384 columns with 32 warps the kernels use 51-55 registers and
   do not spill; a 32768-column tile spills at 16 warps (128 registers, 52-59
   local loads/stores in the code) and at 32 warps (64 registers, 37-107), so
   rows of 16385 to 32768 (K = 32000 among them) take the tiled path.
-* ``num_tiles > 1`` (long rows, up to 262,144 and beyond): an online reduction
-  over tiles of ``LONG_ROW_BLOCK`` in two launches
-  (:mod:`gumbel_softmax.kernels.online`); see each operation for how many
-  passes that costs. When there are few rows (fewer than ``TARGET_PROGRAMS / 2``
-  programs), each row is split into ``splits`` runs of tiles, one program each:
+* `num_tiles > 1` (long rows, up to 262,144 and beyond): an online reduction
+  over tiles of `LONG_ROW_BLOCK` in two launches
+  (`gumbel_softmax.kernels.online`); see each operation for how many
+  passes that costs. When there are few rows (fewer than `TARGET_PROGRAMS / 2`
+  programs), each row is split into `splits` runs of tiles, one program each:
   2 rows of 262,144 run 128 programs instead of 2, 512 rows of 128,256 run
   1024 instead of 512. The split costs no extra pass over memory.
 """
@@ -59,17 +59,17 @@ INTERPRETER_MAX_PROGRAMS = 16
 
 @dataclass(frozen=True)
 class LaunchSettings:
-    """Tiling of an ``[n_rows, n_cols]`` problem.
+    """Tiling of an `[n_rows, n_cols]` problem.
 
-    **Fields:**
+    Attributes:
         rows_per_program: rows one program handles (a power of two).
         block: columns per tile (a power of two, at least 4).
         num_tiles: tiles per row; 1 means the row is reduced in registers.
-        num_warps: warps per program (up to ``MAX_WARPS``, about ``ELEMENTS_PER_THREAD``
+        num_warps: warps per program (up to `MAX_WARPS`, about `ELEMENTS_PER_THREAD`
             elements per thread).
         grid: number of programs along the rows.
         splits: programs along each row (long rows only): each walks
-            ``tiles_per_split`` consecutive tiles, and a second stage combines them.
+            `tiles_per_split` consecutive tiles, and a second stage combines them.
         tiles_per_split: tiles each of those programs walks.
     """
 
@@ -90,25 +90,29 @@ def launch_settings(
     max_single_block: int = MAX_SINGLE_BLOCK,
     long_row_block: int = LONG_ROW_BLOCK,
 ) -> LaunchSettings:
-    """Choose the tiling for ``n_rows`` rows of ``n_cols`` categories. A pure function.
+    """Choose the tiling for `n_rows` rows of `n_cols` categories. A pure function.
 
-    **Arguments:**
-        n_rows, n_cols: the problem, ``n_rows >= 1`` and ``n_cols >= 1``.
+    Args:
+        n_rows: rows of the problem, at least 1.
+        n_cols: categories per row, at least 1.
         max_programs: if given, pack more rows per program so that at most about
             this many programs run (for the interpreter, whose cost is per program).
             Long rows are split across programs until about this many (or
-            ``TARGET_PROGRAMS``) run.
+            `TARGET_PROGRAMS`) run.
         max_single_block: rows of at most this many columns stay in registers.
         long_row_block: tile width for longer rows.
 
-    **Returns:** a :class:`LaunchSettings`.
+    Returns:
+        a `LaunchSettings`.
 
-    >>> launch_settings(65536, 1024)
-    LaunchSettings(rows_per_program=4, block=1024, num_tiles=1, num_warps=8, grid=16384)
-    >>> launch_settings(4096, 16384)
-    LaunchSettings(rows_per_program=1, block=16384, num_tiles=1, num_warps=32, grid=4096)
-    >>> launch_settings(512, 128256)
-    LaunchSettings(rows_per_program=1, block=4096, num_tiles=32, num_warps=8, grid=512, splits=2, tiles_per_split=16)
+    Examples:
+        >>> launch_settings(65536, 1024)  # doctest: +ELLIPSIS
+        LaunchSettings(rows_per_program=4, block=1024, num_tiles=1, num_warps=8, grid=16384, ...)
+        >>> launch_settings(4096, 16384)  # doctest: +ELLIPSIS
+        LaunchSettings(rows_per_program=1, block=16384, num_tiles=1, num_warps=32, grid=4096, ...)
+        >>> import dataclasses  # a long row: split in 2 runs of 16 tiles
+        >>> dataclasses.astuple(launch_settings(512, 128256))
+        (1, 4096, 32, 8, 512, 2, 16)
     """
     if n_rows < 1 or n_cols < 1:
         raise ValueError(f"need at least one row and one column, got {n_rows} x {n_cols}")
@@ -129,12 +133,12 @@ def launch_settings(
 
 
 def settings_for(n_rows: int, n_cols: int) -> LaunchSettings:
-    """:func:`launch_settings` for this process: a small grid under the interpreter."""
+    """`launch_settings` for this process: a small grid under the interpreter."""
     return launch_settings(n_rows, n_cols, max_programs=INTERPRETER_MAX_PROGRAMS if INTERPRETING else None)
 
 
 def rows_and_inner(shape: tuple[int, ...], dim: int) -> tuple[int, int]:
-    """``(n_rows, inner)`` for a contiguous tensor of ``shape`` reduced along ``dim``."""
+    """`(n_rows, inner)` for a contiguous tensor of `shape` reduced along `dim`."""
     inner = 1
     for size in shape[dim + 1 :]:
         inner *= size
@@ -147,7 +151,7 @@ def rows_and_inner(shape: tuple[int, ...], dim: int) -> tuple[int, int]:
 
 @triton.jit
 def row_tile(n_rows, n_cols, inner, ROWS: tl.constexpr):
-    """This program's rows ``[ROWS, 1]`` (int32), their memory bases (int64), and row mask."""
+    """This program's rows `[ROWS, 1]` (int32), their memory bases (int64), and row mask."""
     rows = tl.program_id(0) * ROWS + tl.arange(0, ROWS)[:, None]
     base = (rows // inner).to(tl.int64) * n_cols * inner + (rows % inner)
     return rows, base, rows < n_rows
@@ -155,7 +159,7 @@ def row_tile(n_rows, n_cols, inner, ROWS: tl.constexpr):
 
 @triton.jit
 def column_tile(col0, n_cols, inner, base, row_mask, BLOCK: tl.constexpr):
-    """Columns ``col0 .. col0 + BLOCK``: Philox groups ``[1, BLOCK // 4]``, columns ``[1, BLOCK]``, offsets, mask."""
+    """Columns `col0 .. col0 + BLOCK`: Philox groups `[1, BLOCK // 4]`, columns `[1, BLOCK]`, offsets, mask."""
     groups = col0 // 4 + tl.arange(0, BLOCK // 4)[None, :]
     cols = col0 + tl.arange(0, BLOCK)[None, :]
     offsets = base + cols.to(tl.int64) * inner
@@ -164,21 +168,21 @@ def column_tile(col0, n_cols, inner, base, row_mask, BLOCK: tl.constexpr):
 
 @triton.jit
 def row_max(x):
-    """Maximum along the columns of a ``[ROWS, BLOCK]`` tile, kept as ``[ROWS, 1]``."""
+    """Maximum along the columns of a `[ROWS, BLOCK]` tile, kept as `[ROWS, 1]`."""
     return tl.max(x, axis=1)[:, None]
 
 
 @triton.jit
 def row_sum(x):
-    """Sum along the columns of a ``[ROWS, BLOCK]`` tile, kept as ``[ROWS, 1]``."""
+    """Sum along the columns of a `[ROWS, BLOCK]` tile, kept as `[ROWS, 1]`."""
     return tl.sum(x, axis=1)[:, None]
 
 
 @triton.jit
 def first_index_of(x, value, cols, n_cols):
-    """Smallest column where ``x == value`` (``[ROWS, 1]``).
+    """Smallest column where `x == value` (`[ROWS, 1]`).
 
-    Clamped to ``n_cols - 1`` where there is none (a NaN row, possible only with
+    Clamped to `n_cols - 1` where there is none (a NaN row, possible only with
     validation off), so no index ever points outside the row.
     """
     hit = tl.where(x == value, cols, n_cols - 1)
