@@ -25,9 +25,25 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from gumbel_softmax.checks import values_checked
 from gumbel_softmax.noise import gumbel_like
 
 __all__ = ["truncated_gumbel", "conditional_gumbel"]
+
+
+def check_index(logits: Tensor, index: Tensor) -> None:
+    """Refuse an `index` that cannot be the argmax of `logits + G` (shape, dtype, range, masked)."""
+    if not isinstance(index, Tensor) or index.dtype.is_floating_point or index.dtype == torch.bool:
+        raise ValueError("index must be an integer tensor of category indices")
+    if index.shape != logits.shape[:-1]:
+        raise ValueError(f"index has shape {tuple(index.shape)}; logits {tuple(logits.shape)} need "
+                         f"{tuple(logits.shape[:-1])} (one category per row)")
+    if values_checked() and index.numel() > 0 and index.device.type != "meta":
+        categories = logits.shape[-1]
+        if bool(((index < 0) | (index >= categories)).any()):
+            raise ValueError(f"index must lie in [0, {categories - 1}] (the categories of logits)")
+        if bool(torch.isneginf(logits.detach().gather(-1, index.unsqueeze(-1))).any()):
+            raise ValueError("index names a masked (-inf) category, which is never the argmax")
 
 
 def truncated_gumbel(location: Tensor, upper: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
@@ -57,7 +73,12 @@ def conditional_gumbel(logits: Tensor, index: Tensor, *, generator: torch.Genera
         `G` shaped like `logits` with `argmax(logits + G) = index` (ties have
         probability zero); 0 at masked entries. Differentiable in `logits` for fixed
         underlying draws; detach it for Gumbel-Rao, keep the graph for REBAR/RELAX.
+
+    Raises:
+        ValueError: `index` is not an integer tensor of shape `logits.shape[:-1]`, or (with validation on)
+            names a category out of range or masked.
     """
+    check_index(logits, index)
     top = index.unsqueeze(-1)
     log_z = torch.logsumexp(logits, -1, keepdim=True)
     maximum = log_z + gumbel_like(log_z.detach(), generator=generator)

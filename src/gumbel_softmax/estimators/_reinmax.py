@@ -41,7 +41,15 @@ def reinmax_from_sample(logits: Tensor, hard: Tensor, tau: float | Tensor = 1.0,
 
     Returns:
         `hard` in value, with the ReinMax gradient in the backward pass.
+
+    Raises:
+        ValueError: bad logits or `tau` (as `gumbel_softmax`), or `hard` not shaped like `logits`.
     """
+    dim = check_logits(logits, dim)
+    tau = check_tau(tau, logits)
+    if not isinstance(hard, Tensor) or hard.shape != logits.shape:
+        got = tuple(hard.shape) if isinstance(hard, Tensor) else type(hard).__name__
+        raise ValueError(f"hard must be a one-hot tensor shaped like logits {tuple(logits.shape)}, got {got}")
     pi0 = torch.softmax(logits, dim)
     pi1 = 0.5 * (hard + torch.softmax(logits / tau, dim))
     shift = (pi1.log() - logits).detach().masked_fill(torch.isneginf(logits), 0.0)  # masked: -inf - -inf

@@ -1,0 +1,260 @@
+"""What each kind of bad input gets, for every public function and distribution: a named clear error, or a
+correct value. Never a silent NaN, never an error from deep inside torch.
+
+Each row is (public name, case, call, outcome). An outcome is either ``Raises(type, pattern)`` (the error and
+the words of its message that say what to pass) or ``Value(check)`` (a correct result, with the property that
+makes it correct). `test_every_public_name_has_rows` fails when a public name is added without rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+
+import gumbel_softmax as gs
+from gumbel_softmax import anneal, distributions, estimators
+from gumbel_softmax.distributions import (
+    BinaryConcrete,
+    BinaryConcreteStraightThrough,
+    Concrete,
+    ConcreteStraightThrough,
+    ExpConcrete,
+    Gumbel,
+    LogitBinaryConcrete,
+)
+
+INF, NAN = math.inf, math.nan
+
+
+@dataclass(frozen=True)
+class Raises:
+    error: type[BaseException]
+    match: str
+
+
+@dataclass(frozen=True)
+class Value:
+    check: Callable[[object], bool]
+    says: str
+
+
+def finite(x) -> bool:
+    return bool(torch.isfinite(torch.as_tensor(x)).all())
+
+
+def is_nan(x) -> bool:
+    return bool(torch.isnan(torch.as_tensor(x)).all())
+
+
+FINITE = Value(finite, "finite")
+NAN_OUT = Value(is_nan, "NaN, as the NaN input")
+ONE_HOT = Value(lambda y: bool(((y == 0) | (y == 1)).all() and (y.sum(-1) == 1).all()), "one-hot rows")
+
+
+def g() -> torch.Generator:
+    return torch.Generator().manual_seed(0)
+
+
+def grad_of(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    x = x.clone().requires_grad_()
+    (fn(x) * torch.arange(1.0, x.shape[-1] + 1)).sum().backward()
+    return x.grad
+
+
+Z = torch.zeros(2, 3)
+MASKED_ROW = torch.tensor([[0.0, 1.0], [-INF, -INF]])
+WITH_NAN = torch.tensor([[0.0, NAN, 1.0]])
+LINEAR = lambda z: (z * torch.tensor([1.0, 2.0, 3.0])).sum(-1)  # noqa: E731
+
+ROWS: list[tuple[str, str, Callable[[], object], Raises | Value]] = [
+    # the core functions
+    ("gumbel_softmax", "NaN in logits", lambda: gs.gumbel_softmax(WITH_NAN), Raises(ValueError, "contain NaN")),
+    ("gumbel_softmax", "+inf in logits", lambda: gs.gumbel_softmax(torch.tensor([[INF, 0.0]])),
+     Raises(ValueError, r"contain \+inf")),
+    ("gumbel_softmax", "a row entirely masked", lambda: gs.gumbel_softmax(MASKED_ROW),
+     Raises(ValueError, "every category masked")),
+    ("gumbel_softmax", "tau = 0", lambda: gs.gumbel_softmax(Z, tau=0.0), Raises(ValueError, "finite and > 0")),
+    ("gumbel_softmax", "tau NaN", lambda: gs.gumbel_softmax(Z, tau=NAN), Raises(ValueError, "finite and > 0")),
+    ("gumbel_softmax", "tau = inf", lambda: gs.gumbel_softmax(Z, tau=INF), Raises(ValueError, "finite and > 0")),
+    ("gumbel_softmax", "tau a string", lambda: gs.gumbel_softmax(Z, tau="1"), Raises(TypeError, "float or a tensor")),
+    ("gumbel_softmax", "tau a bool", lambda: gs.gumbel_softmax(Z, tau=True), Raises(TypeError, "float or a tensor")),
+    ("gumbel_softmax", "tau a NumPy float32", lambda: gs.gumbel_softmax(Z, tau=np.float32(0.5), generator=g()),
+     Value(lambda y: torch.allclose(y.sum(-1), torch.ones(2)), "rows on the simplex")),
+    ("gumbel_softmax", "tau tensor with a zero", lambda: gs.gumbel_softmax(Z, tau=torch.tensor([[0.0], [1.0]])),
+     Raises(ValueError, "finite and > 0 everywhere")),
+    ("gumbel_softmax", "tau tensor too large a shape", lambda: gs.gumbel_softmax(Z, tau=torch.ones(4, 1)),
+     Raises(ValueError, "does not broadcast")),
+    ("gumbel_softmax", "tau = 1e-45", lambda: gs.gumbel_softmax(Z, tau=1e-45, generator=g()), ONE_HOT),
+    ("gumbel_softmax", "tau = 1e-45, gradient",
+     lambda: grad_of(lambda x: gs.gumbel_softmax(x, tau=1e-45, generator=g()), Z), FINITE),
+    ("gumbel_softmax", "logits 3e38 at tau 0.5", lambda: gs.gumbel_softmax(torch.tensor([[3e38, 0.0]]), 0.5,
+                                                                            generator=g()), ONE_HOT),
+    ("gumbel_softmax", "logits 3e38 at tau 0.5, gradient",
+     lambda: grad_of(lambda x: gs.gumbel_softmax(x, 0.5, generator=g()), torch.tensor([[3e38, 0.0]])), FINITE),
+    ("gumbel_softmax", "logits 1e30 at tau 1e-9", lambda: gs.gumbel_softmax(torch.tensor([[1e30, 0.0, 1.0]]), 1e-9,
+                                                                             generator=g()), ONE_HOT),
+    ("gumbel_softmax", "integer logits", lambda: gs.gumbel_softmax(torch.zeros(2, 3, dtype=torch.long)),
+     Raises(TypeError, r"floating tensor .* convert with")),
+    ("gumbel_softmax", "a list for logits", lambda: gs.gumbel_softmax([[0.0, 1.0]]), Raises(TypeError, "torch.Tensor")),
+    ("gumbel_softmax", "dim out of range", lambda: gs.gumbel_softmax(Z, dim=2),
+     Raises(gs.DimensionError, "use a value")),
+    ("gumbel_softmax", "a 0-d tensor", lambda: gs.gumbel_softmax(torch.tensor(1.0)),
+     Raises(gs.DimensionError, "at least one dimension")),
+    ("gumbel_softmax", "an int generator", lambda: gs.gumbel_softmax(Z, generator=3),
+     Raises(TypeError, r"torch.Generator\(\).manual_seed")),
+    ("gumbel_softmax", "a NumPy generator", lambda: gs.gumbel_softmax(Z, generator=np.random.default_rng(0)),
+     Raises(TypeError, "torch.Generator")),
+    ("gumbel_softmax", "an empty batch", lambda: gs.gumbel_softmax(torch.zeros(0, 3)),
+     Value(lambda y: y.shape == (0, 3), "an empty result")),
+    ("gumbel_softmax", "meta tensors, validation on", lambda: gs.gumbel_softmax(torch.zeros(2, 3, device="meta")),
+     Value(lambda y: y.shape == (2, 3) and y.device.type == "meta", "a meta tensor of the shape")),
+    ("gumbel_softmax_from_noise", "NaN noise", lambda: gs.gumbel_softmax_from_noise(Z, torch.full((2, 3), NAN)),
+     Raises(ValueError, "gumbels contain NaN")),
+    ("gumbel_softmax_from_noise", "noise of another shape", lambda: gs.gumbel_softmax_from_noise(Z, torch.zeros(4, 3)),
+     Raises(ValueError, "do not broadcast")),
+    ("gumbel_softmax_from_noise", "noise not a tensor", lambda: gs.gumbel_softmax_from_noise(Z, 0.5),
+     Raises(TypeError, "floating tensor")),
+    ("sample", "a row entirely masked", lambda: gs.sample(MASKED_ROW), Raises(ValueError, "every category masked")),
+    ("sample", "a NumPy generator", lambda: gs.sample(Z, generator=np.random.default_rng(0)),
+     Raises(TypeError, "torch.Generator")),
+    ("sample", "zero categories", lambda: gs.sample(torch.zeros(2, 0)), Raises(ValueError, "0 categories")),
+    ("sample_one_hot", "NaN in logits", lambda: gs.sample_one_hot(WITH_NAN), Raises(ValueError, "contain NaN")),
+    ("sample_without_replacement", "k too large", lambda: gs.sample_without_replacement(Z, k=4),
+     Raises(ValueError, "use 1 <= k <= 3")),
+    ("sample_without_replacement", "k a float", lambda: gs.sample_without_replacement(Z, k=1.5),
+     Raises(TypeError, "k must be an int")),
+    ("sample_without_replacement", "fewer unmasked than k",
+     lambda: gs.sample_without_replacement(torch.tensor([[0.0, -INF, 1.0]]), k=3),
+     Raises(ValueError, "fewer than k=3 unmasked")),
+    ("gumbel_softmax_top_k", "tau = 0", lambda: gs.gumbel_softmax_top_k(Z, k=2, tau=0.0),
+     Raises(ValueError, "finite and > 0")),
+    ("gumbel_softmax_top_k", "k = 0", lambda: gs.gumbel_softmax_top_k(Z, k=0), Raises(ValueError, "use 1 <= k")),
+    ("gumbel_noise", "an int generator", lambda: gs.gumbel_noise((2,), generator=3),
+     Raises(TypeError, "torch.Generator")),
+    ("gumbel_noise", "an integer dtype", lambda: gs.gumbel_noise((2,), dtype=torch.long),
+     Raises(TypeError, "floating dtype")),
+    ("gumbel_like", "an int generator", lambda: gs.gumbel_like(Z, generator=3), Raises(TypeError, "torch.Generator")),
+    ("noise_range", "float16", lambda: gs.noise_range(torch.float16), Value(finite, "finite ends")),
+    ("set_backend", "an unknown name", lambda: gs.set_backend("cuda"), Raises(ValueError, "must be one of")),
+    ("use_backend", "an unknown name", lambda: gs.use_backend("gpu").__enter__(), Raises(ValueError, "must be one of")),
+    ("get_backend", "no argument", gs.get_backend, Value(lambda b: b in ("auto", "torch", "triton"), "a backend")),
+    ("set_validation", "a truthy value", lambda: gs.set_validation(1), Value(lambda r: r is None, "accepted")),
+    ("validation", "nested blocks", lambda: gs.validation(False).__enter__(), Value(lambda r: r is None, "accepted")),
+    ("validation_enabled", "no argument", gs.validation_enabled, Value(lambda r: isinstance(r, bool), "a bool")),
+    ("DimensionError", "is a ValueError and an IndexError",
+     lambda: issubclass(gs.DimensionError, ValueError) and issubclass(gs.DimensionError, IndexError),
+     Value(lambda r: r is True, "both")),
+    # distributions
+    ("Concrete", "tau 1e-40", lambda: Concrete(1e-40, logits=torch.zeros(3)).rsample(generator=g()), FINITE),
+    ("Concrete", "zero categories", lambda: Concrete(0.5, logits=torch.zeros(3, 0)),
+     Raises(ValueError, "at least one category")),
+    ("Concrete", "zero rows", lambda: Concrete(0.5, logits=torch.zeros(0, 3)).rsample(generator=g()),
+     Value(lambda x: x.shape == (0, 3), "an empty sample")),
+    ("Concrete", "mass on a masked category", lambda: Concrete(0.5, logits=torch.tensor([0.0, 0.0, -INF]))
+     .log_prob(torch.tensor([0.0, 0.0, 1.0])), Value(lambda v: float(v) == -INF, "-inf (outside the support)")),
+    ("Concrete", "a NaN value, validation off", lambda: Concrete(0.5, logits=torch.zeros(2), validate_args=False)
+     .log_prob(torch.tensor([NAN, 0.5])), NAN_OUT),
+    ("Concrete", "a NaN value, validation on", lambda: Concrete(0.5, logits=torch.zeros(2))
+     .log_prob(torch.tensor([NAN, 0.5])), Raises(ValueError, "within the support")),
+    ("Concrete", "both probs and logits", lambda: Concrete(0.5, probs=torch.ones(2) / 2, logits=torch.zeros(2)),
+     Raises(ValueError, "exactly one of")),
+    ("Concrete", "temperature 0", lambda: Concrete(0.0, logits=torch.zeros(2)), Raises(ValueError, "finite and > 0")),
+    ("Concrete", "temperature a string", lambda: Concrete("1", logits=torch.zeros(2)),
+     Raises(TypeError, "float or a tensor")),
+    ("ExpConcrete", "tau 1e-40", lambda: ExpConcrete(1e-40, logits=torch.zeros(3)).rsample(generator=g()),
+     Value(lambda y: not bool(torch.isnan(y).any()), "no NaN")),
+    ("ExpConcrete", "one unmasked category", lambda: (lambda d: d.log_prob(d.rsample(generator=g())))(
+        ExpConcrete(0.5, logits=torch.tensor([0.0, -INF, -INF]))), Value(lambda v: not is_nan(v), "not NaN")),
+    ("ExpConcrete", "zero categories", lambda: ExpConcrete(0.5, logits=torch.zeros(3, 0)),
+     Raises(ValueError, "at least one category")),
+    ("BinaryConcrete", "Python float probs", lambda: BinaryConcrete(0.5, 0.3).rsample(generator=g()),
+     Value(lambda x: 0 < float(x) < 1, "a value in (0, 1)")),
+    ("BinaryConcrete", "a NaN value, validation off",
+     lambda: BinaryConcrete(0.5, logits=torch.zeros(1), validate_args=False).log_prob(torch.tensor([NAN])), NAN_OUT),
+    ("BinaryConcrete", "infinite logits", lambda: BinaryConcrete(0.5, logits=torch.tensor([INF])),
+     Raises(ValueError, "must give finite logits")),
+    ("LogitBinaryConcrete", "logits 3e38 at tau 0.1",
+     lambda: LogitBinaryConcrete(0.1, logits=torch.tensor([3e38])).rsample(generator=g()), FINITE),
+    ("ConcreteStraightThrough", "a NaN value, validation off",
+     lambda: ConcreteStraightThrough(0.5, logits=torch.zeros(2), validate_args=False)
+     .log_prob(torch.tensor([NAN, 1.0])), NAN_OUT),
+    ("BinaryConcreteStraightThrough", "a NaN value, validation off",
+     lambda: BinaryConcreteStraightThrough(0.5, logits=torch.zeros(1), validate_args=False)
+     .log_prob(torch.tensor([NAN])), NAN_OUT),
+    ("Gumbel", "log_prob(-inf)", lambda: Gumbel(0.0, 1.0).log_prob(torch.tensor(-INF)),
+     Value(lambda v: float(v) == -INF, "-inf")),
+    ("Gumbel", "cdf of a Python float, validation off", lambda: Gumbel(0.0, 1.0, validate_args=False).cdf(20.0),
+     Value(lambda v: abs(float(v) - math.exp(-math.exp(-20.0))) < 1e-7, "the cdf")),
+    ("Gumbel", "log_prob of a Python float, validation off",
+     lambda: Gumbel(0.0, 1.0, validate_args=False).log_prob(20.0), FINITE),
+    ("Gumbel", "scale 0", lambda: Gumbel(0.0, 0.0), Raises(ValueError, "constraint GreaterThan")),
+    # estimators
+    ("get", "an unknown name", lambda: estimators.get("gumbel"), Raises(ValueError, "choose one of")),
+    ("names", "no argument", estimators.names, Value(lambda n: "reinmax" in n and len(n) >= 13, "the names")),
+    ("Estimator", "rebar with a masked category: the surrogate equals f",
+     lambda: estimators.get("rebar")(torch.tensor([[0.0, 1.0, -INF]], requires_grad=True), LINEAR,
+                                     generator=g()).surrogate, FINITE),
+    ("Estimator", "relax with a masked category: the surrogate equals f",
+     lambda: estimators.get("relax")(torch.tensor([[0.0, 1.0, -INF]], requires_grad=True), LINEAR,
+                                     generator=g()).surrogate, FINITE),
+    ("Estimator", "nvil without a baseline", lambda: estimators.get("nvil")(Z, LINEAR),
+     Raises(ValueError, "needs baseline=")),
+    ("Estimator", "nvil with a wrong-shaped baseline",
+     lambda: estimators.get("nvil")(Z.requires_grad_(), LINEAR, baseline=torch.zeros(5)),
+     Raises(ValueError, "one prediction per example")),
+    ("Estimator", "a baseline given to a pathwise estimator",
+     lambda: estimators.get("reinmax")(Z, LINEAR, baseline=torch.zeros(2)), Raises(ValueError, "does not use")),
+    ("EstimatorOutput", "its fields", lambda: estimators.EstimatorOutput(Z, Z, Z).loss.shape,
+     Value(lambda s: s == (2, 3), "the given tensors")),
+    ("straight_through", "tau = 0", lambda: estimators.straight_through(Z, 0.0), Raises(ValueError, "finite and > 0")),
+    ("reinmax", "NaN logits", lambda: estimators.reinmax(WITH_NAN), Raises(ValueError, "contain NaN")),
+    ("reinmax_from_sample", "a sample of another shape",
+     lambda: estimators.reinmax_from_sample(Z, torch.zeros(3, 3)), Raises(ValueError, "shaped like logits")),
+    ("gumbel_rao", "zero draws", lambda: estimators.gumbel_rao(Z, 0.5, 0), Raises(ValueError, "int >= 1")),
+    ("conditional_gumbel", "an index out of range",
+     lambda: estimators.conditional_gumbel(Z, torch.tensor([5, 0])), Raises(ValueError, r"in \[0, 2\]")),
+    ("conditional_gumbel", "a masked index",
+     lambda: estimators.conditional_gumbel(torch.tensor([[0.0, -INF]]), torch.tensor([1])),
+     Raises(ValueError, "masked")),
+    ("conditional_gumbel", "an index of the wrong shape",
+     lambda: estimators.conditional_gumbel(Z, torch.tensor([0])), Raises(ValueError, "one category per row")),
+    ("truncated_gumbel", "finite inputs", lambda: estimators.truncated_gumbel(torch.zeros(3), torch.ones(3),
+                                                                              generator=g()), FINITE),
+    ("exact_gradient", "too many configurations", lambda: estimators.exact_gradient(torch.zeros(30, 10), LINEAR),
+     Raises(ValueError, "configurations to enumerate")),
+    # schedules
+    ("Schedule", "the base class", lambda: anneal.Constant(0.5)(0), Value(lambda t: t == 0.5, "the temperature")),
+    ("Constant", "tau 0", lambda: anneal.Constant(0.0), Raises(ValueError, "finite and > 0")),
+    ("Constant", "tau a NumPy float", lambda: anneal.Constant(np.float32(0.5))(3), Value(lambda t: t == 0.5, "0.5")),
+    ("Exponential", "a negative rate", lambda: anneal.Exponential(1.0, -1.0), Raises(ValueError, ">= 0")),
+    ("Linear", "an infinite end", lambda: anneal.Linear(1.0, INF, 10), Raises(ValueError, "finite")),
+    ("Cosine", "a NaN start", lambda: anneal.Cosine(NAN, 0.5, 10), Raises(ValueError, "finite")),
+    ("Lambda", "a function returning 0", lambda: anneal.Lambda(lambda step: 0.0)(1), Raises(ValueError, "> 0")),
+]
+
+
+@pytest.mark.parametrize(("name", "case", "call", "outcome"), ROWS, ids=[f"{n}: {c}" for n, c, _, _ in ROWS])
+def test_bad_input(name, case, call, outcome):
+    if isinstance(outcome, Raises):
+        with pytest.raises(outcome.error, match=outcome.match) as caught:
+            call()
+        assert str(caught.value).strip(), "the error says what is wrong"
+    else:
+        result = call()
+        assert outcome.check(result), f"{name} ({case}) should give {outcome.says}, got {result!r}"
+
+
+def public_names() -> set[str]:
+    return set(gs.__all__) | set(distributions.__all__) | set(estimators.__all__) | set(anneal.__all__)
+
+
+def test_every_public_name_has_rows():
+    covered = {name for name, _, _, _ in ROWS}
+    missing = public_names() - covered
+    assert not missing, f"public names without bad-input rows: {sorted(missing)}"
+    assert covered <= public_names(), f"rows name things that are not public: {sorted(covered - public_names())}"
