@@ -182,3 +182,43 @@ class Lambda(Schedule):
 
     def __repr__(self) -> str:
         return f"Lambda({self.fn!r})"
+
+
+def parse(spec: str, tau: float, steps: int) -> Schedule:
+    """A temperature schedule from a text spec ``NAME[:key=value,...]``, starting at ``tau``.
+
+    Args:
+        spec: ``constant``; ``exponential`` (Jang et al.'s notebook: ``max(0.5, tau * exp(-3e-5 t))``
+            recomputed every 1000 steps; keys ``rate``, ``minimum``, ``every``); ``linear`` or ``cosine``
+            from ``tau`` to ``end`` (default 0.5) over ``steps`` steps.
+        tau: the temperature at step 0.
+        steps: the length of the run (the span of ``linear`` and ``cosine``).
+
+    Returns:
+        The schedule.
+
+    Raises:
+        ValueError: an unknown name or key, or a value that is not a number.
+
+    Example:
+        >>> parse("exponential:rate=1e-3,every=100", 1.0, 2000).value(0)
+        1.0
+    """
+    name, _, rest = spec.partition(":")
+    try:
+        options = {k.strip(): float(v) for k, v in (item.split("=", 1) for item in rest.split(",") if item.strip())}
+    except ValueError as error:
+        raise ValueError(f"cannot read the temperature schedule {spec!r}: use NAME or NAME:key=value,key=value") from error
+    if name == "constant" and not options:
+        return Constant(tau)
+    if name == "exponential" and set(options) <= {"rate", "minimum", "every"}:
+        return Exponential(tau, options.get("rate", 3e-5), options.get("minimum", 0.5), int(options.get("every", 1000)))
+    if name in ("linear", "cosine") and set(options) <= {"end"}:
+        return (Linear if name == "linear" else Cosine)(tau, options.get("end", 0.5), steps)
+    raise ValueError(
+        f"unknown temperature schedule {spec!r}: use constant, exponential[:rate=R,minimum=M,every=N], "
+        "linear[:end=E] or cosine[:end=E]"
+    )
+
+
+__all__ += ["parse"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from gumbel_softmax.experiments.train import TrainConfig, train
-from gumbel_softmax.report import format_table
+from gumbel_softmax.studies.report import format_table
 
 __all__ = ["vae_digits_section"]
 

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from gumbel_softmax.report import new_figure, save_figure
+from gumbel_softmax.studies.report import new_figure, save_figure
 
 __all__ = ["save_figures", "curves", "image_grid", "table_curves"]
 

@@ -41,7 +41,7 @@ from typing import Any
 from gumbel_softmax.backend import BACKENDS
 from gumbel_softmax.experiments.checkpoint import CHECKPOINT
 from gumbel_softmax.experiments.train import TrainConfig, check_same_run, train
-from gumbel_softmax.report import format_table
+from gumbel_softmax.studies.report import format_table
 
 __all__ = ["ROWS", "PAPER", "MODELS", "run_table", "format_results", "export_runs", "save_curves"]
 

@@ -36,7 +36,7 @@ import gumbel_softmax
 from gumbel_softmax.distributions import Concrete
 from gumbel_softmax.explorer import params as P
 from gumbel_softmax.explorer.params import BadRequest
-from gumbel_softmax.report import chi_square_pvalue
+from gumbel_softmax.studies.report import chi_square
 
 __all__ = [
     "ROUTES",
@@ -94,15 +94,12 @@ def _json_logits(logits: Sequence[float]) -> list[float | None]:
 
 
 def _chi_square(counts: torch.Tensor, probs: torch.Tensor) -> dict[str, Any]:
-    """Pearson's chi-square of the argmax counts against ``probs``, over the classes with ``probs > 0``."""
-    keep = probs > 0
-    n = float(counts.sum())
-    expected = n * probs[keep]
-    statistic = float(((counts[keep] - expected) ** 2 / expected).sum())
-    df = int(keep.sum()) - 1
-    p_value = chi_square_pvalue(statistic, df) if df > 0 else 1.0
-    # The chi-square law of the statistic is asymptotic: trust the p-value when every expected count is >= 5.
-    return {"statistic": statistic, "df": df, "p_value": p_value, "reliable": bool(expected.min() >= 5)}
+    """Pearson's chi-square of the argmax counts against ``probs``, over the classes with ``probs > 0``.
+
+    Nothing is pooled: ``reliable`` says whether every expected count is >= 5, so the p-value can be trusted.
+    """
+    test = chi_square(counts, probs, pool=False)
+    return {"statistic": test.statistic, "df": test.df, "p_value": test.p_value, "reliable": test.reliable}
 
 
 SAMPLE_PARAMS = ("logits", "tau", "n", "noise", "seed")

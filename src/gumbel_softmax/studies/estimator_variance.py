@@ -40,7 +40,7 @@ from torch import Tensor
 
 from gumbel_softmax.estimators.exact import exact_gradient
 from gumbel_softmax.estimators.registry import get
-from gumbel_softmax.report import format_table, new_figure, save_figure
+from gumbel_softmax.studies.report import format_table, new_figure, save_figure
 
 TEMPERATURES = (0.1, 0.5, 1.0, 2.0)
 TUCKER_TARGET = 0.499

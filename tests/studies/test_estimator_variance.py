@@ -1,4 +1,4 @@
-"""The estimator benchmark runs end to end at tiny sizes and measures what it says."""
+"""The estimator bias/variance study runs end to end at tiny sizes and measures what it says."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import argparse
 import pytest
 import torch
 
-from gumbel_softmax.estimators import bench
+from gumbel_softmax.studies import estimator_variance
 from gumbel_softmax.estimators.exact import exact_gradient
 
 
 def test_toy_problems_have_the_published_gradient():
     """Tucker et al.'s toy at l = 0: d/dl E[(b - 0.499)^2] = 0.25 * (1 - 2 * 0.499) = 5e-4."""
-    toy = bench.problems(0)[0]
+    toy = estimator_variance.problems(0)[0]
     _, grad = exact_gradient(toy.logits, toy.f, bernoulli=True)
     torch.testing.assert_close(grad, torch.tensor([5e-4]))
 
@@ -27,19 +27,19 @@ def test_measured_variance_of_st_on_the_bernoulli_toy_is_the_closed_form():
     unless |k - n/2| > 452, i.e. 6.39 standard deviations of k ~ Binomial(n, 1/2): the exact
     binomial tail is 1.5e-10, below the 1e-6 budget (1e-3 would allow only 4.58 sd: 4.4e-6).
     """
-    toy = bench.problems(0)[0]
-    row = bench.measure(toy, bench.Config("straight_through", {}, 1.0, 1), 20_000, 0, torch.Generator().manual_seed(0))
+    toy = estimator_variance.problems(0)[0]
+    row = estimator_variance.measure(toy, estimator_variance.Config("straight_through", {}, 1.0, 1), 20_000, 0, torch.Generator().manual_seed(0))
     assert row.variance == pytest.approx(0.0625, rel=2e-3)  # see the docstring: P(fail) = 1.5e-10
 
 
 def test_cli_writes_the_table_and_the_plot(tmp_path, capsys):
     parser = argparse.ArgumentParser()
-    bench.add_arguments(parser)
+    estimator_variance.add_arguments(parser)
     args = parser.parse_args(
         ["--draws", "50", "--toy-draws", "50", "--warmup", "1", "--estimators", "reinforce", "rebar",
          "--problems", "toy-bernoulli", "quadratic", "--out", str(tmp_path)]
     )  # fmt: skip
-    assert bench.run(args) == 0
+    assert estimator_variance.run(args) == 0
     out = capsys.readouterr().out
     assert "| toy-bernoulli |" in out and "rebar" in out and "quadratic" in out
     rows = [line for line in out.splitlines() if line.startswith("|") and "rebar" in line]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from gumbel_softmax.demo import SECTIONS, DemoContext
+from gumbel_softmax.studies.demo import SECTIONS, DemoContext
 from gumbel_softmax.experiments.demo import vae_digits_section
 
 

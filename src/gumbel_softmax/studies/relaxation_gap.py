@@ -16,7 +16,7 @@ import argparse
 from pathlib import Path
 
 import torch
-from active_units import load_run
+from gumbel_softmax.studies.active_units import load_run
 
 from gumbel_softmax import estimators
 from gumbel_softmax.experiments.models import DiscreteVAE

@@ -16,7 +16,7 @@ from torch.distributions import RelaxedOneHotCategorical
 from torch.distributions.relaxed_categorical import ExpRelaxedCategorical
 
 from gumbel_softmax.distributions.concrete import Concrete, ExpConcrete
-from gumbel_softmax.report import format_table, new_figure, save_figure
+from gumbel_softmax.studies.report import format_table, new_figure, save_figure
 
 __all__ = ["density_section"]
 
