@@ -208,7 +208,7 @@ def parse(spec: str, tau: float, steps: int) -> Schedule:
     try:
         options = {k.strip(): float(v) for k, v in (item.split("=", 1) for item in rest.split(",") if item.strip())}
     except ValueError as error:
-        raise ValueError(f"cannot read the temperature schedule {spec!r}: use NAME or NAME:key=value,key=value") from error
+        raise ValueError(f"cannot read the schedule {spec!r}: use NAME or NAME:key=value,key=value") from error
     if name == "constant" and not options:
         return Constant(tau)
     if name == "exponential" and set(options) <= {"rate", "minimum", "every"}:

@@ -7,8 +7,8 @@ import argparse
 import pytest
 import torch
 
-from gumbel_softmax.studies import estimator_variance
 from gumbel_softmax.estimators.exact import exact_gradient
+from gumbel_softmax.studies import estimator_variance
 
 
 def test_toy_problems_have_the_published_gradient():
@@ -28,7 +28,8 @@ def test_measured_variance_of_st_on_the_bernoulli_toy_is_the_closed_form():
     binomial tail is 1.5e-10, below the 1e-6 budget (1e-3 would allow only 4.58 sd: 4.4e-6).
     """
     toy = estimator_variance.problems(0)[0]
-    row = estimator_variance.measure(toy, estimator_variance.Config("straight_through", {}, 1.0, 1), 20_000, 0, torch.Generator().manual_seed(0))
+    st = estimator_variance.Config("straight_through", {}, 1.0, 1)
+    row = estimator_variance.measure(toy, st, 20_000, 0, torch.Generator().manual_seed(0))
     assert row.variance == pytest.approx(0.0625, rel=2e-3)  # see the docstring: P(fail) = 1.5e-10
 
 

@@ -1,4 +1,4 @@
-"""Reproduce Jang et al.'s Table 1: every estimator on the same models and data, ours beside the paper's.
+"""``gumbel-softmax reproduce jang2017``: Jang et al.'s Table 1, ours beside the paper's numbers.
 
 Rows are the paper's columns (SF, DARN, MuProp, ST, annealed ST, Gumbel-Softmax,
 ST Gumbel-Softmax) plus Gumbel-Rao, ReinMax and RELAX; columns are the models
@@ -12,7 +12,8 @@ on ``-log p(x)``; for the SBN the ``m``-sample bound on ``-log p(lower | upper)`
 folder holding a run with other data, model, estimator or schedule is refused, and
 one of another test bound, or shorter, is continued from its last checkpoint and
 evaluated again (``train`` refuses a checkpoint past ``--steps``). Unfinished runs
-continue from their checkpoints. ``--report`` trains nothing and prints the table
+continue from their checkpoints; without ``--resume``, a folder that holds a run is
+refused unless ``--overwrite`` says to train it again. ``--report`` trains nothing and prints the table
 of the runs already finished ("not run" where none, "k/n seeds" where some, "other
 run" where the folder holds a run of another configuration), so that a long table
 can be filled in over several sessions and reported at any point.
@@ -38,26 +39,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from gumbel_softmax.backend import BACKENDS
 from gumbel_softmax.experiments.checkpoint import CHECKPOINT
-from gumbel_softmax.experiments.train import TrainConfig, check_same_run, train
+from gumbel_softmax.experiments.config import TrainConfig, check_same_run
+from gumbel_softmax.experiments.options import MODELS, ROWS
+from gumbel_softmax.experiments.train import train
 from gumbel_softmax.studies.report import format_table
 
 __all__ = ["ROWS", "PAPER", "MODELS", "run_table", "format_results", "export_runs", "save_curves"]
-
-# label -> (estimator, annealed); the paper's order, then the later estimators.
-ROWS: dict[str, tuple[str, bool]] = {
-    "SF": ("reinforce_ema", False),
-    "DARN": ("darn", False),
-    "MuProp": ("muprop", False),
-    "ST": ("straight_through", False),
-    "Annealed ST": ("straight_through", True),
-    "Gumbel-S.": ("gumbel_softmax", True),
-    "ST Gumbel-S.": ("st_gumbel_softmax", True),
-    "Gumbel-Rao": ("gumbel_rao", True),
-    "ReinMax": ("reinmax", False),
-    "RELAX": ("relax", False),
-}
 
 # Jang, Gu, Poole 2017, Table 1 (test nats, MNIST, fixed binarization); columns SF ... ST Gumbel-S.
 PAPER: dict[str, dict[str, float]] = {
@@ -70,14 +58,6 @@ PAPER: dict[str, dict[str, float]] = {
     }.items()
 }
 
-MODELS: dict[str, tuple[str, str]] = {
-    "vae-cat": ("vae", "categorical"),
-    "vae-bern": ("vae", "bernoulli"),
-    "sbn-cat": ("sbn", "categorical"),
-    "sbn-bern": ("sbn", "bernoulli"),
-}
-
-
 def _config(args: argparse.Namespace, model: str, row: str, seed: int) -> TrainConfig:
     kind, latent = MODELS[model]
     estimator, annealed = ROWS[row]
@@ -85,7 +65,7 @@ def _config(args: argparse.Namespace, model: str, row: str, seed: int) -> TrainC
         model=kind,
         latent=latent,
         estimator=estimator,
-        hidden=args.hidden if kind == "vae" else TrainConfig.hidden,  # the SBN has no hidden MLP
+        hidden=tuple(args.hidden) if kind == "vae" else TrainConfig.hidden,  # the SBN has no hidden MLP
         dataset=args.dataset,
         data_dir=args.data_dir,
         tau=1.0,
@@ -102,6 +82,7 @@ def _config(args: argparse.Namespace, model: str, row: str, seed: int) -> TrainC
         eval_every=0,
         eval_samples=args.eval_samples,
         resume=args.resume,
+        overwrite=args.overwrite,
         progress=args.progress,
         figures=False,
     )
@@ -236,57 +217,6 @@ def format_results(results: list[dict[str, Any]]) -> str:
     return "\n\n".join(blocks)
 
 
-def _names(text: str, allowed: list[str]) -> list[str]:
-    names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
-    unknown = [n for n in names if n not in allowed]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown {unknown}; choose from {', '.join(allowed)}")
-    return names
-
-
-def _steps(text: str) -> int:
-    try:
-        steps = int(text)
-    except ValueError:
-        steps = -1
-    if steps < 0:
-        raise argparse.ArgumentTypeError(f"takes a number of steps >= 0 (0: none), got {text!r}")
-    return steps
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add = parser.add_argument
-    add("--models", type=lambda t: _names(t, list(MODELS)), default=["vae-cat"],
-        help=f"comma-separated, from {', '.join(MODELS)} (default vae-cat)")
-    add("--rows", type=lambda t: _names(t, list(ROWS)), default=list(ROWS),
-        help=f"comma-separated estimators (rows), from: {', '.join(ROWS)} (default all)")
-    add("--seeds", type=lambda t: list(dict.fromkeys(int(s) for s in t.split(","))), default=[0, 1, 2],
-        help="default 0,1,2")
-    add("--dataset", choices=["digits", "mnist"], default="digits", help="digits (default) or mnist")
-    add("--data-dir", default=None, help="folder with mnist.pkl.gz or the MNIST IDX files")
-    add("--hidden", type=lambda t: tuple(int(v) for v in t.split(",")), default=(512, 256),
-        help="VAE hidden sizes (default 512,256, the paper's)")
-    add("--steps", type=int, default=50_000, help="steps per run (default 50000, the authors' notebook)")
-    add("--batch-size", type=int, default=100)
-    add("--lr", type=float, default=1e-3, help="Adam learning rate for every run (default 1e-3)")
-    add("--anneal", default="exponential", help="schedule of the annealed rows (default Jang's notebook's)")
-    add("--kl-warmup", type=_steps, default=0, metavar="STEPS",
-        help="VAE rows: KL weight from 0 to 1 over the first STEPS steps (default 0: none, as in the paper)")
-    add("--eval-samples", type=int, default=1000, help="importance samples of the test bound (default 1000)")
-    add("--device", default="cpu")
-    add("--backend", choices=BACKENDS, default="auto", help="as in `train` (default auto: kernels on CUDA)")
-    add("--checkpoint-every", type=int, default=5000)
-    add("--out", default="runs/reproduce", help="folder of the runs (default runs/reproduce)")
-    add("--resume", action="store_true", help="skip finished runs, continue interrupted ones")
-    add("--report", action="store_true",
-        help="train nothing: print the table of the finished runs in --out ('not run' where none)")
-    add("--export", metavar="DIR", default=None,
-        help="copy each finished run's config.json, final.json and metrics.csv (not its checkpoint) to DIR, "
-             "in the same layout: `--report --out DIR` prints the table from them, and `--resume --out DIR` "
-             "continues the table elsewhere")
-    add("--no-progress", dest="progress", action="store_false")
-
-
 def save_curves(results: list[dict[str, Any]], out: Path) -> list[Path]:
     """``OUT/curves_<model>.png`` for each model with finished runs (nothing without matplotlib)."""
     try:
@@ -324,10 +254,11 @@ def export_runs(results: list[dict[str, Any]], out: Path, dest: Path) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Train (or read back) the table's runs, print it, and save it in ``--out``; 2 on bad options, with one line."""
     try:
         results = run_table(args)
     except (ValueError, FileNotFoundError) as error:  # bad options, missing data, a folder of another run
-        print(f"gumbel-softmax bench reproduce: error: {error}", file=sys.stderr)
+        print(f"gumbel-softmax reproduce jang2017: error: {error}", file=sys.stderr)
         return 2
     text = format_results(results)
     out = Path(args.out)

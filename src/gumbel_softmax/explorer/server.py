@@ -43,7 +43,7 @@ from gumbel_softmax.explorer.api import ROUTES
 from gumbel_softmax.explorer.guard import Limits
 from gumbel_softmax.explorer.params import MAX_QUERY, BadRequest
 
-__all__ = ["make_server", "serve", "ExplorerServer", "Limits", "STATIC", "add_arguments", "run"]
+__all__ = ["make_server", "serve", "ExplorerServer", "Limits", "STATIC", "run"]
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_FIELDS = 16  # query fields per request; no endpoint takes more than 5
@@ -264,12 +264,6 @@ def _stop_on_sigterm() -> Any:
     return signal.signal(signal.SIGTERM, _interrupt)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only)")
-    parser.add_argument("--port", type=int, default=8765, help="TCP port (default 8765; 0 picks a free one)")
-    parser.add_argument("--open", action="store_true", help="open the page in the default web browser")
-    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
-
-
 def run(args: argparse.Namespace) -> int:
+    """``gumbel-softmax explore``: serve until stopped (options: :mod:`gumbel_softmax.explorer.options`)."""
     return serve(args.host, args.port, open_browser=args.open, quiet=not args.verbose)

@@ -1,7 +1,7 @@
-"""Reproduce the seed notebook: the Gumbel-max check, the temperature table, and a figure.
+"""``gumbel-softmax demo``: the Gumbel-max check, the temperature table, a figure, then the other sections.
 
-Prints aligned tables and saves PNG figures under ``--out`` (default
-``runs/demo``). Later parts of the project add their sections to ``SECTIONS``.
+Prints aligned tables and saves PNG figures under ``--out``; each entry of ``SECTIONS``
+is one part of the tour, called in order with a shared :class:`DemoContext`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import torch
 
-from gumbel_softmax.studies.densities import density_section
-from gumbel_softmax.studies.estimator_variance import demo_section as estimators_demo
 from gumbel_softmax.experiments.demo import vae_digits_section
 from gumbel_softmax.functional import gumbel_softmax, sample
+from gumbel_softmax.studies.densities import density_section
+from gumbel_softmax.studies.estimator_variance import demo_section as estimators_demo
 from gumbel_softmax.studies.report import chi_square, format_table, new_figure, save_figure
 
 PI = (0.15, 0.4, 0.45)
@@ -97,13 +97,8 @@ SECTIONS: list[Callable[[DemoContext], None]] = [
 ]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=Path("runs/demo"), help="folder for figures (default runs/demo)")
-    parser.add_argument("--samples", type=int, default=100_000, help="draws per check (default 100000)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the generator (default 0)")
-
-
 def run(args: argparse.Namespace) -> int:
+    """Run every section (options: :func:`gumbel_softmax.studies.options.add_demo`)."""
     ctx = DemoContext(out=args.out, samples=args.samples, generator=torch.Generator().manual_seed(args.seed))
     for section in SECTIONS:
         section(ctx)

@@ -1,4 +1,4 @@
-"""Bias and variance of every gradient estimator against the exact gradient, on small problems.
+"""``gumbel-softmax study estimators``: bias and variance of every gradient estimator against the exact gradient.
 
 Problems (the exact gradient comes from enumerating every configuration):
 
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ import torch
 from torch import Tensor
 
 from gumbel_softmax.estimators.exact import exact_gradient
-from gumbel_softmax.estimators.registry import get
+from gumbel_softmax.estimators.registry import get, names
 from gumbel_softmax.studies.report import format_table, new_figure, save_figure
 
 TEMPERATURES = (0.1, 0.5, 1.0, 2.0)
@@ -225,7 +226,7 @@ def run_benchmark(
 
 
 def demo_section(ctx) -> None:
-    """Demo: a few estimators on the 3 x 10 quadratic at tau = 0.5 (the full study: `bench estimators`)."""
+    """Demo: a few estimators on the 3 x 10 quadratic at tau = 0.5 (the full study: `study estimators`)."""
     chosen = [
         Config("st_gumbel_softmax", {}, 0.5, 1),
         Config("gumbel_rao", {"k": 10}, 0.5, 10),
@@ -240,23 +241,20 @@ def demo_section(ctx) -> None:
     rows = [measure(quadratic, config, draws, 0, ctx.generator) for config in chosen]
     print(f"Gradient estimators on a random quadratic over 3 x 10 categories, {draws:,} estimates each")
     print(table(rows))
-    print("(unbiased ones sit near the noise floor; `gumbel-softmax bench estimators` runs the full study)\n")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--draws", type=int, default=4_000, help="estimates per row on the quadratic (default 4000)")
-    parser.add_argument("--toy-draws", type=int, default=20_000, help="estimates per row on the toys (default 20000)")
-    parser.add_argument("--warmup", type=int, default=10, help="warm-up calls (batch 64) of EMA and NVIL (default 10)")
-    parser.add_argument("--relax-warmup", type=int, default=60, help="warm-up calls (batch 64) of RELAX (default 60)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the problems and the generator (default 0)")
-    parser.add_argument("--estimators", nargs="+", default=None, help="only these estimator names")
-    parser.add_argument("--problems", nargs="+", default=None, help="only these problems")
-    parser.add_argument("--out", type=Path, default=Path("runs/bench"), help="output folder (default runs/bench)")
+    print("(unbiased ones sit near the noise floor; `gumbel-softmax study estimators` runs the full study)\n")
 
 
 def run(args: argparse.Namespace) -> int:
+    """``gumbel-softmax study estimators`` (options: :func:`gumbel_softmax.studies.options.add_estimator_variance`)."""
     if min(args.draws, args.toy_draws) < 2:
-        raise ValueError(f"--draws and --toy-draws must be at least 2, got {args.draws} and {args.toy_draws}")
+        print(f"gumbel-softmax study estimators: error: --draws and --toy-draws must be at least 2, got {args.draws} "
+              f"and {args.toy_draws}", file=sys.stderr)
+        return 2
+    unknown = sorted(set(args.estimators or []) - set(names()))
+    if unknown:
+        print(f"gumbel-softmax study estimators: error: unknown estimator(s) {', '.join(unknown)}; choose from "
+              f"{', '.join(names())}", file=sys.stderr)
+        return 2
     start = time.perf_counter()
     torch.set_num_threads(min(2, torch.get_num_threads()))
     rows = run_benchmark(
