@@ -80,8 +80,11 @@ def test_kl_warmup_rises_linearly_and_only_the_vae_takes_it(tmp_path, capsys):
     config = train.TrainConfig(kl_warmup=4)
     assert [train.kl_weight(config, step) for step in range(6)] == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
     assert train.kl_weight(train.TrainConfig(), 0) == 1.0, "off by default"
-    assert main(["train", "vae", "--kl-warmup", "-1", "--out", str(tmp_path)]) == 2
-    assert "--kl-warmup takes a number of steps >= 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # the option is read once, for every command that takes it
+        main(["train", "vae", "--kl-warmup", "-1", "--out", str(tmp_path)])
+    assert exit_.value.code == 2 and "takes a number of steps >= 0" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="--kl-warmup takes a number of steps >= 0"):
+        train.train(train.TrainConfig(kl_warmup=-1, out=str(tmp_path)))
     with pytest.raises(ValueError, match="only for the VAE"):
         train.train(train.TrainConfig(model="sbn", kl_warmup=10, out=str(tmp_path)))
     for bad in (["--kl-warmup", "-3"], ["--kl-warmup", "many"]):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
-
 import pytest
 import torch
 
+from gumbel_softmax.cli import main
 from gumbel_softmax.estimators.exact import exact_gradient
 from gumbel_softmax.studies import estimator_variance
+from gumbel_softmax.studies.options import PROBLEMS
 
 
 def test_toy_problems_have_the_published_gradient():
@@ -34,13 +34,9 @@ def test_measured_variance_of_st_on_the_bernoulli_toy_is_the_closed_form():
 
 
 def test_cli_writes_the_table_and_the_plot(tmp_path, capsys):
-    parser = argparse.ArgumentParser()
-    estimator_variance.add_arguments(parser)
-    args = parser.parse_args(
-        ["--draws", "50", "--toy-draws", "50", "--warmup", "1", "--estimators", "reinforce", "rebar",
-         "--problems", "toy-bernoulli", "quadratic", "--out", str(tmp_path)]
-    )  # fmt: skip
-    assert estimator_variance.run(args) == 0
+    args = ["study", "estimators", "--draws", "50", "--toy-draws", "50", "--warmup", "1", "--estimators",
+            "reinforce,rebar", "--problems", "toy-bernoulli,quadratic", "--out", str(tmp_path)]
+    assert main(args) == 0
     out = capsys.readouterr().out
     assert "| toy-bernoulli |" in out and "rebar" in out and "quadratic" in out
     rows = [line for line in out.splitlines() if line.startswith("|") and "rebar" in line]
@@ -48,3 +44,16 @@ def test_cli_writes_the_table_and_the_plot(tmp_path, capsys):
     assert all(("n/a" in line) == ("toy-bernoulli" in line) for line in rows) and len(rows) == 8
     assert (tmp_path / "estimators.png").stat().st_size > 0
     assert (tmp_path / "estimators.md").read_text().count("\n") == 2 + 2 * (1 + 4)
+
+
+def test_bad_sizes_and_names_get_one_line_and_exit_2(tmp_path, capsys):
+    base = ["study", "estimators", "--out", str(tmp_path)]
+    assert main([*base, "--draws", "1"]) == 2
+    assert "--draws and --toy-draws must be at least 2" in capsys.readouterr().err
+    assert main([*base, "--estimators", "reinforce,nonesuch"]) == 2
+    assert "unknown estimator(s) nonesuch" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir()), "nothing measured, nothing written"
+
+
+def test_the_options_list_the_problems_the_study_has():
+    assert list(PROBLEMS) == [problem.name for problem in estimator_variance.problems(0)]
