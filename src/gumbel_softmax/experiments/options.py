@@ -143,5 +143,6 @@ def add_reproduce(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", action="store_true",
                         help="train nothing: print the table of the finished runs in --out")
     parser.add_argument("--export", metavar="DIR", default=None,
-                        help="after the table, copy each finished run's config.json, final.json and metrics.csv (not its checkpoint) "
-                             "to DIR in the same layout, so that --report or --resume can use them there")
+                        help="after the table, copy each finished run's config.json, final.json and metrics.csv "
+                             "(not its checkpoint) to DIR in the same layout, so that --report or --resume can use "
+                             "them there")

@@ -92,7 +92,8 @@ def _chi_square_tail(statistic: float, df: int) -> float:
     """Upper tail ``P(X >= statistic)`` of a chi-square law with ``df`` degrees of freedom."""
     if not math.isfinite(statistic):
         return 0.0
-    return float(torch.special.gammaincc(torch.tensor(df / 2, dtype=torch.float64), torch.tensor(statistic / 2.0)))
+    half = torch.tensor([df / 2, statistic / 2], dtype=torch.float64)  # float64 throughout: small p-values matter
+    return float(torch.special.gammaincc(half[0], half[1]))
 
 
 def new_figure(rows: int = 1, cols: int = 1, size: tuple[float, float] | None = None) -> tuple[Any, Any]:
