@@ -203,9 +203,11 @@ def missing(needs: Sequence[Need], args: argparse.Namespace) -> list[Need]:
 
 def _missing_message(name: str, lacking: list[Need]) -> str:
     extras = ",".join(dict.fromkeys(need.extra for need in lacking))
-    what = " and ".join(need.purpose for need in lacking)
+    purposes = [need.purpose for need in lacking]
+    what = purposes[0] if len(purposes) == 1 else ", ".join(purposes[:-1]) + " and " + purposes[-1]
+    verb = "needs" if len(purposes) == 1 else "need"
     plural = "extras" if "," in extras else "extra"
-    return f"{name}: {what} need the '{extras}' {plural}: pip install \"gumbel-softmax[{extras}]\""
+    return f"{name}: {what} {verb} the '{extras}' {plural}: pip install \"gumbel-softmax[{extras}]\""
 
 
 def main(argv: Sequence[str] | None = None) -> int:

