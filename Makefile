@@ -11,12 +11,20 @@ PYTEST ?= -q
 $(PY):
 	python3 -m venv $(VENV)
 
+DEMO_STAMP := $(VENV)/.demo-stamp
+
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install "torch==2.13.0"
 	$(PY) -m pip install -e ".[dev]"
 	touch $(STAMP)
 
-demo: $(STAMP)
+# The demo needs only the digits data and the figures, not the test and lint tools.
+$(DEMO_STAMP): pyproject.toml | $(PY)
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install "torch==2.13.0"
+	$(PY) -m pip install -e ".[train,figures]"
+	touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(VENV)/bin/gumbel-softmax demo
 
 test: $(STAMP)

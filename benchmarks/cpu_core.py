@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 import gumbel_softmax
-from gumbel_softmax.report import format_table
+from gumbel_softmax.studies.report import format_table
 
 
 def _time(fn: Callable[[], object]) -> float:

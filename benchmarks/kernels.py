@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 
 import gumbel_softmax as gs
-from gumbel_softmax.report import format_table
+from gumbel_softmax.studies.report import format_table
 
 SHAPES = [(1048576, 10), (65536, 1024), (4096, 32000), (512, 128256)]
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}

@@ -34,7 +34,7 @@ from gumbel_softmax.kernels.online import _partials_kernel
 from gumbel_softmax.kernels.sample_op import _sample_kernel
 from gumbel_softmax.kernels.softmax_op import _backward_kernel, _forward_kernel
 from gumbel_softmax.kernels.tiles import launch_settings
-from gumbel_softmax.report import format_table
+from gumbel_softmax.studies.report import format_table
 
 TARGET = GPUTarget("cuda", 90, 32)
 SHAPES = [(1048576, 10), (65536, 1024), (4096, 32000), (512, 128256)]

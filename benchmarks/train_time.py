@@ -18,7 +18,7 @@ import torch
 
 from gumbel_softmax.experiments.data import load
 from gumbel_softmax.experiments.train import Experiment, TrainConfig
-from gumbel_softmax.report import format_table
+from gumbel_softmax.studies.report import format_table
 
 
 def _clock() -> tuple[float, float]:

@@ -13,41 +13,18 @@ slightly wrong samplers at the same sample sizes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 import scipy.stats
 import torch
 
+from gumbel_softmax.studies.report import chi_square_pvalue
+
+__all__ = ["ALPHA", "chi_square_pvalue", "assert_categorical", "ks_pvalue", "assert_ks", "mean_bound",
+           "empirical_bernstein_bound"]
+
 ALPHA = 1e-7
-MIN_EXPECTED = 5.0
-
-
-def chi_square_pvalue(counts: Sequence[float] | torch.Tensor, probs: Sequence[float] | torch.Tensor) -> float:
-    """p-value of Pearson's chi-square test of ``counts`` against ``probs``.
-
-    Categories with probability exactly 0 must have count 0 (else p = 0) and are
-    dropped. Categories with expected count below 5 are pooled into one bin so the
-    asymptotic chi-square law holds.
-    """
-    counts = np.asarray(torch.as_tensor(counts, dtype=torch.float64).cpu(), dtype=np.float64)
-    probs = np.asarray(torch.as_tensor(probs, dtype=torch.float64).cpu(), dtype=np.float64)
-    if counts.shape != probs.shape:
-        raise ValueError(f"counts {counts.shape} and probs {probs.shape} differ in shape")
-    if (counts[probs == 0] > 0).any():
-        return 0.0
-    keep = probs > 0
-    counts, probs = counts[keep], probs[keep] / probs[keep].sum()
-    n = counts.sum()
-    expected = n * probs
-    small = expected < MIN_EXPECTED
-    if small.any():
-        counts = np.append(counts[~small], counts[small].sum())
-        expected = np.append(expected[~small], expected[small].sum())
-    if len(counts) < 2:
-        return 1.0
-    statistic = float(((counts - expected) ** 2 / expected).sum())
-    return float(scipy.stats.chi2.sf(statistic, df=len(counts) - 1))
 
 
 def assert_categorical(counts, probs, alpha: float = ALPHA) -> None:

@@ -87,3 +87,17 @@ def test_exponential_rate_may_be_zero_but_not_negative_or_a_bool():
     for flag in (False, True):
         with pytest.raises(TypeError, match="rate"):
             Exponential(rate=flag)
+
+
+def test_parse_reads_every_schedule_spec_and_refuses_others():
+    from gumbel_softmax.anneal import Constant, Cosine, Exponential, Linear, parse
+
+    assert isinstance(parse("constant", 1.0, 100), Constant)
+    exponential = parse("exponential:rate=1e-3,every=10", 2.0, 100)
+    assert isinstance(exponential, Exponential) and exponential.value(9) == 2.0 and exponential.value(10) < 2.0
+    assert isinstance(parse("linear:end=0.2", 1.0, 100), Linear)
+    assert parse("linear:end=0.2", 1.0, 100).value(100) == pytest.approx(0.2)
+    assert isinstance(parse("cosine", 1.0, 100), Cosine)
+    for bad in ("sometimes", "constant:end=1", "linear:end=low", "exponential:speed=2"):
+        with pytest.raises(ValueError, match="schedule"):
+            parse(bad, 1.0, 100)

@@ -1,19 +1,21 @@
-"""Temperature schedules: ``tau`` as a function of the training step.
+"""Temperature schedules: `tau` as a function of the training step.
 
-Each schedule is a small object with ``value(step) -> float`` (a pure function of
-the step), a counter-based ``step()`` for loops that do not track the step
-themselves, and ``state_dict()`` / ``load_state_dict()`` so that a resumed run
-continues the schedule exactly::
+Each schedule is a small object with `value(step) -> float` (a pure function of
+the step), a counter-based `step()` for loops that do not track the step
+themselves, and `state_dict()` / `load_state_dict()` so that a resumed run
+continues the schedule exactly:
 
-    schedule = Exponential(tau0=1.0, rate=1e-4, minimum=0.5, every=1000)
-    tau = schedule.value(global_step)        # or: tau = schedule.step()
-    checkpoint["anneal"] = schedule.state_dict()
-    ...
-    schedule.load_state_dict(checkpoint["anneal"])
+```python
+schedule = Exponential(tau0=1.0, rate=1e-4, minimum=0.5, every=1000)
+tau = schedule.value(global_step)        # or: tau = schedule.step()
+checkpoint["anneal"] = schedule.state_dict()
+...
+schedule.load_state_dict(checkpoint["anneal"])
+```
 
-Jang, Gu, Poole (ICLR 2017, Section 4) anneal ``tau = max(0.5, exp(-r t))`` with
-``t`` the global step, recomputed every ``N`` steps (``N`` in {500, 1000},
-``r`` in {1e-5, 1e-4}); :class:`Exponential` is that schedule.
+Jang, Gu, Poole (ICLR 2017, Section 4) anneal `tau = max(0.5, exp(-r t))` with
+`t` the global step, recomputed every `N` steps (`N` in {500, 1000},
+`r` in {1e-5, 1e-4}); `Exponential` is that schedule.
 """
 
 from __future__ import annotations
@@ -37,10 +39,10 @@ def _count(name: str, value: int, smallest: int) -> int:
 
 
 class Schedule:
-    """Base class: subclasses set their parameters as attributes named in ``_params`` and define ``_at``.
+    """Base class: subclasses set their parameters as attributes named in `_params` and define `_at`.
 
-    The state is the parameters plus ``last_step``, the step of the latest
-    :meth:`step` call (``-1`` before the first).
+    The state is the parameters plus `last_step`, the step of the latest
+    `step` call (`-1` before the first).
     """
 
     _params: tuple[str, ...] = ()
@@ -52,7 +54,7 @@ class Schedule:
         raise NotImplementedError
 
     def value(self, step: int) -> float:
-        """The temperature at ``step`` (an int >= 0); does not change the state."""
+        """The temperature at `step` (an int >= 0); does not change the state."""
         return self._at(_count("step", step, 0))
 
     __call__ = value
@@ -69,7 +71,7 @@ class Schedule:
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned (from a schedule of the same class)."""
+        """Restore what `state_dict` returned (from a schedule of the same class)."""
         expected = set(self._params) | {"last_step"}
         if set(state) != expected:
             raise ValueError(
@@ -86,7 +88,7 @@ class Schedule:
 
 
 class Constant(Schedule):
-    """``tau`` at every step."""
+    """`tau` at every step."""
 
     _params = ("tau",)
 
@@ -99,12 +101,12 @@ class Constant(Schedule):
 
 
 class Exponential(Schedule):
-    """Jang et al.'s annealing: ``tau = max(minimum, tau0 * exp(-rate * t))``.
+    """Jang et al.'s annealing: `tau = max(minimum, tau0 * exp(-rate * t))`.
 
-    ``t = every * floor(step / every)`` is the last multiple of ``every`` at or
-    below the step, so the temperature changes once every ``every`` steps.
+    `t = every * floor(step / every)` is the last multiple of `every` at or
+    below the step, so the temperature changes once every `every` steps.
 
-    **Arguments:**
+    Args:
         tau0: the temperature at step 0 (> 0).
         rate: decay per step (>= 0).
         minimum: the floor (> 0); Jang et al. use 0.5.
@@ -126,7 +128,7 @@ class Exponential(Schedule):
 
 
 class Linear(Schedule):
-    """From ``start`` at step 0 to ``end`` at step ``steps`` in a straight line, then ``end``."""
+    """From `start` at step 0 to `end` at step `steps` in a straight line, then `end`."""
 
     _params = ("start", "end", "steps")
 
@@ -142,9 +144,9 @@ class Linear(Schedule):
 
 
 class Cosine(Linear):
-    """Half a cosine from ``start`` (step 0) to ``end`` (step ``steps``), then ``end``.
+    """Half a cosine from `start` (step 0) to `end` (step `steps`), then `end`.
 
-    ``tau = end + (start - end) * (1 + cos(pi * min(step, steps) / steps)) / 2``.
+    `tau = end + (start - end) * (1 + cos(pi * min(step, steps) / steps)) / 2`.
     """
 
     def _at(self, step: int) -> float:
@@ -153,10 +155,10 @@ class Cosine(Linear):
 
 
 class Lambda(Schedule):
-    """Any user function ``fn(step) -> tau``; its result is checked to be finite and > 0.
+    """Any user function `fn(step) -> tau`; its result is checked to be finite and > 0.
 
     Only the counter is in the state: a function cannot be saved, so build the
-    schedule with the same ``fn`` before ``load_state_dict``.
+    schedule with the same `fn` before `load_state_dict`.
     """
 
     def __init__(self, fn: Callable[[int], float]) -> None:
@@ -175,3 +177,43 @@ class Lambda(Schedule):
 
     def __repr__(self) -> str:
         return f"Lambda({self.fn!r})"
+
+
+def parse(spec: str, tau: float, steps: int) -> Schedule:
+    """A temperature schedule from a text spec `NAME[:key=value,...]`, starting at `tau`.
+
+    Args:
+        spec: `constant`; `exponential` (Jang et al.'s notebook: `max(0.5, tau * exp(-3e-5 t))`
+            recomputed every 1000 steps; keys `rate`, `minimum`, `every`); `linear` or `cosine`
+            from `tau` to `end` (default 0.5) over `steps` steps.
+        tau: the temperature at step 0.
+        steps: the length of the run (the span of `linear` and `cosine`).
+
+    Returns:
+        The schedule.
+
+    Raises:
+        ValueError: an unknown name or key, or a value that is not a number.
+
+    Example:
+        >>> parse("exponential:rate=1e-3,every=100", 1.0, 2000).value(0)
+        1.0
+    """
+    name, _, rest = spec.partition(":")
+    try:
+        options = {k.strip(): float(v) for k, v in (item.split("=", 1) for item in rest.split(",") if item.strip())}
+    except ValueError as error:
+        raise ValueError(f"cannot read the schedule {spec!r}: use NAME or NAME:key=value,key=value") from error
+    if name == "constant" and not options:
+        return Constant(tau)
+    if name == "exponential" and set(options) <= {"rate", "minimum", "every"}:
+        return Exponential(tau, options.get("rate", 3e-5), options.get("minimum", 0.5), int(options.get("every", 1000)))
+    if name in ("linear", "cosine") and set(options) <= {"end"}:
+        return (Linear if name == "linear" else Cosine)(tau, options.get("end", 0.5), steps)
+    raise ValueError(
+        f"unknown temperature schedule {spec!r}: use constant, exponential[:rate=R,minimum=M,every=N], "
+        "linear[:end=E] or cosine[:end=E]"
+    )
+
+
+__all__ += ["parse"]

@@ -1,63 +1,259 @@
-"""The ``gumbel-softmax`` command: one entry point, subcommands in a tree.
+"""The `gumbel-softmax` command: one entry point, subcommands in a tree.
 
-Each leaf names a module with ``add_arguments(parser)`` and ``run(args) -> int``;
-its docstring's first line is the help text. A group (``bench``, ``train``)
-is a dict of leaves. The CLI is thin: leaves call library functions that tests
-call too.
+Each command is a `Command`: its help, the dotted path of the function that adds its
+options (in a light module: building the parser loads no model, data or training code), the
+dotted path of the function that runs it (imported only when the command runs), and the
+optional dependencies it needs, checked before any work. The CLI is thin: the run functions
+call library and application functions that tests call too.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
-from collections.abc import Sequence
-from typing import Union
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Union
 
-Tree = dict[str, Union[str, "Tree"]]
+__all__ = ["Command", "Need", "COMMANDS", "build_parser", "main", "comma_separated", "non_negative_int"]
+
+
+@dataclass(frozen=True)
+class Need:
+    """An optional dependency: the module to import, the extra that installs it, and what needs it."""
+
+    module: str
+    extra: str
+    purpose: str
+    when: Callable[[argparse.Namespace], bool] = lambda args: True
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: `options` and `run` are `"module:function"` paths, imported when needed."""
+
+    help: str
+    description: str
+    options: str
+    run: str
+    needs: tuple[Need, ...] = ()
+    moved_to: str | None = None  # an old name: say where the command lives now, then run it
+
+
+Tree = dict[str, Union[Command, "Tree"]]
+
+_TRAIN = "gumbel_softmax.experiments"
+_DIGITS = Need("sklearn", "train", "the digits data set (scikit-learn)", lambda args: args.dataset == "digits")
+_PROGRESS = Need("tqdm", "train", "the progress bar (tqdm; or pass --no-progress)", lambda args: args.progress)
+_FIGURES = Need("matplotlib", "figures", "the figures (matplotlib; or pass --no-figures)", lambda args: args.figures)
+_PLOTS = Need("matplotlib", "figures", "the figures (matplotlib)")
+
+_TRAIN_NOTE = ("Soft Gumbel-Softmax trains the relaxed objective; every other estimator trains the discrete "
+               "negative ELBO. Runs on several processes with: torchrun --nproc_per_node N -m gumbel_softmax train ...")
+
+REPRODUCE = Command(
+    help="Jang et al. (2017) Table 1: every estimator on the VAE and SBN, ours beside the paper's numbers",
+    description=(
+        "Trains one run per model, row (estimator) and seed, and prints one table per model: the mean and spread "
+        "over seeds of the final test numbers, beside the paper's. Runs live in OUT/<model>/<row>/seed<S>; "
+        "--resume reuses finished runs of the same configuration and continues interrupted ones, and --report "
+        "prints the table of what is finished without training. The paper's numbers are for MNIST at 50,000 steps; "
+        "on other data or shorter runs the table says that the two are not comparable."),
+    options=f"{_TRAIN}.options:add_reproduce",
+    run=f"{_TRAIN}.reproduce:run",
+    needs=(_DIGITS, _PROGRESS),
+)
+
+ESTIMATORS = Command(
+    help="bias and variance of every gradient estimator against the exact gradient",
+    description=(
+        "Measures each estimator's bias, variance and cosine to the exact gradient on two toy problems and a "
+        "random quadratic over 3 x 10 categories, prints the table and saves it with a figure in --out."),
+    options="gumbel_softmax.studies.options:add_estimator_variance",
+    run="gumbel_softmax.studies.estimator_variance:run",
+    needs=(_PLOTS,),
+)
 
 COMMANDS: Tree = {
-    "demo": "gumbel_softmax.demo",
-    "train": {"vae": "gumbel_softmax.experiments.vae", "sbn": "gumbel_softmax.experiments.sbn"},
-    "bench": {"estimators": "gumbel_softmax.estimators.bench", "reproduce": "gumbel_softmax.experiments.reproduce"},
-    "explore": "gumbel_softmax.explorer.server",
+    "demo": Command(
+        help="a tour: the Gumbel-max check, soft samples, densities, estimators and a short VAE",
+        description=(
+            "Checks the Gumbel-max trick against its probabilities, tabulates soft samples across temperatures, "
+            "compares our Concrete densities with torch's, measures a few gradient estimators and trains a small "
+            "VAE on the 8x8 digits. Prints tables and saves figures in --out."),
+        options="gumbel_softmax.studies.options:add_demo",
+        run="gumbel_softmax.studies.demo:run",
+        needs=(Need("sklearn", "train", "the digits data set (scikit-learn)"),
+               Need("tqdm", "train", "the progress bar (tqdm)"), _PLOTS),
+    ),
+    "train": {
+        "vae": Command(
+            help="train Jang et al.'s discrete-latent VAE with any gradient estimator",
+            description=(
+                "Categorical (20 x 10) or Bernoulli (200) latents with a uniform prior, a Bernoulli likelihood and "
+                "a 512-256 encoder with a mirrored decoder. Reports the test negative ELBO and the importance-"
+                "weighted bound on -log p(x) with --eval-samples draws. " + _TRAIN_NOTE),
+            options=f"{_TRAIN}.options:add_train_vae",
+            run=f"{_TRAIN}.cli_train:run_vae",
+            needs=(_DIGITS, _PROGRESS, _FIGURES),
+        ),
+        "sbn": Command(
+            help="train Jang et al.'s stochastic binary network: predict an image's lower half from its upper half",
+            description=(
+                "Stochastic layers of 200 Bernoulli or 20 x 10 categorical units with affine maps between them, "
+                "trained on the one-sample bound of -log p(lower | upper) and evaluated with --eval-samples "
+                "samples. The temperature stays fixed by default, as in the paper. " + _TRAIN_NOTE),
+            options=f"{_TRAIN}.options:add_train_sbn",
+            run=f"{_TRAIN}.cli_train:run_sbn",
+            needs=(_DIGITS, _PROGRESS, _FIGURES),
+        ),
+    },
+    "reproduce": {"jang2017": REPRODUCE},
+    "study": {
+        "estimators": ESTIMATORS,
+        "active-units": Command(
+            help="how many latent units trained VAEs use: per-unit KL and activity on the test split",
+            description=(
+                "Reads the checkpoints of runs made by 'reproduce' (RUNS/<model>/<row>/seed<S>) and prints, per "
+                "row, how many units are active (their encoder mean varies across test images) and their KL."),
+            options="gumbel_softmax.studies.options:add_active_units",
+            run="gumbel_softmax.studies.active_units:run",
+            needs=(_DIGITS,),
+        ),
+        "relaxation-gap": Command(
+            help="how far trained VAEs' relaxed objective is from their discrete negative ELBO",
+            description=(
+                "Reads the checkpoints of runs made by 'reproduce' and prints, per row, the negative ELBO with "
+                "exact samples beside the relaxed objective at each temperature of --taus."),
+            options="gumbel_softmax.studies.options:add_relaxation_gap",
+            run="gumbel_softmax.studies.relaxation_gap:run",
+            needs=(_DIGITS,),
+        ),
+    },
+    "explore": Command(
+        help="open the interactive explorer: a local web page that shows Gumbel-Softmax at work",
+        description=(
+            "Serves the page and its JSON API on http://127.0.0.1:8765/ and prints the address; Ctrl-C stops it. "
+            "Every sample on the page comes from this library. It serves this machine only unless --host says "
+            "otherwise; the documentation's explorer page describes its safeguards."),
+        options="gumbel_softmax.explorer.options:add_arguments",
+        run="gumbel_softmax.explorer.server:run",
+    ),
+    "bench": {  # the old names, kept working
+        "estimators": replace(ESTIMATORS, moved_to="study estimators"),
+        "reproduce": replace(REPRODUCE, moved_to="reproduce jang2017"),
+    },
 }
 
 
-def _add(subparsers: argparse._SubParsersAction, name: str, node: str | Tree) -> None:
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows every option's default (an option without one says what its absence means), paragraphs kept apart."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        # A flag's default is its absence, and None means "not given", which the help text explains.
+        return action.help if action.default is None or action.nargs == 0 else super()._get_help_string(action)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n\n".join(super(_Formatter, self)._fill_text(part, width, indent) for part in text.split("\n\n"))
+
+
+def _load(path: str) -> Callable[..., Any]:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _add(subparsers: argparse._SubParsersAction, name: str, node: Command | Tree, prefix: str) -> None:
     if isinstance(node, dict):
-        group = subparsers.add_parser(name, help=f"{name} subcommands")
+        summary = "old names: " + ", ".join(node) if name == "bench" else f"{name} commands: {', '.join(node)}"
+        group = subparsers.add_parser(name, help=summary, description=summary, formatter_class=_Formatter)
         children = group.add_subparsers(dest=f"{name}_command", metavar="SUBCOMMAND", required=True)
         for child, sub in node.items():
-            _add(children, child, sub)
+            _add(children, child, sub, f"{prefix} {name}")
         return
-    module = importlib.import_module(node)
-    summary = (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else None
-    parser = subparsers.add_parser(
-        name, help=summary, description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    module.add_arguments(parser)
-    parser.set_defaults(run=module.run)
+    help_text = f"moved to '{node.moved_to}'" if node.moved_to else node.help
+    description = node.help[0].upper() + node.help[1:] + ".\n\n" + node.description
+    parser = subparsers.add_parser(name, help=help_text, description=description, formatter_class=_Formatter)
+    _load(node.options)(parser)
+    parser.set_defaults(command=node, command_name=f"{prefix} {name}")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser (importing every subcommand's module)."""
-    parser = argparse.ArgumentParser(
-        prog="gumbel-softmax", description="Exact Gumbel sampling and the Gumbel-Softmax relaxation for PyTorch."
-    )
+    """The full argument parser; it imports only the commands' option modules, none of their work."""
     from gumbel_softmax import __version__
 
+    parser = argparse.ArgumentParser(
+        prog="gumbel-softmax",
+        description="Exact Gumbel sampling, the Gumbel-Softmax relaxation and gradient estimators for PyTorch: "
+        "demos, training, studies and an explorer.",
+        formatter_class=_Formatter,
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    subparsers = parser.add_subparsers(dest="command_group", metavar="COMMAND", required=True)
     for name, node in COMMANDS.items():
-        _add(subparsers, name, node)
+        _add(subparsers, name, node, "gumbel-softmax")
     return parser
 
 
+def missing(needs: Sequence[Need], args: argparse.Namespace) -> list[Need]:
+    """The needs of this invocation whose module cannot be found."""
+    return [need for need in needs if need.when(args) and importlib.util.find_spec(need.module) is None]
+
+
+def _missing_message(name: str, lacking: list[Need]) -> str:
+    extras = ",".join(dict.fromkeys(need.extra for need in lacking))
+    purposes = [need.purpose for need in lacking]
+    what = purposes[0] if len(purposes) == 1 else ", ".join(purposes[:-1]) + " and " + purposes[-1]
+    verb = "needs" if len(purposes) == 1 else "need"
+    plural = "extras" if "," in extras else "extra"
+    return f"{name}: {what} {verb} the '{extras}' {plural}: pip install \"gumbel-softmax[{extras}]\""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` (default ``sys.argv[1:]``) and run the chosen subcommand."""
+    """Parse `argv` (default `sys.argv[1:]`), check the command's optional dependencies, and run it."""
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    return int(args.run(args) or 0)
+    command: Command = args.command
+    if command.moved_to:
+        print(f"{args.command_name}: this command is now 'gumbel-softmax {command.moved_to}'", file=sys.stderr)
+    lacking = missing(command.needs, args)
+    if lacking:
+        print(_missing_message(args.command_name, lacking), file=sys.stderr)
+        return 2
+    return int(_load(command.run)(args) or 0)
+
+
+def comma_separated(item: Callable[[str], Any], what: str, choices: Sequence[Any] | None = None) -> Callable:
+    """An argparse type for a comma-separated list (`512,256`), repeats dropped, each item checked."""
+
+    def parse(text: str) -> list[Any]:
+        try:
+            values = list(dict.fromkeys(item(part.strip()) for part in text.split(",") if part.strip()))
+        except ValueError:
+            values = []
+        if not values:
+            raise argparse.ArgumentTypeError(f"takes comma-separated {what} like {_example(item)}, got {text!r}")
+        unknown = [v for v in values if choices is not None and v not in choices]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown {unknown}; choose from {', '.join(map(str, choices or []))}")
+        return values
+
+    return parse
+
+
+def _example(item: Callable[[str], Any]) -> str:
+    return {int: "512,256", float: "0.5,1"}.get(item, "a,b")  # type: ignore[call-overload]
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type for a count of steps that may be 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"takes a number of steps >= 0 (0: none), got {text!r}")
+    return value
 
 
 if __name__ == "__main__":

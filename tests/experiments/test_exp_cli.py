@@ -1,4 +1,4 @@
-"""The `train` and `bench reproduce` commands: clear errors for bad options, and the reproduction table."""
+"""The `train` and `reproduce jang2017` commands: clear errors for bad options, and the reproduction table."""
 
 from __future__ import annotations
 
@@ -9,17 +9,17 @@ import json
 import pytest
 
 from gumbel_softmax.cli import main
-from gumbel_softmax.experiments import reproduce, train
+from gumbel_softmax.experiments import options, reproduce, train
 from gumbel_softmax.experiments.reproduce import PAPER
 
 
 def test_train_reports_bad_options_without_traceback(tmp_path, capsys):
     assert main(["train", "vae", "--anneal", "sometimes", "--out", str(tmp_path)]) == 2
-    assert "unknown --anneal 'sometimes'" in capsys.readouterr().err
+    assert "--anneal: unknown temperature schedule 'sometimes'" in capsys.readouterr().err
 
 
 def test_reproduce_prints_ours_beside_the_paper(tmp_path, capsys):
-    args = ["bench", "reproduce", "--models", "vae-cat,sbn-bern", "--rows", "Gumbel-S.,RELAX", "--seeds", "0,1",
+    args = ["reproduce", "jang2017", "--models", "vae-cat,sbn-bern", "--rows", "Gumbel-S.,RELAX", "--seeds", "0,1",
             "--steps", "3", "--hidden", "8", "--eval-samples", "4", "--out", str(tmp_path), "--no-progress"]
     assert main(args) == 0
     printed = capsys.readouterr().out
@@ -59,7 +59,7 @@ def _table_rows(text: str) -> list[list[str]]:
 def test_reproduce_anneals_only_the_vae():
     # Jang et al. (2017) anneal tau in the VAE's annealed columns but fix tau = 1 for the SBN (Section 4.1).
     parser = argparse.ArgumentParser()
-    reproduce.add_arguments(parser)
+    options.add_reproduce(parser)
     args = parser.parse_args([])
     assert reproduce._config(args, "vae-cat", "Gumbel-S.", 0).anneal == args.anneal != "constant"
     assert reproduce._config(args, "vae-cat", "ST", 0).anneal == "constant"
@@ -80,15 +80,18 @@ def test_kl_warmup_rises_linearly_and_only_the_vae_takes_it(tmp_path, capsys):
     config = train.TrainConfig(kl_warmup=4)
     assert [train.kl_weight(config, step) for step in range(6)] == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
     assert train.kl_weight(train.TrainConfig(), 0) == 1.0, "off by default"
-    assert main(["train", "vae", "--kl-warmup", "-1", "--out", str(tmp_path)]) == 2
-    assert "--kl-warmup takes a number of steps >= 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # the option is read once, for every command that takes it
+        main(["train", "vae", "--kl-warmup", "-1", "--out", str(tmp_path)])
+    assert exit_.value.code == 2 and "takes a number of steps >= 0" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="--kl-warmup takes a number of steps >= 0"):
+        train.train(train.TrainConfig(kl_warmup=-1, out=str(tmp_path)))
     with pytest.raises(ValueError, match="only for the VAE"):
         train.train(train.TrainConfig(model="sbn", kl_warmup=10, out=str(tmp_path)))
     for bad in (["--kl-warmup", "-3"], ["--kl-warmup", "many"]):
         with pytest.raises(SystemExit):
-            main(["bench", "reproduce", "--models", "vae-bern", *bad, "--out", str(tmp_path)])
+            main(["reproduce", "jang2017", "--models", "vae-bern", *bad, "--out", str(tmp_path)])
         assert "takes a number of steps >= 0" in capsys.readouterr().err
-    assert main(["bench", "reproduce", "--models", "sbn-bern", "--kl-warmup", "5", "--out", str(tmp_path)]) == 2
+    assert main(["reproduce", "jang2017", "--models", "sbn-bern", "--kl-warmup", "5", "--out", str(tmp_path)]) == 2
     assert "--kl-warmup applies to the VAE models only" in capsys.readouterr().err
     # A run saved before the option existed ran without warm-up: it is that run, and no other.
     saved = json.loads(json.dumps(dataclasses.asdict(train.TrainConfig())))
@@ -100,7 +103,7 @@ def test_kl_warmup_rises_linearly_and_only_the_vae_takes_it(tmp_path, capsys):
 
 
 def test_reproduce_reuses_only_runs_of_the_same_configuration(tmp_path, capsys):
-    args = ["bench", "reproduce", "--models", "sbn-bern", "--rows", "Annealed ST", "--seeds", "0", "--steps", "2",
+    args = ["reproduce", "jang2017", "--models", "sbn-bern", "--rows", "Annealed ST", "--seeds", "0", "--steps", "2",
             "--eval-samples", "2", "--out", str(tmp_path), "--no-progress"]
     assert main(args) == 0
     assert "the ST run" in capsys.readouterr().out, "tau is fixed at 1 for the SBN: annealed ST is the ST run"

@@ -1,5 +1,6 @@
-"""The papers' experiments: data, the VAE and SBN models, objectives, and the training loop.
+"""The papers' experiments: data, the VAE and SBN models, objectives, the training loop and the reproduction table.
 
-``gumbel-softmax train vae`` / ``train sbn`` and ``gumbel-softmax bench reproduce``
-are thin wrappers over :func:`gumbel_softmax.experiments.train.train`.
+An application built on the library (which never imports it). `gumbel-softmax train vae` / `train sbn`
+and `gumbel-softmax reproduce jang2017` are thin wrappers over `gumbel_softmax.experiments.train.train`;
+their options are defined once, in `gumbel_softmax.experiments.options`.
 """

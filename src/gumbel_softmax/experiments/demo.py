@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from gumbel_softmax.experiments.train import TrainConfig, train
-from gumbel_softmax.report import format_table
+from gumbel_softmax.studies.report import format_table
 
 __all__ = ["vae_digits_section"]
 
@@ -15,7 +15,7 @@ __all__ = ["vae_digits_section"]
 def vae_digits_section(ctx) -> None:
     """Train Jang et al.'s categorical VAE (20 x 10 latents, Gumbel-Softmax) on the digits for a few thousand steps.
 
-    2,000 steps at the default ``--samples`` (fewer for smaller ``--samples``), narrower
+    2,000 steps at the default `--samples` (fewer for smaller `--samples`), narrower
     hidden layers (256, 128) than the paper's, tau annealed from 1 to 0.5 within the run.
     Prints the test bounds and saves the curves and a figure of reconstructions and prior samples.
     """

@@ -1,10 +1,10 @@
-"""Data parallelism through ``torch.distributed``, set up from ``torchrun``'s environment.
+"""Data parallelism through `torch.distributed`, set up from `torchrun`'s environment.
 
-``torchrun --nproc_per_node N -m gumbel_softmax train vae ...`` starts N processes
-with ``RANK``/``WORLD_SIZE``/``LOCAL_RANK`` set; each takes every N-th image of the
+`torchrun --nproc_per_node N -m gumbel_softmax train vae ...` starts N processes
+with `RANK`/`WORLD_SIZE`/`LOCAL_RANK` set; each takes every N-th image of the
 global minibatch, and after each backward pass the gradients are averaged with
-one ``all_reduce`` (gloo on CPU, NCCL on CUDA), which is what
-``DistributedDataParallel`` does. We average explicitly instead of wrapping the
+one `all_reduce` (gloo on CPU, NCCL on CUDA), which is what
+`DistributedDataParallel` does. We average explicitly instead of wrapping the
 model because estimators call the decoder several times per step (RELAX, MuProp,
 RLOO), which DDP's one-forward-one-backward hooks do not allow. Only rank 0 writes
 files. Without those variables everything here is a no-op (one process).
@@ -41,11 +41,11 @@ class World:
         return self.size > 1
 
     def shard(self, batch: Tensor) -> Tensor:
-        """This rank's part of the global minibatch ``batch``: every ``size``-th row from row ``rank``.
+        """This rank's part of the global minibatch `batch`: every `size`-th row from row `rank`.
 
-        The ranks' parts are disjoint and together cover ``batch``; they have equal sizes (the
-        gradient average over ranks is then the global minibatch's mean), so ``len(batch)`` must be
-        a multiple of ``size``.
+        The ranks' parts are disjoint and together cover `batch`; they have equal sizes (the
+        gradient average over ranks is then the global minibatch's mean), so `len(batch)` must be
+        a multiple of `size`.
         """
         if len(batch) % self.size:
             raise ValueError(f"--batch-size {len(batch)} is not divisible by the {self.size} processes; "
@@ -54,7 +54,7 @@ class World:
 
 
 def check_device(name: str) -> torch.device:
-    """``torch.device(name)``, or a ``ValueError`` that says what to pass instead."""
+    """`torch.device(name)`, or a `ValueError` that says what to pass instead."""
     try:
         device = torch.device(name)
     except RuntimeError as error:
@@ -121,7 +121,7 @@ def mean_over_ranks(value: float, world: World, device: torch.device) -> float:
 
 
 def gather_objects(obj: object, world: World) -> list[object]:
-    """Every rank's ``obj`` (picklable), in rank order; ``[obj]`` in one process."""
+    """Every rank's `obj` (picklable), in rank order; `[obj]` in one process."""
     if not world.distributed:
         return [obj]
     gathered: list[object] = [None] * world.size
@@ -130,7 +130,7 @@ def gather_objects(obj: object, world: World) -> list[object]:
 
 
 def disagreement(params: Sequence[Tensor], world: World) -> float:
-    """``max |theta_rank - theta_0|`` over ranks and parameters: 0.0 when the replicas agree exactly."""
+    """`max |theta_rank - theta_0|` over ranks and parameters: 0.0 when the replicas agree exactly."""
     if not world.distributed:
         return 0.0
     mine = _flat([p.detach() for p in params]).double()

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from gumbel_softmax.report import new_figure, save_figure
+from gumbel_softmax.studies.report import new_figure, save_figure
 
 __all__ = ["save_figures", "curves", "image_grid", "table_curves"]
 
@@ -36,14 +36,14 @@ def curves(records: list[dict[str, Any]], path: Path, title: str = "") -> Path:
 
 
 def _training_log(folder: Path) -> list[dict[str, str]]:
-    """The training records of a run's ``metrics.csv``."""
+    """The training records of a run's `metrics.csv`."""
     with (folder / "metrics.csv").open(newline="") as handle:
         return [r for r in csv.DictReader(handle) if r["kind"] == "train"]
 
 
 def table_curves(runs: dict[str, list[Path]], path: Path, title: str = "") -> Path:
     """One line per row of a reproduction table: the training objective against the step, averaged over the
-    seeds whose ``metrics.csv`` is in ``runs`` (row label -> run folders). Soft Gumbel-Softmax's objective is the
+    seeds whose `metrics.csv` is in `runs` (row label -> run folders). Soft Gumbel-Softmax's objective is the
     relaxed one, the others' the discrete bound: the lines show how each row trained, not a common score."""
     fig, axes = new_figure(1, 1, size=(7.5, 4.2))
     ax = axes[0][0]
@@ -63,7 +63,7 @@ def table_curves(runs: dict[str, list[Path]], path: Path, title: str = "") -> Pa
 
 
 def image_grid(rows: list[tuple[str, Tensor]], shape: tuple[int, int], path: Path) -> Path:
-    """Rows of images (each ``[n, H*W]`` in ``[0, 1]``), one labelled strip per entry, 1-pixel gaps."""
+    """Rows of images (each `[n, H*W]` in `[0, 1]`), one labelled strip per entry, 1-pixel gaps."""
     fig, axes = new_figure(len(rows), 1, size=(1.0 + 0.75 * max(len(im) for _, im in rows), 1.25 * len(rows)))
     for (label, images), (ax,) in zip(rows, axes):
         tiles = torch.nn.functional.pad(images.detach().cpu().reshape(-1, *shape), (0, 1), value=1.0)
@@ -77,7 +77,7 @@ def image_grid(rows: list[tuple[str, Tensor]], shape: tuple[int, int], path: Pat
 def save_figures(
     out: Path, exp: Any, data: Any, records: list[dict[str, Any]], generator: torch.Generator
 ) -> list[Path]:
-    """``curves.png`` and ``reconstructions.png`` (VAE: data, reconstructions and prior samples; SBN: predictions)."""
+    """`curves.png` and `reconstructions.png` (VAE: data, reconstructions and prior samples; SBN: predictions)."""
     from gumbel_softmax.experiments.models import DiscreteVAE
 
     model, n = exp.model, 12

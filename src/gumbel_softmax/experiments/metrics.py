@@ -1,7 +1,7 @@
-"""A run's metrics: one JSON object per line in ``metrics.jsonl``, mirrored as ``metrics.csv``.
+"""A run's metrics: one JSON object per line in `metrics.jsonl`, mirrored as `metrics.csv`.
 
-Every record has ``kind`` (``"train"`` or ``"eval"``) and ``step``. After a resume
-from a checkpoint at step ``s``, records the killed run logged after ``s`` are
+Every record has `kind` (`"train"` or `"eval"`) and `step`. After a resume
+from a checkpoint at step `s`, records the killed run logged after `s` are
 dropped (they are recomputed identically), so the log reads as one run.
 """
 
@@ -18,7 +18,7 @@ __all__ = ["MetricsLog", "write_atomic"]
 
 
 class MetricsLog:
-    """Append-only metrics of one run in ``folder``; a no-op when ``enabled`` is false (DDP ranks > 0)."""
+    """Append-only metrics of one run in `folder`; a no-op when `enabled` is false (DDP ranks > 0)."""
 
     def __init__(self, folder: Path, enabled: bool = True) -> None:
         self.jsonl, self.csv, self.enabled = Path(folder) / "metrics.jsonl", Path(folder) / "metrics.csv", enabled
@@ -45,14 +45,14 @@ class MetricsLog:
             handle.write(json.dumps(record) + "\n")
 
     def truncate_after(self, step: int) -> None:
-        """Keep only records with ``step <= step`` (called when resuming from a checkpoint at ``step``)."""
+        """Keep only records with `step <= step` (called when resuming from a checkpoint at `step`)."""
         if not self.enabled:
             return
         kept = [r for r in self.records() if r["step"] <= step]
         write_atomic(self.jsonl, "".join(json.dumps(r) + "\n" for r in kept))
 
     def write_csv(self) -> None:
-        """Rewrite ``metrics.csv`` from the JSON lines (columns: the union of keys, first-seen order)."""
+        """Rewrite `metrics.csv` from the JSON lines (columns: the union of keys, first-seen order)."""
         if not self.enabled:
             return
         records = self.records()
@@ -67,7 +67,7 @@ class MetricsLog:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: readers see the old or the new file."""
+    """Write `text` to `path` through a temporary file and a rename: readers see the old or the new file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)

@@ -2,35 +2,35 @@
 
 Which objective an estimator trains (Jang et al. 2017, Section 4; their notebook):
 
-* ``est.relaxed`` (soft Gumbel-Softmax): the *relaxed* objective
-  ``E_G[-log p(x | y_tau)] + KL(q(z|x) || p(z))``: the decoder sees the relaxed
-  sample ``y_tau = softmax((logits + G) / tau)`` and the KL is the discrete,
+* `est.relaxed` (soft Gumbel-Softmax): the *relaxed* objective
+  `E_G[-log p(x | y_tau)] + KL(q(z|x) || p(z))`: the decoder sees the relaxed
+  sample `y_tau = softmax((logits + G) / tau)` and the KL is the discrete,
   closed-form one, as in the authors' notebook. It is not a bound on
-  ``-log p(x)``; it tends to the negative ELBO as ``tau -> 0``.
+  `-log p(x)`; it tends to the negative ELBO as `tau -> 0`.
 * every other estimator (straight-through variants, score-function estimators,
   Gumbel-Rao, ReinMax, REBAR/RELAX, ...): the *discrete* negative ELBO
-  ``E_{z~q}[-log p(x | z)] + KL(q || p)``: the decoder sees exact one-hot or
+  `E_{z~q}[-log p(x | z)] + KL(q || p)`: the decoder sees exact one-hot or
   binary samples, and the estimator supplies the gradient of the expectation.
 
 In both, the KL to the uniform prior is computed in closed form and
 differentiated exactly; only the reconstruction term goes through the
 estimator. A KL warm-up (linear, as in Sønderby et al. 2016, "Ladder
 Variational Autoencoders"; Bowman et al. 2016 anneal the weight along a
-sigmoid) scales the KL's *gradient* by ``kl_weight`` in ``[0, 1]``; the
+sigmoid) scales the KL's *gradient* by `kl_weight` in `[0, 1]`; the
 reported loss keeps the full KL, so it stays the objective above.
 
-The SBN (Section 4.1) trains ``E_h[-log p(lower | h)]``, the
-importance-sampled bound with ``m = 1``; its stochastic layers are chained: the
-loss seen by layer ``l``'s estimator runs layer ``l + 1``'s estimator (once per step: see
-:func:`sbn_objective`).
+The SBN (Section 4.1) trains `E_h[-log p(lower | h)]`, the
+importance-sampled bound with `m = 1`; its stochastic layers are chained: the
+loss seen by layer `l`'s estimator runs layer `l + 1`'s estimator (once per step: see
+`sbn_objective`).
 
 Evaluation always uses exact discrete samples (the paper discretizes
 Gumbel-Softmax samples at test time):
 
-* negative ELBO ``= mean_k [-log p(x | z_k)] + KL``, ``z_k ~ q(z | x)``;
-* ``-log p(x) ~= -log (1/k) sum_k p(x | z_k) p(z_k) / q(z_k | x)`` (Burda et al. 2016),
-  an upper bound on ``-log p(x)`` that tightens as ``k`` grows;
-* for the SBN, ``-log p(lower | upper) ~= -log (1/m) sum_m p(lower | h_m)``, ``h_m``
+* negative ELBO `= mean_k [-log p(x | z_k)] + KL`, `z_k ~ q(z | x)`;
+* `-log p(x) ~= -log (1/k) sum_k p(x | z_k) p(z_k) / q(z_k | x)` (Burda et al. 2016),
+  an upper bound on `-log p(x)` that tightens as `k` grows;
+* for the SBN, `-log p(lower | upper) ~= -log (1/m) sum_m p(lower | h_m)`, `h_m`
   drawn from the network.
 """
 
@@ -54,14 +54,14 @@ BaselineFn = Callable[[int, Tensor], "Tensor | None"]
 
 @dataclass
 class StepLoss:
-    """``surrogate.mean().backward()`` gives the estimated gradient; ``loss`` is the objective's value."""
+    """`surrogate.mean().backward()` gives the estimated gradient; `loss` is the objective's value."""
 
     surrogate: Tensor
     loss: Tensor
 
 
 def objective_name(estimator: object) -> str:
-    """``"relaxed"`` for estimators whose loss sees relaxed samples, else ``"discrete"``."""
+    """`"relaxed"` for estimators whose loss sees relaxed samples, else `"discrete"`."""
     return "relaxed" if getattr(estimator, "relaxed", False) else "discrete"
 
 
@@ -79,9 +79,9 @@ def vae_objective(
     baseline: BaselineFn = _no_baseline,
     kl_weight: float = 1.0,
 ) -> StepLoss:
-    """The VAE's per-example objective (module docstring) with the estimator's gradient; ``x`` is ``[B, D]``.
+    """The VAE's per-example objective (module docstring) with the estimator's gradient; `x` is `[B, D]`.
 
-    ``kl_weight`` multiplies the KL term of the surrogate only (warm-up); ``loss`` has the full KL.
+    `kl_weight` multiplies the KL term of the surrogate only (warm-up); `loss` has the full KL.
     """
     logits = model.encode(x)
     out = estimator(
@@ -97,19 +97,19 @@ def vae_objective(
 
 
 def _as_loss(out: object) -> Tensor:
-    """The value of ``out.loss`` with the gradient of ``out.surrogate``: what an upper layer's estimator sees."""
+    """The value of `out.loss` with the gradient of `out.surrogate`: what an upper layer's estimator sees."""
     surrogate = out.surrogate  # type: ignore[attr-defined]
     return out.loss.detach() + (surrogate - surrogate.detach())  # type: ignore[attr-defined]
 
 
 def _is_discrete(h: Tensor) -> bool:
-    """``True`` for a ``{0, 1}``-valued sample (one-hot or bits; straight-through forward values carry
-    ~1 ulp of rounding, hence the 1e-6), ``False`` for a relaxed or mean-field input."""
+    """`True` for a `{0, 1}`-valued sample (one-hot or bits; straight-through forward values carry
+    ~1 ulp of rounding, hence the 1e-6), `False` for a relaxed or mean-field input."""
     return bool((torch.minimum(h.abs(), (h - 1).abs()) <= 1e-6).all())
 
 
 def _mean_field(logits: Tensor, f: Callable, *, bernoulli: bool, **_: object) -> EstimatorOutput:
-    """A stochastic layer of the mean-field network: it passes its mean ``E[z]`` on, deterministically."""
+    """A stochastic layer of the mean-field network: it passes its mean `E[z]` on, deterministically."""
     mean = torch.sigmoid(logits) if bernoulli else torch.softmax(logits, -1)
     loss = f(mean)
     return EstimatorOutput(loss, loss.detach(), mean)
@@ -125,14 +125,14 @@ def sbn_objective(
     generator: torch.Generator | None = None,
     baseline: BaselineFn = _no_baseline,
 ) -> StepLoss:
-    """``E_h[-log p(lower | h)]`` through one estimator per stochastic layer (module docstring).
+    """`E_h[-log p(lower | h)]` through one estimator per stochastic layer (module docstring).
 
     Control-variate estimators (REBAR, RELAX, MuProp) of an upper layer also call their loss on
     relaxed or mean-field inputs besides the exact sample. Those auxiliary calls must not run the
     lower layers' estimators (which would update their state: RELAX's Adam steps, EMA baselines).
     On a non-exact input the lower layers run instead:
 
-    * for an estimator with ``mean_field`` (MuProp, whose control variate is ``f`` at the mean):
+    * for an estimator with `mean_field` (MuProp, whose control variate is `f` at the mean):
       the mean-field network, every lower layer passing its mean on (Gu et al. 2016);
     * for the others: the stateless relaxed Gumbel-Softmax with fresh noise, as REBAR relaxes
       every layer in its control variate (Tucker et al. 2017).
@@ -148,7 +148,7 @@ def sbn_objective(
     relaxed_layer = get_estimator("gumbel_softmax")
 
     def layer(index: int, below: Tensor, auxiliary: Callable | None) -> object:
-        """Layer ``index`` run by its estimator (``auxiliary is None``) or by ``auxiliary``."""
+        """Layer `index` run by its estimator (`auxiliary is None`) or by `auxiliary`."""
         estimator = estimators[index]
         if index == last:
             f = lambda h: model.output_nll(lower, h)  # noqa: E731
@@ -181,9 +181,10 @@ def _chunks(total: int, size: int) -> list[int]:
 def vae_bounds(
     model: DiscreteVAE, x: Tensor, samples: int, generator: torch.Generator | None = None, chunk: int = 100
 ) -> tuple[Tensor, Tensor]:
-    """Per-example negative ELBO and importance-weighted ``-log p(x)`` from ``samples`` draws of ``q(z|x)``.
+    """Per-example negative ELBO and importance-weighted `-log p(x)` from `samples` draws of `q(z|x)`.
 
-    **Returns:** two tensors of shape ``[B]`` (nats).
+    Returns:
+        two tensors of shape `[B]` (nats).
     """
     latent = model.latent
     logits = model.encode(x)
@@ -207,7 +208,7 @@ def sbn_bounds(
     generator: torch.Generator | None = None,
     chunk: int = 100,
 ) -> tuple[Tensor, Tensor]:
-    """Per-example ``E_h[-log p(lower | h)]`` (the ``m = 1`` bound) and the ``m = samples`` bound on ``-log p``."""
+    """Per-example `E_h[-log p(lower | h)]` (the `m = 1` bound) and the `m = samples` bound on `-log p`."""
     nll = []
     for size in _chunks(samples, chunk):
         h = upper.expand(size, *upper.shape)

@@ -1,26 +1,27 @@
-"""Reproduce Jang et al.'s Table 1: every estimator on the same models and data, ours beside the paper's.
+"""`gumbel-softmax reproduce jang2017`: Jang et al.'s Table 1, ours beside the paper's numbers.
 
 Rows are the paper's columns (SF, DARN, MuProp, ST, annealed ST, Gumbel-Softmax,
 ST Gumbel-Softmax) plus Gumbel-Rao, ReinMax and RELAX; columns are the models
 (VAE and SBN, categorical and Bernoulli). Each cell is the mean and the standard
-deviation over ``--seeds`` of the final test number of one ``train`` run per seed:
-for the VAE the negative ELBO (the paper's VAE metric) and the ``k``-sample bound
-on ``-log p(x)``; for the SBN the ``m``-sample bound on ``-log p(lower | upper)``
-(the paper's SBN metric). Runs live in ``OUT/<model>/<row>/seed<S>``.
+deviation over `--seeds` of the final test number of one `train` run per seed:
+for the VAE the negative ELBO (the paper's VAE metric) and the `k`-sample bound
+on `-log p(x)`; for the SBN the `m`-sample bound on `-log p(lower | upper)`
+(the paper's SBN metric). Runs live in `OUT/<model>/<row>/seed<S>`.
 
-``--resume`` reuses a finished run only if its saved configuration is this one: a
+`--resume` reuses a finished run only if its saved configuration is this one: a
 folder holding a run with other data, model, estimator or schedule is refused, and
 one of another test bound, or shorter, is continued from its last checkpoint and
-evaluated again (``train`` refuses a checkpoint past ``--steps``). Unfinished runs
-continue from their checkpoints. ``--report`` trains nothing and prints the table
+evaluated again (`train` refuses a checkpoint past `--steps`). Unfinished runs
+continue from their checkpoints; without `--resume`, a folder that holds a run is
+refused unless `--overwrite` says to train it again. `--report` trains nothing and prints the table
 of the runs already finished ("not run" where none, "k/n seeds" where some, "other
 run" where the folder holds a run of another configuration), so that a long table
 can be filled in over several sessions and reported at any point.
 
-How the paper's columns map to our estimators: SF = ``reinforce_ema`` (REINFORCE
+How the paper's columns map to our estimators: SF = `reinforce_ema` (REINFORCE
 with a moving-average baseline; the paper adds variance normalization); ST =
-``straight_through`` at tau = 1; annealed ST, Gumbel-Softmax, ST Gumbel-Softmax
-and Gumbel-Rao use the ``--anneal`` schedule on the VAE; the SBN keeps tau = 1 in
+`straight_through` at tau = 1; annealed ST, Gumbel-Softmax, ST Gumbel-Softmax
+and Gumbel-Rao use the `--anneal` schedule on the VAE; the SBN keeps tau = 1 in
 every row, as in the paper (Section 4.1), so its annealed-ST row is the ST run
 itself (one run, reported twice, marked so). The paper's numbers are for MNIST at
 full length (50,000 steps is the authors' notebook value); on other data or
@@ -38,26 +39,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from gumbel_softmax.backend import BACKENDS
 from gumbel_softmax.experiments.checkpoint import CHECKPOINT
-from gumbel_softmax.experiments.train import TrainConfig, check_same_run, train
-from gumbel_softmax.report import format_table
+from gumbel_softmax.experiments.config import TrainConfig, check_same_run
+from gumbel_softmax.experiments.options import MODELS, ROWS
+from gumbel_softmax.experiments.train import train
+from gumbel_softmax.studies.report import format_table
 
 __all__ = ["ROWS", "PAPER", "MODELS", "run_table", "format_results", "export_runs", "save_curves"]
-
-# label -> (estimator, annealed); the paper's order, then the later estimators.
-ROWS: dict[str, tuple[str, bool]] = {
-    "SF": ("reinforce_ema", False),
-    "DARN": ("darn", False),
-    "MuProp": ("muprop", False),
-    "ST": ("straight_through", False),
-    "Annealed ST": ("straight_through", True),
-    "Gumbel-S.": ("gumbel_softmax", True),
-    "ST Gumbel-S.": ("st_gumbel_softmax", True),
-    "Gumbel-Rao": ("gumbel_rao", True),
-    "ReinMax": ("reinmax", False),
-    "RELAX": ("relax", False),
-}
 
 # Jang, Gu, Poole 2017, Table 1 (test nats, MNIST, fixed binarization); columns SF ... ST Gumbel-S.
 PAPER: dict[str, dict[str, float]] = {
@@ -70,14 +58,6 @@ PAPER: dict[str, dict[str, float]] = {
     }.items()
 }
 
-MODELS: dict[str, tuple[str, str]] = {
-    "vae-cat": ("vae", "categorical"),
-    "vae-bern": ("vae", "bernoulli"),
-    "sbn-cat": ("sbn", "categorical"),
-    "sbn-bern": ("sbn", "bernoulli"),
-}
-
-
 def _config(args: argparse.Namespace, model: str, row: str, seed: int) -> TrainConfig:
     kind, latent = MODELS[model]
     estimator, annealed = ROWS[row]
@@ -85,7 +65,7 @@ def _config(args: argparse.Namespace, model: str, row: str, seed: int) -> TrainC
         model=kind,
         latent=latent,
         estimator=estimator,
-        hidden=args.hidden if kind == "vae" else TrainConfig.hidden,  # the SBN has no hidden MLP
+        hidden=tuple(args.hidden) if kind == "vae" else TrainConfig.hidden,  # the SBN has no hidden MLP
         dataset=args.dataset,
         data_dir=args.data_dir,
         tau=1.0,
@@ -102,21 +82,22 @@ def _config(args: argparse.Namespace, model: str, row: str, seed: int) -> TrainC
         eval_every=0,
         eval_samples=args.eval_samples,
         resume=args.resume,
+        overwrite=args.overwrite,
         progress=args.progress,
         figures=False,
     )
 
 
 def _shared_row(args: argparse.Namespace, model: str, row: str, seed: int) -> str:
-    """The first row, in the paper's order, whose run is the same as ``row``'s (on the SBN, annealed ST is ST)."""
+    """The first row, in the paper's order, whose run is the same as `row`'s (on the SBN, annealed ST is ST)."""
     mine = replace(_config(args, model, row, seed), out="")
     return next(r for r in ROWS if replace(_config(args, model, r, seed), out="") == mine)
 
 
 def _finished(config: TrainConfig) -> dict[str, Any] | None:
-    """The final metrics of the finished run of ``config`` in ``config.out``, else ``None``.
+    """The final metrics of the finished run of `config` in `config.out`, else `None`.
 
-    A run there with other data, model, estimator or schedule is refused (``ValueError``),
+    A run there with other data, model, estimator or schedule is refused (`ValueError`),
     never reported as this one; a run of another length or test bound counts as not finished.
     """
     out = Path(config.out)
@@ -130,7 +111,7 @@ def _finished(config: TrainConfig) -> dict[str, Any] | None:
 
 
 def _run(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:
-    """Read back, or train (``--report``: never), the run of ``config``."""
+    """Read back, or train (`--report`: never), the run of `config`."""
     try:
         final = _finished(config) if args.resume or args.report else None
     except ValueError as error:
@@ -149,7 +130,7 @@ def run_table(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Train (or read back) every (model, row, seed); return one record per run.
 
     Rows whose runs are the same (the SBN's annealed ST, at tau = 1, is ST) share one run, kept in the
-    folder of the first such row in the paper's order; the other row's record names it in ``same_run_as``.
+    folder of the first such row in the paper's order; the other row's record names it in `same_run_as`.
     """
     if args.kl_warmup and not any(MODELS[m][0] == "vae" for m in args.models):
         raise ValueError("--kl-warmup applies to the VAE models only (the SBN has no KL); add vae-cat or vae-bern")
@@ -172,7 +153,7 @@ def run_table(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def _has_metrics(record: dict[str, Any]) -> bool:
-    """Whether a record of :func:`run_table` holds a finished run's test numbers."""
+    """Whether a record of `run_table` holds a finished run's test numbers."""
     return any(k.startswith("test_nll_k") for k in record)
 
 
@@ -187,7 +168,7 @@ def _comparable(runs: list[dict[str, Any]]) -> bool:
 
 
 def _cell(runs: list[dict[str, Any]], key: str) -> str:
-    """Mean ± sd of ``key`` over the finished runs; "not run", "other run" or "k/n seeds" where that applies."""
+    """Mean ± sd of `key` over the finished runs; "not run", "other run" or "k/n seeds" where that applies."""
     values = [r[key] for r in runs if key in r]
     if not values:
         return "other run" if any("other_run" in r for r in runs) else "not run"
@@ -236,59 +217,8 @@ def format_results(results: list[dict[str, Any]]) -> str:
     return "\n\n".join(blocks)
 
 
-def _names(text: str, allowed: list[str]) -> list[str]:
-    names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
-    unknown = [n for n in names if n not in allowed]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown {unknown}; choose from {', '.join(allowed)}")
-    return names
-
-
-def _steps(text: str) -> int:
-    try:
-        steps = int(text)
-    except ValueError:
-        steps = -1
-    if steps < 0:
-        raise argparse.ArgumentTypeError(f"takes a number of steps >= 0 (0: none), got {text!r}")
-    return steps
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add = parser.add_argument
-    add("--models", type=lambda t: _names(t, list(MODELS)), default=["vae-cat"],
-        help=f"comma-separated, from {', '.join(MODELS)} (default vae-cat)")
-    add("--rows", type=lambda t: _names(t, list(ROWS)), default=list(ROWS),
-        help=f"comma-separated estimators (rows), from: {', '.join(ROWS)} (default all)")
-    add("--seeds", type=lambda t: list(dict.fromkeys(int(s) for s in t.split(","))), default=[0, 1, 2],
-        help="default 0,1,2")
-    add("--dataset", choices=["digits", "mnist"], default="digits", help="digits (default) or mnist")
-    add("--data-dir", default=None, help="folder with mnist.pkl.gz or the MNIST IDX files")
-    add("--hidden", type=lambda t: tuple(int(v) for v in t.split(",")), default=(512, 256),
-        help="VAE hidden sizes (default 512,256, the paper's)")
-    add("--steps", type=int, default=50_000, help="steps per run (default 50000, the authors' notebook)")
-    add("--batch-size", type=int, default=100)
-    add("--lr", type=float, default=1e-3, help="Adam learning rate for every run (default 1e-3)")
-    add("--anneal", default="exponential", help="schedule of the annealed rows (default Jang's notebook's)")
-    add("--kl-warmup", type=_steps, default=0, metavar="STEPS",
-        help="VAE rows: KL weight from 0 to 1 over the first STEPS steps (default 0: none, as in the paper)")
-    add("--eval-samples", type=int, default=1000, help="importance samples of the test bound (default 1000)")
-    add("--device", default="cpu")
-    add("--backend", choices=BACKENDS, default="auto", help="as in `train` (default auto: kernels on CUDA)")
-    add("--checkpoint-every", type=int, default=5000)
-    add("--out", default="runs/reproduce", help="folder of the runs (default runs/reproduce)")
-    add("--resume", action="store_true", help="skip finished runs, continue interrupted ones")
-    add("--report", action="store_true",
-        help="train nothing: print the table of the finished runs in --out ('not run' where none)")
-    add("--export", metavar="DIR", default=None,
-        help="copy each finished run's config.json, final.json and metrics.csv (not its checkpoint) to DIR, "
-             "in the same layout: `--report --out DIR` prints the table from them, and `--resume --out DIR` "
-             "continues the table elsewhere")
-    add("--no-progress", dest="progress", action="store_false")
-
-
 def save_curves(results: list[dict[str, Any]], out: Path) -> list[Path]:
-    """``OUT/curves_<model>.png`` for each model with finished runs (nothing without matplotlib)."""
+    """`OUT/curves_<model>.png` for each model with finished runs (nothing without matplotlib)."""
     try:
         import matplotlib  # noqa: F401
 
@@ -312,7 +242,7 @@ EXPORTED = ("config.json", "final.json", "metrics.csv")
 
 
 def export_runs(results: list[dict[str, Any]], out: Path, dest: Path) -> int:
-    """Copy the kept files of every finished run in ``results`` from ``out`` to ``dest``; return how many runs."""
+    """Copy the kept files of every finished run in `results` from `out` to `dest`; return how many runs."""
     folders = {Path(r["folder"]) for r in results if _has_metrics(r)}
     for folder in sorted(folders):
         target = dest / folder.relative_to(out)
@@ -324,10 +254,11 @@ def export_runs(results: list[dict[str, Any]], out: Path, dest: Path) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Train (or read back) the table's runs, print it, and save it in `--out`; 2 on bad options, with one line."""
     try:
         results = run_table(args)
     except (ValueError, FileNotFoundError) as error:  # bad options, missing data, a folder of another run
-        print(f"gumbel-softmax bench reproduce: error: {error}", file=sys.stderr)
+        print(f"gumbel-softmax reproduce jang2017: error: {error}", file=sys.stderr)
         return 2
     text = format_results(results)
     out = Path(args.out)

@@ -1,26 +1,26 @@
 """The explorer's JSON endpoints: query parameters in, JSON-ready dicts out, all sampling by the library.
 
-Each endpoint is a function of a parsed query string (``urllib.parse.parse_qs``
-form) that returns a dict, or raises :class:`~gumbel_softmax.explorer.params.BadRequest`.
-The HTTP layer (:mod:`gumbel_softmax.explorer.server`) only routes and encodes.
+Each endpoint is a function of a parsed query string (`urllib.parse.parse_qs`
+form) that returns a dict, or raises `BadRequest`.
+The HTTP layer (`gumbel_softmax.explorer.server`) only routes and encodes.
 
-``/api/sample`` draws ``n`` Gumbel-Softmax samples ``y = softmax((logits + E) / tau)``
-with noise ``E`` from :func:`gumbel_softmax.gumbel_noise` and the relaxation from
-:func:`gumbel_softmax.gumbel_softmax_from_noise`; the hard sample of each draw is
-the same function with ``hard=True``, i.e. ``argmax(logits + E)`` on the same
+`/api/sample` draws `n` Gumbel-Softmax samples `y = softmax((logits + E) / tau)`
+with noise `E` from `gumbel_softmax.gumbel_noise` and the relaxation from
+`gumbel_softmax.gumbel_softmax_from_noise`; the hard sample of each draw is
+the same function with `hard=True`, i.e. `argmax(logits + E)` on the same
 noise, so the hard sample is always the argmax of the soft one shown beside it.
-With Gumbel noise the hard samples are exact draws from ``softmax(logits)``
+With Gumbel noise the hard samples are exact draws from `softmax(logits)`
 (the Gumbel-max trick: Gumbel 1954; Maddison, Tarlow, Minka 2014) at every
-temperature, while the mean soft sample moves from ``pi`` (tau -> 0) toward
+temperature, while the mean soft sample moves from `pi` (tau -> 0) toward
 uniform (tau -> inf) (Jang, Gu, Poole 2017; Maddison, Mnih, Teh 2017).
 
-``noise=normal`` swaps in Normal noise with the Gumbel's variance ``pi^2/6``
-as a contrast: its argmax frequencies are *not* ``softmax(logits)`` (except for
+`noise=normal` swaps in Normal noise with the Gumbel's variance `pi^2/6`
+as a contrast: its argmax frequencies are *not* `softmax(logits)` (except for
 uniform logits), which is why the Gumbel is the right noise.
 
-``/api/density`` evaluates the Concrete log-density (Jang, Gu, Poole 2017, eq. 3;
-Maddison, Mnih, Teh 2017) on a triangular grid of the 2-simplex (``K = 3``)
-with :class:`gumbel_softmax.distributions.Concrete`.
+`/api/density` evaluates the Concrete log-density (Jang, Gu, Poole 2017, eq. 3;
+Maddison, Mnih, Teh 2017) on a triangular grid of the 2-simplex (`K = 3`)
+with `gumbel_softmax.distributions.Concrete`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import gumbel_softmax
 from gumbel_softmax.distributions import Concrete
 from gumbel_softmax.explorer import params as P
 from gumbel_softmax.explorer.params import BadRequest
-from gumbel_softmax.report import chi_square_pvalue
+from gumbel_softmax.studies.report import chi_square
 
 __all__ = [
     "ROUTES",
@@ -58,14 +58,15 @@ _DIGITS = 6  # significant digits of the individual samples in the JSON (summari
 
 
 def draw_noise(kind: str, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
-    """Float64 noise of ``shape``: standard Gumbel (the library's) or Normal(0, pi^2/6) (the contrast).
+    """Float64 noise of `shape`: standard Gumbel (the library's) or Normal(0, pi^2/6) (the contrast).
 
-    **Arguments:**
-        kind: ``"gumbel"`` or ``"normal"``.
+    Args:
+        kind: `"gumbel"` or `"normal"`.
         shape: the shape of the result.
         generator: the source of randomness.
 
-    **Returns:** a float64 tensor of ``shape``.
+    Returns:
+        a float64 tensor of `shape`.
     """
     if kind == "gumbel":
         return gumbel_softmax.gumbel_noise(shape, dtype=torch.float64, generator=generator)
@@ -75,7 +76,7 @@ def draw_noise(kind: str, shape: tuple[int, ...], generator: torch.Generator) ->
 
 
 def info(query: Query) -> dict[str, Any]:
-    """``GET /api/info``: the library version and the parameter limits."""
+    """`GET /api/info`: the library version and the parameter limits."""
     P.check_known(query, ())
     return {
         "version": gumbel_softmax.__version__,
@@ -89,30 +90,27 @@ def _rounded(rows: torch.Tensor) -> list[list[float]]:
 
 
 def _json_logits(logits: Sequence[float]) -> list[float | None]:
-    """JSON has no infinity: a masked class's logit is sent as ``null``."""
+    """JSON has no infinity: a masked class's logit is sent as `null`."""
     return [None if math.isinf(v) else v for v in logits]
 
 
 def _chi_square(counts: torch.Tensor, probs: torch.Tensor) -> dict[str, Any]:
-    """Pearson's chi-square of the argmax counts against ``probs``, over the classes with ``probs > 0``."""
-    keep = probs > 0
-    n = float(counts.sum())
-    expected = n * probs[keep]
-    statistic = float(((counts[keep] - expected) ** 2 / expected).sum())
-    df = int(keep.sum()) - 1
-    p_value = chi_square_pvalue(statistic, df) if df > 0 else 1.0
-    # The chi-square law of the statistic is asymptotic: trust the p-value when every expected count is >= 5.
-    return {"statistic": statistic, "df": df, "p_value": p_value, "reliable": bool(expected.min() >= 5)}
+    """Pearson's chi-square of the argmax counts against `probs`, over the classes with `probs > 0`.
+
+    Nothing is pooled: `reliable` says whether every expected count is >= 5, so the p-value can be trusted.
+    """
+    test = chi_square(counts, probs, pool=False)
+    return {"statistic": test.statistic, "df": test.df, "p_value": test.p_value, "reliable": test.reliable}
 
 
 SAMPLE_PARAMS = ("logits", "tau", "n", "noise", "seed")
 
 
 def sample(query: Query) -> dict[str, Any]:
-    """``GET /api/sample``: ``n`` draws at temperature ``tau`` with the chosen noise, and their summary.
+    """`GET /api/sample`: `n` draws at temperature `tau` with the chosen noise, and their summary.
 
-    Parameters: ``logits`` (required), ``tau`` (default 1), ``n`` (default 1),
-    ``noise`` (``gumbel`` default, or ``normal``), ``seed`` (default: a fresh
+    Parameters: `logits` (required), `tau` (default 1), `n` (default 1),
+    `noise` (`gumbel` default, or `normal`), `seed` (default: a fresh
     random seed, returned so that the draw can be repeated).
     """
     P.check_known(query, SAMPLE_PARAMS)
@@ -171,10 +169,10 @@ DENSITY_PARAMS = ("logits", "tau", "resolution")
 
 
 def _simplex_triangles(resolution: int) -> tuple[list[list[list[float]]], torch.Tensor]:
-    """The ``resolution^2`` small triangles of a regular grid on the 2-simplex, and their centroids.
+    """The `resolution^2` small triangles of a regular grid on the 2-simplex, and their centroids.
 
-    Lattice points are ``(i, j, R - i - j) / R``. Each triangle is its three
-    corners in barycentric coordinates; the centroids are is a ``[R^2, 3]`` float64 tensor.
+    Lattice points are `(i, j, R - i - j) / R`. Each triangle is its three
+    corners in barycentric coordinates; the centroids are is a `[R^2, 3]` float64 tensor.
     """
     r = resolution
     triangles, centroids = [], []
@@ -190,10 +188,10 @@ def _simplex_triangles(resolution: int) -> tuple[list[list[list[float]]], torch.
 
 
 def density(query: Query) -> dict[str, Any]:
-    """``GET /api/density``: the Concrete log-density of ``K = 3`` logits at ``tau`` on a simplex grid.
+    """`GET /api/density`: the Concrete log-density of `K = 3` logits at `tau` on a simplex grid.
 
-    Parameters: ``logits`` (three finite values), ``tau`` (default 1),
-    ``resolution`` (grid rows, default 40; ``resolution^2`` triangles).
+    Parameters: `logits` (three finite values), `tau` (default 1),
+    `resolution` (grid rows, default 40; `resolution^2` triangles).
     Answers with the triangles' corners (barycentric) and the log-density at each centroid.
     """
     P.check_known(query, DENSITY_PARAMS)

@@ -1,20 +1,20 @@
-"""What the explorer's server refuses: foreign ``Host`` headers, connections past a cap, trickling requests.
+"""What the explorer's server refuses: foreign `Host` headers, connections past a cap, trickling requests.
 
 The explorer is a local tool, but a local web server is reachable from any web
 page the user opens, and a machine has finitely many threads. Three guards:
 
-- **DNS rebinding.** A page on ``evil.example`` can make its name resolve to
+- **DNS rebinding.** A page on `evil.example` can make its name resolve to
   127.0.0.1 and then read our answers as same-origin. Its requests still carry
-  ``Host: evil.example:8765``, so :func:`host_allowed` accepts only the loopback
-  names (``localhost``, ``127.0.0.1``, ``[::1]``) and the host the server was
-  bound to, on the bound port. When bound to every interface (``0.0.0.0`` or
-  ``::``) any IP literal is accepted too: a literal address involves no DNS,
+  `Host: evil.example:8765`, so `host_allowed` accepts only the loopback
+  names (`localhost`, `127.0.0.1`, `[::1]`) and the host the server was
+  bound to, on the bound port. When bound to every interface (`0.0.0.0` or
+  `::`) any IP literal is accepted too: a literal address involves no DNS,
   so it cannot be rebound, and it is how other machines reach such a server.
 - **Open connections.** Each connection holds one thread; past
-  :attr:`Limits.connections` a new one is answered 503 at once (:func:`refuse`).
-- **Slow clients.** A socket timeout bounds each read; :class:`DeadlineReader`
+  `Limits.connections` a new one is answered 503 at once (`refuse`).
+- **Slow clients.** A socket timeout bounds each read; `DeadlineReader`
   bounds the whole request too, so a client that sends one byte every few
-  seconds cannot hold a thread for longer than :attr:`Limits.request_deadline`.
+  seconds cannot hold a thread for longer than `Limits.request_deadline`.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ _HOST = re.compile(r"(?:\[(?P<v6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9.-]+))(?::(?P<po
 class Limits:
     """The explorer server's resource limits.
 
-    **Arguments:**
+    Args:
         connections: connections open at once (one handler thread each); more get 503 at once.
         compute_slots: requests computing at once; more wait for a slot.
         compute_wait: seconds a request waits for a compute slot before it gets 503.
@@ -67,25 +67,26 @@ class Limits:
 
 
 def json_bytes(body: dict[str, Any]) -> bytes:
-    """``body`` as compact JSON (no ``NaN``: JSON has none)."""
+    """`body` as compact JSON (no `NaN`: JSON has none)."""
     return json.dumps(body, allow_nan=False, separators=(",", ":")).encode()
 
 
 def allowed_names(requested: str, bound: str) -> frozenset[str]:
-    """The host names a ``Host`` header may carry: loopback, the host asked for, the address bound."""
+    """The host names a `Host` header may carry: loopback, the host asked for, the address bound."""
     return LOOPBACK_NAMES | {requested.strip("[]").lower(), bound.lower()}
 
 
 def host_allowed(header: str | None, names: frozenset[str], port: int, any_literal: bool = False) -> bool:
-    """Whether a request's ``Host`` header names this server (see the module docstring).
+    """Whether a request's `Host` header names this server (see the module docstring).
 
-    **Arguments:**
-        header: the ``Host`` header, or ``None`` when the request has none.
-        names: the accepted host names, lower case, IPv6 without brackets (:func:`allowed_names`).
+    Args:
+        header: the `Host` header, or `None` when the request has none.
+        names: the accepted host names, lower case, IPv6 without brackets (`allowed_names`).
         port: the bound port; a header without a port means 80.
         any_literal: also accept any IPv4 or bracketed IPv6 literal (for servers bound to every interface).
 
-    **Returns:** ``True`` if the request may be answered.
+    Returns:
+        `True` if the request may be answered.
     """
     match = _HOST.fullmatch((header or "").strip().lower())
     if match is None or int(match["port"] or 80) != port:
@@ -103,17 +104,17 @@ def host_allowed(header: str | None, names: frozenset[str], port: int, any_liter
 
 
 def is_wildcard(address: str) -> bool:
-    """Whether ``address`` is the every-interface address (``0.0.0.0`` or ``::``)."""
+    """Whether `address` is the every-interface address (`0.0.0.0` or `::`)."""
     return address in _WILDCARDS
 
 
 class DeadlineReader(io.RawIOBase):
-    """A socket's incoming bytes that stop, with ``TimeoutError``, once :attr:`deadline` has passed.
+    """A socket's incoming bytes that stop, with `TimeoutError`, once `deadline` has passed.
 
-    Each read waits at most ``min(timeout, time left)``; the socket's timeout is put
-    back after it, so writes keep the plain per-call ``timeout``.
+    Each read waits at most `min(timeout, time left)`; the socket's timeout is put
+    back after it, so writes keep the plain per-call `timeout`.
 
-    **Arguments:**
+    Args:
         sock: a connected socket.
         timeout: the per-read timeout in seconds.
     """
@@ -139,7 +140,7 @@ class DeadlineReader(io.RawIOBase):
 
 
 def refuse(sock: socket.socket, body: dict[str, Any]) -> None:
-    """Answer a connection we will not serve with ``503`` and ``body`` as JSON, without blocking for long."""
+    """Answer a connection we will not serve with `503` and `body` as JSON, without blocking for long."""
     data = json_bytes(body)
     head = f"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n"
     try:

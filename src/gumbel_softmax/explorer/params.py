@@ -1,21 +1,21 @@
 """Parsing and checking the explorer API's query parameters: every value checked, every fault named.
 
 A request's query string is untrusted text. Each parser here turns one parameter
-into a Python value or raises :class:`BadRequest` naming the parameter and
+into a Python value or raises `BadRequest` naming the parameter and
 saying what a good value looks like; the server answers that with HTTP 400 and
-a JSON body ``{"error": ..., "parameter": ...}``. Nothing here touches torch.
+a JSON body `{"error": ..., "parameter": ...}`. Nothing here touches torch.
 
 The limits, and why they are where they are:
 
-* ``K`` (the number of classes) in ``[2, 64]``: a one-class distribution has
+* `K` (the number of classes) in `[2, 64]`: a one-class distribution has
   nothing to sample, and 64 bars are as many as a page can show.
-* ``n`` (draws per request) in ``[1, 100_000]``: the issue's maximum. The
-  server draws in chunks, so memory per request stays a few MB at any ``n``.
-* ``tau`` in ``[0.01, 10]``: the page's slider range. Below 0.01 every soft
+* `n` (draws per request) in `[1, 100_000]`: the issue's maximum. The
+  server draws in chunks, so memory per request stays a few MB at any `n`.
+* `tau` in `[0.01, 10]`: the page's slider range. Below 0.01 every soft
   sample is one-hot to float64 precision anyway; above 10 it is uniform.
-* ``|logit| <= 1000``: ``exp(-745)`` already underflows to 0 in float64, so a
+* `|logit| <= 1000`: `exp(-745)` already underflows to 0 in float64, so a
   larger gap between logits changes no probability, while huge values could
-  overflow once divided by ``tau``. ``-inf`` masks a class; ``+inf`` and NaN
+  overflow once divided by `tau`. `-inf` masks a class; `+inf` and NaN
   are refused, and at least one class must stay unmasked.
 """
 
@@ -58,7 +58,7 @@ _NEG_INF = {"-inf", "-infinity"}
 
 
 class BadRequest(ValueError):
-    """A request parameter is missing or bad. ``parameter`` names it (``"request"`` for the whole request)."""
+    """A request parameter is missing or bad. `parameter` names it (`"request"` for the whole request)."""
 
     def __init__(self, parameter: str, message: str) -> None:
         super().__init__(f"{parameter}: {message}")
@@ -67,7 +67,7 @@ class BadRequest(ValueError):
 
 
 def single(query: Mapping[str, Sequence[str]], name: str, default: str | None = None) -> str | None:
-    """The one value of ``name`` in a parsed query (``urllib.parse.parse_qs`` form), or ``default``."""
+    """The one value of `name` in a parsed query (`urllib.parse.parse_qs` form), or `default`."""
     values = query.get(name)
     if values is None:
         return default
@@ -77,9 +77,10 @@ def single(query: Mapping[str, Sequence[str]], name: str, default: str | None = 
 
 
 def parse_logits(text: str | None, name: str = "logits") -> list[float]:
-    """Comma-separated logits: ``K`` in :data:`K_RANGE`, each finite with ``|x| <= 1000``, or ``-inf``.
+    """Comma-separated logits: `K` in `K_RANGE`, each finite with `|x| <= 1000`, or `-inf`.
 
-    **Returns:** the logits as floats (``-inf`` for a masked class); at least one is finite.
+    Returns:
+        the logits as floats (`-inf` for a masked class); at least one is finite.
     """
     if text is None or not text.strip():
         raise BadRequest(name, "required: comma-separated numbers such as 0,1.5,-inf")
@@ -110,14 +111,14 @@ def parse_logits(text: str | None, name: str = "logits") -> list[float]:
 
 
 def _default(name: str, default: Any, wanted: str) -> Any:
-    """The value of an absent parameter: ``default``, or a :class:`BadRequest` when it is required."""
+    """The value of an absent parameter: `default`, or a `BadRequest` when it is required."""
     if default is None:
         raise BadRequest(name, f"required: {wanted}")
     return default
 
 
 def parse_float(text: str | None, name: str, low: float, high: float, default: float | None = None) -> float:
-    """A finite number in ``[low, high]`` (``default`` when absent; required when ``default`` is None)."""
+    """A finite number in `[low, high]` (`default` when absent; required when `default` is None)."""
     if text is None:
         return _default(name, default, f"a number in [{low:g}, {high:g}]")
     try:
@@ -130,7 +131,7 @@ def parse_float(text: str | None, name: str, low: float, high: float, default: f
 
 
 def parse_int(text: str | None, name: str, low: int, high: int, default: int | None = None) -> int:
-    """A decimal integer in ``[low, high]`` (``default`` when absent; required when ``default`` is None)."""
+    """A decimal integer in `[low, high]` (`default` when absent; required when `default` is None)."""
     if text is None:
         return _default(name, default, f"an integer in [{low}, {high}]")
     token = text.strip()
@@ -144,7 +145,7 @@ def parse_int(text: str | None, name: str, low: int, high: int, default: int | N
 
 
 def parse_choice(text: str | None, name: str, choices: Sequence[str], default: str) -> str:
-    """One of ``choices`` (``default`` when absent)."""
+    """One of `choices` (`default` when absent)."""
     if text is None:
         return default
     if text not in choices:
@@ -153,7 +154,7 @@ def parse_choice(text: str | None, name: str, choices: Sequence[str], default: s
 
 
 def parse_bool(text: str | None, name: str, default: bool) -> bool:
-    """``true``/``1`` or ``false``/``0`` (``default`` when absent)."""
+    """`true`/`1` or `false`/`0` (`default` when absent)."""
     if text is None:
         return default
     if text.lower() in ("true", "1"):
@@ -171,7 +172,7 @@ def check_known(query: Mapping[str, Sequence[str]], known: Sequence[str]) -> Non
 
 
 def limits() -> dict[str, object]:
-    """The limits above as JSON-ready values (served by ``/api/info``)."""
+    """The limits above as JSON-ready values (served by `/api/info`)."""
     return {
         "k": list(K_RANGE),
         "n_max": N_MAX,

@@ -1,23 +1,23 @@
 """Start the interactive explorer: a local web page that shows Gumbel-Softmax at work.
 
-``gumbel-softmax explore`` serves the page and its JSON API (see
-:mod:`gumbel_softmax.explorer.api`) from the standard library's
-``ThreadingHTTPServer`` on http://127.0.0.1:8765/ and prints the URL; Ctrl-C
+`gumbel-softmax explore` serves the page and its JSON API (see
+`gumbel_softmax.explorer.api`) from the standard library's
+`ThreadingHTTPServer` on http://127.0.0.1:8765/ and prints the URL; Ctrl-C
 stops it. The page computes nothing random itself: every sample comes from the
-server, i.e. from this library. SIGTERM stops it the same way. ``--host`` may
+server, i.e. from this library. SIGTERM stops it the same way. `--host` may
 name an IPv4 or IPv6 address or a host name; a port already in use, or a host
 that does not resolve, is one line on stderr and exit status 2.
 
-Safety: it binds to 127.0.0.1 unless ``--host`` says otherwise; it serves only
-the files of its own ``static/`` folder, looked up by exact name (no path is
-ever joined from the request, so ``..`` cannot escape); every API parameter is
-checked and a bad one gets HTTP 400 with ``{"error": ..., "parameter": ...}``;
-a request whose ``Host`` header names another host gets 403 (DNS rebinding);
+Safety: it binds to 127.0.0.1 unless `--host` says otherwise; it serves only
+the files of its own `static/` folder, looked up by exact name (no path is
+ever joined from the request, so `..` cannot escape); every API parameter is
+checked and a bad one gets HTTP 400 with `{"error": ..., "parameter": ...}`;
+a request whose `Host` header names another host gets 403 (DNS rebinding);
 a bug gets a JSON 500, its traceback logged on the server only. The
-:class:`~gumbel_softmax.explorer.guard.Limits` bound the open connections
+`Limits` bound the open connections
 (503 past them), the requests computing at once (each in bounded memory; 503
 after waiting too long for a turn), and the time a client may take to send a
-request (see :mod:`gumbel_softmax.explorer.guard`).
+request (see `gumbel_softmax.explorer.guard`).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from gumbel_softmax.explorer.api import ROUTES
 from gumbel_softmax.explorer.guard import Limits
 from gumbel_softmax.explorer.params import MAX_QUERY, BadRequest
 
-__all__ = ["make_server", "serve", "ExplorerServer", "Limits", "STATIC", "add_arguments", "run"]
+__all__ = ["make_server", "serve", "ExplorerServer", "Limits", "STATIC", "run"]
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_FIELDS = 16  # query fields per request; no endpoint takes more than 5
@@ -56,20 +56,20 @@ _log = logging.getLogger(__name__)
 
 
 def _static_files() -> dict[str, Path]:
-    """URL path -> file, for the files shipped in ``static/`` (read once; requests only look names up)."""
+    """URL path -> file, for the files shipped in `static/` (read once; requests only look names up)."""
     files = {f"/static/{p.name}": p for p in STATIC.iterdir() if p.is_file() and p.suffix in _TYPES}
     files["/"] = STATIC / "index.html"
     return files
 
 
 class ExplorerServer(ThreadingHTTPServer):
-    """A ``ThreadingHTTPServer`` with the explorer's limits: at most ``limits.connections`` handler threads.
+    """A `ThreadingHTTPServer` with the explorer's limits: at most `limits.connections` handler threads.
 
-    **Arguments:**
-        host: the host to bind, as the user gave it (kept for the ``Host`` check).
-        address: ``(address, port)`` to bind; ``family``: its address family (IPv4 or IPv6).
-        limits: the :class:`~gumbel_softmax.explorer.guard.Limits`.
-        quiet: if ``False``, log every request to stderr.
+    Args:
+        host: the host to bind, as the user gave it (kept for the `Host` check).
+        address: `(address, port)` to bind; `family`: its address family (IPv4 or IPv6).
+        limits: the `Limits`.
+        quiet: if `False`, log every request to stderr.
     """
 
     def __init__(self, host: str, address: tuple[str, int], family: int, limits: Limits, quiet: bool) -> None:
@@ -85,7 +85,7 @@ class ExplorerServer(ThreadingHTTPServer):
         self.any_literal = guard.is_wildcard(bound)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        """Serve on a new thread if fewer than ``limits.connections`` are open, else answer 503 now."""
+        """Serve on a new thread if fewer than `limits.connections` are open, else answer 503 now."""
         with self._lock:
             full = self.open_connections >= self.limits.connections
             self.open_connections += not full
@@ -111,7 +111,7 @@ class ExplorerServer(ThreadingHTTPServer):
 
 
 class ExplorerHandler(BaseHTTPRequestHandler):
-    """Routes ``GET`` requests to the static files and the JSON API; everything else is a JSON error."""
+    """Routes `GET` requests to the static files and the JSON API; everything else is a JSON error."""
 
     server: ExplorerServer
     server_version = "gumbel-softmax-explorer"
@@ -158,7 +158,7 @@ class ExplorerHandler(BaseHTTPRequestHandler):
         self._send(HTTPStatus.OK, path.read_bytes(), _TYPES[path.suffix])
 
     def _compute(self, route: Any, query: dict[str, list[str]]) -> None:
-        """Run ``route`` in one of the compute slots; 503 if none frees up within ``limits.compute_wait``."""
+        """Run `route` in one of the compute slots; 503 if none frees up within `limits.compute_wait`."""
         wait = self.server.limits.compute_wait
         if not self.server.slots.acquire(timeout=wait):
             return self._json(
@@ -204,25 +204,26 @@ class ExplorerHandler(BaseHTTPRequestHandler):
 def make_server(
     host: str = "127.0.0.1", port: int = 8765, quiet: bool = True, limits: Limits | None = None
 ) -> ExplorerServer:
-    """A bound, not yet running explorer server (``port=0`` picks a free port: see ``server_address``).
+    """A bound, not yet running explorer server (`port=0` picks a free port: see `server_address`).
 
-    **Arguments:**
+    Args:
         host: the interface to bind: an IPv4 or IPv6 address or a name (the first address it
             resolves to is used); 127.0.0.1 keeps it to this machine.
         port: the TCP port, or 0 for any free one.
-        quiet: if ``False``, log every request to stderr.
-        limits: the resource limits (:class:`~gumbel_softmax.explorer.guard.Limits`).
+        quiet: if `False`, log every request to stderr.
+        limits: the resource limits (`Limits`).
 
-    **Returns:** an :class:`ExplorerServer`; call ``serve_forever()`` (blocking) and ``server_close()``.
+    Returns:
+        an `ExplorerServer`; call `serve_forever()` (blocking) and `server_close()`.
 
-    **Raises:** ``OSError`` if the host does not resolve (``socket.gaierror``) or the port cannot be bound.
+    **Raises:** `OSError` if the host does not resolve (`socket.gaierror`) or the port cannot be bound.
     """
     family, _, _, _, sockaddr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
     return ExplorerServer(host, (sockaddr[0], port), family, limits or Limits(), quiet)
 
 
 def url_of(server: ExplorerServer) -> str:
-    """The URL to open for ``server``: a loopback address when it listens on every interface."""
+    """The URL to open for `server`: a loopback address when it listens on every interface."""
     address = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(server.server_address[0], server.server_address[0])
     return f"http://{f'[{address}]' if ':' in address else address}:{server.server_port}/"
 
@@ -264,12 +265,6 @@ def _stop_on_sigterm() -> Any:
     return signal.signal(signal.SIGTERM, _interrupt)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only)")
-    parser.add_argument("--port", type=int, default=8765, help="TCP port (default 8765; 0 picks a free one)")
-    parser.add_argument("--open", action="store_true", help="open the page in the default web browser")
-    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
-
-
 def run(args: argparse.Namespace) -> int:
+    """`gumbel-softmax explore`: serve until stopped (options: `gumbel_softmax.explorer.options`)."""
     return serve(args.host, args.port, open_browser=args.open, quiet=not args.verbose)

@@ -1,9 +1,9 @@
 """Demo section: the Concrete density on the 2-simplex, and finite log_prob against torch.
 
 Prints, for uniform logits over K categories, the share of each distribution's own
-float32 samples on which its ``log_prob`` is finite (torch's
-``RelaxedOneHotCategorical`` / ``ExpRelaxedCategorical`` against our
-``Concrete`` / ``ExpConcrete``), and saves ``concrete_density.png``: for K = 3 the
+float32 samples on which its `log_prob` is finite (torch's
+`RelaxedOneHotCategorical` / `ExpRelaxedCategorical` against our
+`Concrete` / `ExpConcrete`), and saves `concrete_density.png`: for K = 3 the
 log-density at four temperatures as heat maps with samples overlaid.
 """
 
@@ -16,7 +16,7 @@ from torch.distributions import RelaxedOneHotCategorical
 from torch.distributions.relaxed_categorical import ExpRelaxedCategorical
 
 from gumbel_softmax.distributions.concrete import Concrete, ExpConcrete
-from gumbel_softmax.report import format_table, new_figure, save_figure
+from gumbel_softmax.studies.report import format_table, new_figure, save_figure
 
 __all__ = ["density_section"]
 
@@ -33,9 +33,9 @@ def _finite_share(distribution, samples: int, generator: torch.Generator | None)
 
 
 def finite_table(generator: torch.Generator, draws: int = 100_000) -> str:
-    """The table of finite shares, ``draws / (5, 20, 100)`` samples for K = 10, 100, 1000.
+    """The table of finite shares, `draws / (5, 20, 100)` samples for K = 10, 100, 1000.
 
-    torch's samplers use torch's global RNG, seeded from ``generator`` inside ``fork_rng``.
+    torch's samplers use torch's global RNG, seeded from `generator` inside `fork_rng`.
     """
     rows = []
     with torch.random.fork_rng(devices=[]):

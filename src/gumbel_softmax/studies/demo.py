@@ -1,7 +1,7 @@
-"""Reproduce the seed notebook: the Gumbel-max check, the temperature table, and a figure.
+"""`gumbel-softmax demo`: the Gumbel-max check, the temperature table, a figure, then the other sections.
 
-Prints aligned tables and saves PNG figures under ``--out`` (default
-``runs/demo``). Later parts of the project add their sections to ``SECTIONS``.
+Prints aligned tables and saves PNG figures under `--out`; each entry of `SECTIONS`
+is one part of the tour, called in order with a shared `DemoContext`.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from pathlib import Path
 
 import torch
 
-from gumbel_softmax.distributions.demo import density_section
-from gumbel_softmax.estimators.bench import demo_section as estimators_demo
 from gumbel_softmax.experiments.demo import vae_digits_section
 from gumbel_softmax.functional import gumbel_softmax, sample
-from gumbel_softmax.report import chi_square_pvalue, format_table, new_figure, save_figure
+from gumbel_softmax.studies.densities import density_section
+from gumbel_softmax.studies.estimator_variance import demo_section as estimators_demo
+from gumbel_softmax.studies.report import chi_square, format_table, new_figure, save_figure
 
 PI = (0.15, 0.4, 0.45)
 TEMPERATURES = (0.01, 0.05, 0.1, 1.0, 10.0)
@@ -41,14 +41,14 @@ def gumbel_max_check(ctx: DemoContext) -> None:
     counts = torch.bincount(draws, minlength=len(PI)).double()
     freq = counts / n
     stderr = (pi * (1 - pi) / n).sqrt()
-    chi2 = float(((counts - n * pi) ** 2 / (n * pi)).sum())
+    test = chi_square(counts, pi)
     rows = [
         [k, float(p), int(c), float(f), float(s), float((f - p) / s)]
         for k, (p, c, f, s) in enumerate(zip(pi, counts, freq, stderr))
     ]
     print(f"Gumbel-max trick: N = {n:,} draws of argmax(log pi + G)")
     print(format_table(["class", "pi", "count", "frequency", "std error", "z"], rows))
-    print(f"chi-square = {chi2:.3f} on {len(PI) - 1} d.o.f., p-value = {chi_square_pvalue(chi2, len(PI) - 1):.3f}\n")
+    print(f"chi-square = {test.statistic:.3f} on {test.df} d.o.f., p-value = {test.p_value:.3f}\n")
     ctx.frequencies = freq  # type: ignore[attr-defined]
 
 
@@ -97,13 +97,8 @@ SECTIONS: list[Callable[[DemoContext], None]] = [
 ]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=Path("runs/demo"), help="folder for figures (default runs/demo)")
-    parser.add_argument("--samples", type=int, default=100_000, help="draws per check (default 100000)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the generator (default 0)")
-
-
 def run(args: argparse.Namespace) -> int:
+    """Run every section (options: `gumbel_softmax.studies.options.add_demo`)."""
     ctx = DemoContext(out=args.out, samples=args.samples, generator=torch.Generator().manual_seed(args.seed))
     for section in SECTIONS:
         section(ctx)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from gumbel_softmax.demo import SECTIONS, DemoContext
-from gumbel_softmax.distributions.demo import density_section
+from gumbel_softmax.studies.demo import SECTIONS, DemoContext
+from gumbel_softmax.studies.densities import density_section
 
 
 def test_density_section_prints_the_table_and_saves_the_figure(tmp_path, capsys):

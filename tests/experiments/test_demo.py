@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from gumbel_softmax.demo import SECTIONS, DemoContext
 from gumbel_softmax.experiments.demo import vae_digits_section
+from gumbel_softmax.studies.demo import SECTIONS, DemoContext
 
 
 def test_vae_digits_section(tmp_path, capsys):

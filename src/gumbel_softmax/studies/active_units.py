@@ -2,9 +2,9 @@
 
 A unit is active when the encoder's mean for it varies across test images, Var_x E_q[z_i | x] > 0.01
 (the activity measure of Burda, Grosse, Salakhutdinov 2016, "Importance Weighted Autoencoders", Sec. 5.2).
-Reads the ``checkpoint.pt`` of each run folder, which ``--export`` does not copy into docs/.
+Reads the `checkpoint.pt` of each run folder, which `--export` does not copy into docs/.
 
-    python benchmarks/active_units.py --runs runs/mnist --model vae-bern --rows Gumbel-S,ST_Gumbel-S,DARN,SF
+    gumbel-softmax study active-units --runs runs/mnist --model vae-bern --rows Gumbel-S,ST_Gumbel-S,DARN,SF
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from pathlib import Path
 
 import torch
 
+from gumbel_softmax.experiments.config import TrainConfig
 from gumbel_softmax.experiments.data import load
 from gumbel_softmax.experiments.models import DiscreteVAE
-from gumbel_softmax.experiments.train import TrainConfig
 
 
 def unit_statistics(model: DiscreteVAE, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per latent variable: mean KL(q(z_i | x) || uniform) over ``x``, and Var_x of E_q[z_i | x]."""
+    """Per latent variable: mean KL(q(z_i | x) || uniform) over `x`, and Var_x of E_q[z_i | x]."""
     with torch.no_grad():
         logits = model.encode(x)
         if model.latent.bernoulli:
@@ -35,9 +35,9 @@ def unit_statistics(model: DiscreteVAE, x: torch.Tensor) -> tuple[torch.Tensor, 
 
 
 def load_run(runs: Path, model_name: str, row: str, seed: int = 0) -> tuple[DiscreteVAE, torch.Tensor]:
-    """The trained VAE of ``runs/<model_name>/<row>/seed<seed>`` (eval mode) and its run's test images.
+    """The trained VAE of `runs/<model_name>/<row>/seed<seed>` (eval mode) and its run's test images.
 
-    Sizes, latent layer and data (set, binarization, data seed) come from the run's ``config.json``.
+    Sizes, latent layer and data (set, binarization, data seed) come from the run's `config.json`.
     """
     folder = runs / model_name / row / f"seed{seed}"
     saved = json.loads((folder / "config.json").read_text())
@@ -48,19 +48,11 @@ def load_run(runs: Path, model_name: str, row: str, seed: int = 0) -> tuple[Disc
     return model.eval(), data.test
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=Path, default=Path("runs/mnist"))
-    parser.add_argument("--model", choices=["vae-bern", "vae-cat"], default="vae-bern")
-    parser.add_argument("--rows", default="Gumbel-S,ST_Gumbel-S,DARN,SF", help="run folders, comma-separated")
-    parser.add_argument("--seed", type=int, default=0, help="the seed<S> folder of each row (default 0)")
-    args = parser.parse_args()
+def run(args: argparse.Namespace) -> int:
+    """`gumbel-softmax study active-units` (options: `gumbel_softmax.studies.options.add_active_units`)."""
     print(f"| {args.model} row | units | active (Var > 0.01) | KL > 0.01 nats | total KL (nats) |")
     print("|---|---:|---:|---:|---:|")
-    for row in args.rows.split(","):
+    for row in args.rows:
         kl, activity = unit_statistics(*load_run(args.runs, args.model, row, args.seed))
         print(f"| {row} | {kl.numel()} | {int((activity > 0.01).sum())} | {int((kl > 0.01).sum())} | {kl.sum():.1f} |")
-
-
-if __name__ == "__main__":
-    main()
+    return 0

@@ -1,28 +1,28 @@
-"""Bias and variance of every gradient estimator against the exact gradient, on small problems.
+"""`gumbel-softmax study estimators`: bias and variance of every gradient estimator against the exact gradient.
 
 Problems (the exact gradient comes from enumerating every configuration):
 
-* ``toy-bernoulli``: Tucker et al. (2017) / Grathwohl et al. (2018): ``E[(b - 0.499)^2]``,
-  ``b ~ Bernoulli(sigmoid(l))``, at ``l = 0``. The exact gradient is
-  ``sigmoid'(0) (1 - 2 * 0.499) = 5e-4``: a tiny signal under large noise.
-* ``toy-categorical``: its categorical form: one variable with 3 classes at uniform logits,
-  ``E[sum_k (z_k - t_k)^2]`` with ``t = (0.499, 0.5, 0.501)`` (loss gaps of 0.002 again).
-* ``quadratic``: 3 categorical variables with 10 classes, ``f(z) = x^T A x + c^T x`` for the
-  flattened one-hot ``x`` with a fixed random symmetric ``A = (B + B^T) / 2``, ``B`` with
-  entries N(0, 1/30) (so ``A``'s off-diagonal entries are N(0, 1/60), its diagonal N(0, 1/30)),
-  and ``c`` (N(0, 1)), at random logits (N(0, 1)); 1,000 configurations.
+* `toy-bernoulli`: Tucker et al. (2017) / Grathwohl et al. (2018): `E[(b - 0.499)^2]`,
+  `b ~ Bernoulli(sigmoid(l))`, at `l = 0`. The exact gradient is
+  `sigmoid'(0) (1 - 2 * 0.499) = 5e-4`: a tiny signal under large noise.
+* `toy-categorical`: its categorical form: one variable with 3 classes at uniform logits,
+  `E[sum_k (z_k - t_k)^2]` with `t = (0.499, 0.5, 0.501)` (loss gaps of 0.002 again).
+* `quadratic`: 3 categorical variables with 10 classes, `f(z) = x^T A x + c^T x` for the
+  flattened one-hot `x` with a fixed random symmetric `A = (B + B^T) / 2`, `B` with
+  entries N(0, 1/30) (so `A`'s off-diagonal entries are N(0, 1/60), its diagonal N(0, 1/30)),
+  and `c` (N(0, 1)), at random logits (N(0, 1)); 1,000 configurations.
 
 For each estimator, temperature (where it has one) and number of samples per estimate
-(``k`` for Gumbel-Rao, ``n`` for RLOO, else 1), many independent estimates (``--toy-draws``
-on the toys, ``--draws`` on the quadratic) are taken in one batched call, after a warm-up
-of ``--warmup`` calls (``--relax-warmup`` for RELAX, whose network needs more steps to learn
-its control variate; Adam at ``lr = 0.03``), of 64 examples each, that lets stateful
+(`k` for Gumbel-Rao, `n` for RLOO, else 1), many independent estimates (`--toy-draws`
+on the toys, `--draws` on the quadratic) are taken in one batched call, after a warm-up
+of `--warmup` calls (`--relax-warmup` for RELAX, whose network needs more steps to learn
+its control variate; Adam at `lr = 0.03`), of 64 examples each, that lets stateful
 estimators (EMA, NVIL, RELAX) adapt.
 Reported: cosine similarity of the mean estimate with the exact gradient ("n/a" when the
-gradient has one coordinate, as on ``toy-bernoulli``, where it could only be +-1), relative bias
-``||mean - exact|| / ||exact||``, its Monte Carlo noise floor ``sqrt(tr Cov / draws) / ||exact||``
+gradient has one coordinate, as on `toy-bernoulli`, where it could only be +-1), relative bias
+`||mean - exact|| / ||exact||`, its Monte Carlo noise floor `sqrt(tr Cov / draws) / ||exact||`
 (a relative bias of the order of the floor is indistinguishable from 0), and the variance
-``tr Cov`` of one estimate. NVIL's input-dependent baseline is, with no input here, a learned
+`tr Cov` of one estimate. NVIL's input-dependent baseline is, with no input here, a learned
 scalar trained by the surrogate during the warm-up.
 """
 
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -39,8 +40,8 @@ import torch
 from torch import Tensor
 
 from gumbel_softmax.estimators.exact import exact_gradient
-from gumbel_softmax.estimators.registry import get
-from gumbel_softmax.report import format_table, new_figure, save_figure
+from gumbel_softmax.estimators.registry import get, names
+from gumbel_softmax.studies.report import format_table, new_figure, save_figure
 
 TEMPERATURES = (0.1, 0.5, 1.0, 2.0)
 TUCKER_TARGET = 0.499
@@ -50,7 +51,7 @@ WARMUP_BATCH = 64
 
 @dataclass
 class Problem:
-    """A loss over samples ``[M, *logits.shape]`` and the point ``logits`` where the gradient is taken."""
+    """A loss over samples `[M, *logits.shape]` and the point `logits` where the gradient is taken."""
 
     name: str
     logits: Tensor
@@ -99,9 +100,9 @@ def configs(selected: list[str] | None) -> Iterator[Config]:
 
 
 def estimates(problem: Problem, config: Config, draws: int, warmup: int, generator: torch.Generator) -> Tensor:
-    """``draws`` independent estimates ``[draws, logits.numel()]`` from one batched call.
+    """`draws` independent estimates `[draws, logits.numel()]` from one batched call.
 
-    Stateful estimators first get ``warmup`` calls of ``WARMUP_BATCH`` examples (stateless ones none).
+    Stateful estimators first get `warmup` calls of `WARMUP_BATCH` examples (stateless ones none).
     """
     est = get(config.name, **config.options)
     level = torch.zeros((), dtype=problem.logits.dtype, requires_grad=True)  # NVIL's baseline
@@ -225,7 +226,7 @@ def run_benchmark(
 
 
 def demo_section(ctx) -> None:
-    """Demo: a few estimators on the 3 x 10 quadratic at tau = 0.5 (the full study: `bench estimators`)."""
+    """Demo: a few estimators on the 3 x 10 quadratic at tau = 0.5 (the full study: `study estimators`)."""
     chosen = [
         Config("st_gumbel_softmax", {}, 0.5, 1),
         Config("gumbel_rao", {"k": 10}, 0.5, 10),
@@ -240,23 +241,20 @@ def demo_section(ctx) -> None:
     rows = [measure(quadratic, config, draws, 0, ctx.generator) for config in chosen]
     print(f"Gradient estimators on a random quadratic over 3 x 10 categories, {draws:,} estimates each")
     print(table(rows))
-    print("(unbiased ones sit near the noise floor; `gumbel-softmax bench estimators` runs the full study)\n")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--draws", type=int, default=4_000, help="estimates per row on the quadratic (default 4000)")
-    parser.add_argument("--toy-draws", type=int, default=20_000, help="estimates per row on the toys (default 20000)")
-    parser.add_argument("--warmup", type=int, default=10, help="warm-up calls (batch 64) of EMA and NVIL (default 10)")
-    parser.add_argument("--relax-warmup", type=int, default=60, help="warm-up calls (batch 64) of RELAX (default 60)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the problems and the generator (default 0)")
-    parser.add_argument("--estimators", nargs="+", default=None, help="only these estimator names")
-    parser.add_argument("--problems", nargs="+", default=None, help="only these problems")
-    parser.add_argument("--out", type=Path, default=Path("runs/bench"), help="output folder (default runs/bench)")
+    print("(unbiased ones sit near the noise floor; `gumbel-softmax study estimators` runs the full study)\n")
 
 
 def run(args: argparse.Namespace) -> int:
+    """`gumbel-softmax study estimators` (options: `gumbel_softmax.studies.options.add_estimator_variance`)."""
     if min(args.draws, args.toy_draws) < 2:
-        raise ValueError(f"--draws and --toy-draws must be at least 2, got {args.draws} and {args.toy_draws}")
+        print(f"gumbel-softmax study estimators: error: --draws and --toy-draws must be at least 2, got {args.draws} "
+              f"and {args.toy_draws}", file=sys.stderr)
+        return 2
+    unknown = sorted(set(args.estimators or []) - set(names()))
+    if unknown:
+        print(f"gumbel-softmax study estimators: error: unknown estimator(s) {', '.join(unknown)}; choose from "
+              f"{', '.join(names())}", file=sys.stderr)
+        return 2
     start = time.perf_counter()
     torch.set_num_threads(min(2, torch.get_num_threads()))
     rows = run_benchmark(

@@ -1,0 +1,134 @@
+"""A training run's configuration and its checks: the options, the folder's run, what may change on resume.
+
+Importing this module loads no model or data code, so the command line reads its defaults when it
+builds the parser.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gumbel_softmax import anneal
+from gumbel_softmax.backend import BACKENDS
+
+if TYPE_CHECKING:
+    from gumbel_softmax.experiments.models import Latent
+
+__all__ = ["TrainConfig", "RUN_FILES", "check_config", "check_out", "check_same_run", "learning_rate", "kl_weight"]
+
+# What a run writes in its folder: a fresh run over any of them must be asked for (--overwrite).
+RUN_FILES = ("config.json", "metrics.jsonl", "metrics.csv", "checkpoint.pt", "final.json")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run depends on (the options of `gumbel-softmax train`)."""
+
+    model: str = "vae"
+    estimator: str = "gumbel_softmax"
+    latent: str = "categorical"
+    variables: int | None = None
+    classes: int = 10
+    hidden: tuple[int, ...] = (512, 256)
+    layers: int = 2
+    dataset: str = "digits"
+    data_dir: str | None = None
+    binarization: str = "fixed"
+    data_seed: int = 0
+    tau: float = 1.0
+    anneal: str = "exponential"
+    steps: int = 50_000
+    batch_size: int = 100
+    lr: float = 1e-3
+    lr_decay: float = 1.0
+    lr_decay_every: int = 1000
+    kl_warmup: int = 0
+    seed: int = 0
+    device: str = "cpu"
+    backend: str = "auto"
+    out: str = "runs/train"
+    checkpoint_every: int = 1000
+    log_every: int = 100
+    eval_every: int = 5000
+    eval_samples: int = 1000
+    eval_samples_during: int = 10
+    resume: bool = False
+    overwrite: bool = False
+    progress: bool = True
+    figures: bool = True
+    estimator_options: dict[str, Any] = field(default_factory=dict)
+
+    def latent_layer(self) -> Latent:
+        """The latent layer: 20 categorical variables or 200 Bernoulli units unless `variables` says otherwise."""
+        from gumbel_softmax.experiments.models import Latent
+
+        default = 200 if self.latent == "bernoulli" else 20
+        return Latent(self.latent, self.variables or default, self.classes)
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """`lr * lr_decay ** (step // lr_decay_every)`: the authors' notebook multiplies it by 0.9 every 1000 steps."""
+    return config.lr * config.lr_decay ** (step // config.lr_decay_every)
+
+
+def kl_weight(config: TrainConfig, step: int) -> float:
+    """The KL term's weight at `step`: `min(1, step / kl_warmup)`, a linear warm-up (1 throughout without)."""
+    return min(1.0, step / config.kl_warmup) if config.kl_warmup else 1.0
+
+
+def check_config(config: TrainConfig) -> anneal.Schedule:
+    """Refuse (`ValueError`, naming the option) a configuration no run can have; return its schedule."""
+    if config.backend not in BACKENDS:
+        raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, got {config.backend!r}")
+    if config.steps < 1 or config.batch_size < 1 or config.lr <= 0 or config.eval_samples < 1:
+        raise ValueError("--steps, --batch-size and --eval-samples must be >= 1 and --lr > 0")
+    if not 0 < config.lr_decay <= 1 or config.lr_decay_every < 1:
+        raise ValueError("--lr-decay must be in (0, 1] (1: none) and --lr-decay-every >= 1")
+    if config.kl_warmup < 0 or (config.kl_warmup and config.model != "vae"):
+        raise ValueError("--kl-warmup takes a number of steps >= 0 (0: none), and only for the VAE (the SBN has no KL)")
+    if config.resume and config.overwrite:
+        raise ValueError("--resume continues the run in --out and --overwrite replaces it: give one of them")
+    try:
+        return anneal.parse(config.anneal, config.tau, config.steps)
+    except ValueError as error:
+        raise ValueError(f"--anneal: {error}") from None
+
+
+def check_out(config: TrainConfig) -> None:
+    """Refuse (`ValueError`) to start a fresh run over the files of another one in `config.out`.
+
+    A fresh run starts when `resume` is off, or on with no checkpoint to continue from. It would replace
+    the folder's run files, so it must be asked for with `overwrite`; nothing is touched otherwise.
+    """
+    out = Path(config.out)
+    resumable = (out / "checkpoint.pt").exists()
+    if config.overwrite or (config.resume and resumable):
+        return
+    found = [name for name in RUN_FILES if (out / name).exists()]
+    if found:
+        ways = "continue it with --resume, write to a new --out," if resumable else "write to a new --out"
+        raise ValueError(f"{out} already holds a run ({', '.join(found)}); {ways} or replace it with --overwrite")
+
+
+# Options that may change between a run and its resumption; any other difference is refused. ``device`` may
+# be spelled differently ("cuda" -> "cuda:0"), but a different device type is refused when the RNG is restored.
+_RESUMABLE_CHANGES = {"steps", "resume", "overwrite", "progress", "figures", "eval_samples", "eval_every",
+                      "eval_samples_during", "log_every", "checkpoint_every", "device", "out", "data_dir"}
+
+# Options added after runs were saved, with the value those runs ran at: a config.json without one is that run.
+_ADDED_LATER = {"kl_warmup": 0}
+
+
+def check_same_run(out: Path, config: TrainConfig) -> None:
+    """Refuse (`ValueError`) when the run saved in `out` differs from `config` in more than length,
+    evaluation, logging or device options."""
+    saved = _ADDED_LATER | json.loads((Path(out) / "config.json").read_text())
+    now = json.loads(json.dumps(asdict(config)))
+    changed = sorted(k for k in saved.keys() & now.keys() if k not in _RESUMABLE_CHANGES and saved[k] != now[k])
+    if changed:
+        details = ", ".join(f"{k}: {saved[k]!r} -> {now[k]!r}" for k in changed)
+        raise ValueError(f"the run saved in {out} was made with other options ({details}); resume it with its "
+                         "own options, or start a fresh run in another --out folder")

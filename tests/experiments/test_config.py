@@ -1,0 +1,63 @@
+"""A fresh run never replaces another run's files unasked: it is refused, one line, exit 2, every file untouched."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gumbel_softmax.cli import main
+from gumbel_softmax.experiments.config import RUN_FILES, TrainConfig, check_config
+
+from .helpers import SMALL
+
+
+def _snapshot(folder):
+    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_train_refuses_a_folder_holding_a_run_and_leaves_it_untouched(tmp_path, capsys):
+    out = tmp_path / "R"
+    base = ["train", "vae", *SMALL, "--steps", "4", "--eval-samples", "2", "--checkpoint-every", "2",
+            "--out", str(out)]
+    assert main(base) == 0
+    before = _snapshot(out)
+    assert set(RUN_FILES) <= set(before)
+    capsys.readouterr()
+
+    assert main([*base, "--seed", "7"]) == 2  # no --resume: a new run would delete this one
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "--resume" in err and "--overwrite" in err and "new --out" in err
+    assert _snapshot(out) == before, "bytes and modification times unchanged"
+
+    assert main([*base, "--seed", "7", "--overwrite"]) == 0
+    assert json.loads((out / "config.json").read_text())["seed"] == 7
+
+
+def test_a_folder_without_a_checkpoint_is_not_offered_to_resume(tmp_path):
+    (tmp_path / "final.json").write_text("{}")
+    for resume in (False, True):
+        with pytest.raises(ValueError, match="already holds a run") as error:
+            from gumbel_softmax.experiments.train import train
+
+            train(TrainConfig(out=str(tmp_path), resume=resume))
+        assert "--resume" not in str(error.value)
+    assert (tmp_path / "final.json").read_text() == "{}"
+
+
+def test_reproduce_refuses_to_train_over_its_runs_without_resume(tmp_path, capsys):
+    args = ["reproduce", "jang2017", "--models", "sbn-bern", "--rows", "ST", "--seeds", "0", "--steps", "2",
+            "--eval-samples", "2", "--out", str(tmp_path), "--no-progress"]
+    assert main(args) == 0
+    run = tmp_path / "sbn-bern" / "ST" / "seed0"
+    before = _snapshot(run)
+    assert main(args) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert _snapshot(run) == before
+    assert main([*args, "--resume"]) == 0  # reads the finished run back
+    assert _snapshot(run) == before
+
+
+def test_resume_and_overwrite_together_are_refused():
+    with pytest.raises(ValueError, match="give one of them"):
+        check_config(TrainConfig(resume=True, overwrite=True))
