@@ -35,6 +35,7 @@ test-slow: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy
 
 # The site into site/; --strict turns broken links, anchors and references into errors.
 docs: $(STAMP)

@@ -80,7 +80,7 @@ def load_digits() -> ImageData:
 
 def _read_pickle(path: Path | object) -> ImageData:
     with gzip.open(path, "rb") as handle:  # type: ignore[arg-type]
-        splits = pickle.load(handle, encoding="latin1")
+        splits = pickle.load(handle, encoding="latin1")  # type: ignore[arg-type]
     train, valid, test = (torch.as_tensor(np.asarray(x, dtype=np.float32)) for x, _ in splits)
     return ImageData("mnist", train, valid, test, (28, 28))
 
@@ -178,7 +178,7 @@ def binarize(images: Tensor, generator: torch.Generator | None = None) -> Tensor
     return torch.bernoulli(images, generator=generator)
 
 
-def load(name: str, data_dir: Path | None = None, binarization: str = "fixed", seed: int = 0) -> ImageData:
+def load(name: str, data_dir: Path | str | None = None, binarization: str = "fixed", seed: int = 0) -> ImageData:
     """Load `name` (`"digits"` or `"mnist"`) and apply the binarization.
 
     Args:
@@ -198,7 +198,7 @@ def load(name: str, data_dir: Path | None = None, binarization: str = "fixed", s
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     if binarization not in ("fixed", "dynamic"):
         raise ValueError(f"binarization must be 'fixed' or 'dynamic', got {binarization!r}")
-    data = load_digits() if name == "digits" else load_mnist(data_dir)
+    data = load_digits() if name == "digits" else load_mnist(None if data_dir is None else Path(data_dir))
     generator = torch.Generator().manual_seed(seed)
     fixed_train = binarize(data.train, generator)  # drawn in both modes: valid and test are the same draws
     if binarization == "fixed":

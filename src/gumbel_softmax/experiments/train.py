@@ -81,7 +81,7 @@ class Experiment:
         if latent.bernoulli and not getattr(self.estimators[0], "supports_bernoulli", True):
             raise ValueError(f"estimator {config.estimator!r} does not support Bernoulli latents")
         if config.model == "vae":
-            self.model: nn.Module = DiscreteVAE(data.pixels, latent, config.hidden)
+            self.model: DiscreteVAE | StructuredOutputNetwork = DiscreteVAE(data.pixels, latent, config.hidden)
             inputs = [data.pixels]
         elif config.model == "sbn":
             half = data.pixels // 2
@@ -193,7 +193,7 @@ def _train(config: TrainConfig, schedule: Any) -> dict[str, Any]:
     order = BatchOrder(len(data.train), config.batch_size, config.seed)
     log = MetricsLog(out, enabled=world.is_main)
     run = ckpt.RunState(exp, optimizer, schedule, order, generator, world)
-    start, running = 0, []
+    start, running = 0, list[float]()
     if config.resume and (out / ckpt.CHECKPOINT).exists():
         check_same_run(out, config)
         start, running = run.restore(out, device)

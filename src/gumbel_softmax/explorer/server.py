@@ -117,7 +117,7 @@ class ExplorerHandler(BaseHTTPRequestHandler):
     server_version = "gumbel-softmax-explorer"
 
     def setup(self) -> None:
-        self.timeout = self.server.limits.socket_timeout
+        self.timeout = self.server.limits.socket_timeout  # type: ignore[misc]
         super().setup()
         self.rfile.close()  # the plain reader: replaced by one with a deadline
         self.reader = guard.DeadlineReader(self.connection, self.timeout)
@@ -219,12 +219,13 @@ def make_server(
     **Raises:** `OSError` if the host does not resolve (`socket.gaierror`) or the port cannot be bound.
     """
     family, _, _, _, sockaddr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
-    return ExplorerServer(host, (sockaddr[0], port), family, limits or Limits(), quiet)
+    return ExplorerServer(host, (str(sockaddr[0]), port), family, limits or Limits(), quiet)
 
 
 def url_of(server: ExplorerServer) -> str:
     """The URL to open for `server`: a loopback address when it listens on every interface."""
-    address = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(server.server_address[0], server.server_address[0])
+    bound = str(server.server_address[0])
+    address = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(bound, bound)
     return f"http://{f'[{address}]' if ':' in address else address}:{server.server_port}/"
 
 
@@ -237,7 +238,7 @@ def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = False,
         return 2
     url = url_of(server)
     print(f"Gumbel-Softmax explorer at {url}  (Ctrl-C stops it)", flush=True)
-    if not ipaddress.ip_address(server.server_address[0]).is_loopback:
+    if not ipaddress.ip_address(str(server.server_address[0])).is_loopback:
         print(f"warning: listening on {host}: other machines can reach this server", file=sys.stderr, flush=True)
     if open_browser:
         threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()

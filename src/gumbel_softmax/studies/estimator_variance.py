@@ -110,13 +110,14 @@ def estimates(problem: Problem, config: Config, draws: int, warmup: int, generat
 
     def call(n: int) -> Tensor:
         batch = problem.logits.expand((n,) + problem.logits.shape).clone().requires_grad_()
-        extra = {"baseline": level.expand(n)} if est.needs_baseline else {}
-        out = est(batch, problem.f, tau=tau, bernoulli=problem.bernoulli, generator=generator, **extra)
+        baseline = level.expand(n) if est.needs_baseline else None
+        out = est(batch, problem.f, tau=tau, bernoulli=problem.bernoulli, generator=generator, baseline=baseline)
         out.surrogate.sum().backward()
         if level.grad is not None:
             with torch.no_grad():
                 level.sub_(0.5 * level.grad / n)
             level.grad = None
+        assert batch.grad is not None, "the surrogate reaches the logits"
         return batch.grad.flatten(1)
 
     stateful = config.name in ("reinforce_ema", "nvil", "relax")
