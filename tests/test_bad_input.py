@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -89,6 +90,12 @@ ROWS: list[tuple[str, str, Callable[[], object], Raises | Value]] = [
      Raises(ValueError, "finite and > 0 everywhere")),
     ("gumbel_softmax", "tau tensor too large a shape", lambda: gs.gumbel_softmax(Z, tau=torch.ones(4, 1)),
      Raises(ValueError, "does not broadcast")),
+    ("gumbel_softmax", "tau varying along the categories (shape [K])",
+     lambda: gs.gumbel_softmax(torch.zeros(3, 3), tau=torch.tensor([0.5, 1.0, 2.0])),
+     Raises(ValueError, "one value per row")),
+    ("gumbel_softmax", "per-row tau [B, 1]",
+     lambda: gs.gumbel_softmax(torch.zeros(3, 3), tau=torch.tensor([[0.5], [1.0], [2.0]]), generator=g()),
+     Value(lambda y: torch.allclose(y.sum(-1), torch.ones(3)), "rows on the simplex")),
     ("gumbel_softmax", "tau = 1e-45", lambda: gs.gumbel_softmax(Z, tau=1e-45, generator=g()), ONE_HOT),
     ("gumbel_softmax", "tau = 1e-45, gradient",
      lambda: grad_of(lambda x: gs.gumbel_softmax(x, tau=1e-45, generator=g()), Z), FINITE),
@@ -151,6 +158,11 @@ ROWS: list[tuple[str, str, Callable[[], object], Raises | Value]] = [
      Value(lambda r: r is True, "both")),
     # distributions
     ("Concrete", "tau 1e-40", lambda: Concrete(1e-40, logits=torch.zeros(3)).rsample(generator=g()), FINITE),
+    ("Concrete", "a batch-shaped temperature [B], as torch.distributions",
+     lambda: Concrete(torch.tensor([0.5, 1.0, 2.0]), logits=torch.zeros(3, 4)).temperature,
+     Value(lambda t: t.tolist() == [0.5, 1.0, 2.0], "one temperature per row")),
+    ("Concrete", "a temperature that fits no batch shape",
+     lambda: Concrete(torch.ones(4), logits=torch.zeros(3, 4)), Raises(ValueError, "one value per batch element")),
     ("Concrete", "zero categories", lambda: Concrete(0.5, logits=torch.zeros(3, 0)),
      Raises(ValueError, "at least one category")),
     ("Concrete", "zero rows", lambda: Concrete(0.5, logits=torch.zeros(0, 3)).rsample(generator=g()),
@@ -234,6 +246,10 @@ ROWS: list[tuple[str, str, Callable[[], object], Raises | Value]] = [
     ("Exponential", "a negative rate", lambda: anneal.Exponential(1.0, -1.0), Raises(ValueError, ">= 0")),
     ("Linear", "an infinite end", lambda: anneal.Linear(1.0, INF, 10), Raises(ValueError, "finite")),
     ("Cosine", "a NaN start", lambda: anneal.Cosine(NAN, 0.5, 10), Raises(ValueError, "finite")),
+    ("parse", "an unknown schedule", lambda: anneal.parse("bogus", 1.0, 100), Raises(ValueError, "use constant")),
+    ("parse", "a value that is not a number", lambda: anneal.parse("exponential:rate=abc", 1.0, 100),
+     Raises(ValueError, "NAME:key=value")),
+    ("parse", "an end of 0", lambda: anneal.parse("linear:end=0", 1.0, 100), Raises(ValueError, "finite and > 0")),
     ("Lambda", "a function returning 0", lambda: anneal.Lambda(lambda step: 0.0)(1), Raises(ValueError, "> 0")),
 ]
 
@@ -258,3 +274,39 @@ def test_every_public_name_has_rows():
     missing = public_names() - covered
     assert not missing, f"public names without bad-input rows: {sorted(missing)}"
     assert covered <= public_names(), f"rows name things that are not public: {sorted(covered - public_names())}"
+
+
+DOCS_PAGE = Path(__file__).resolve().parents[1] / "docs" / "guide" / "bad-input.md"
+BEGIN, END = "<!-- rows of tests/test_bad_input.py: begin -->", "<!-- rows of tests/test_bad_input.py: end -->"
+
+
+def outcome_text(call: Callable[[], object], outcome: Raises | Value) -> str:
+    """What the row's call gets, as the docs show it: the error and its message, or the correct value."""
+    if isinstance(outcome, Value):
+        return f"a correct value: {outcome.says}"
+    try:
+        call()
+    except outcome.error as error:
+        message = " ".join(str(error).split())
+        message = message if len(message) <= 160 else message[:157] + "..."
+        return f"`{type(error).__name__}`: {message.replace('|', '/')}"
+    raise AssertionError("the call did not raise")
+
+
+def markdown_rows() -> str:
+    lines = ["| name | input | what it gets |", "|---|---|---|"]
+    lines += [f"| `{name}` | {case} | {outcome_text(call, outcome)} |" for name, case, call, outcome in ROWS]
+    return "\n".join(lines)
+
+
+def test_the_docs_table_is_this_table():
+    """docs/guide/bad-input.md shows these rows with the messages the code gives today."""
+    page = DOCS_PAGE.read_text()
+    shown = page.split(BEGIN, 1)[1].split(END, 1)[0].strip()
+    assert shown == markdown_rows(), "regenerate it: python -m tests.test_bad_input"
+
+
+if __name__ == "__main__":
+    text = DOCS_PAGE.read_text()
+    head, rest = text.split(BEGIN, 1)
+    DOCS_PAGE.write_text(f"{head}{BEGIN}\n{markdown_rows()}\n{END}{rest.split(END, 1)[1]}")

@@ -198,11 +198,15 @@ def check_sample_size(logits: Tensor, k: int, dim: int, *, validate: bool | None
     return k
 
 
-def check_tau(tau: float | Tensor, logits: Tensor, *, validate: bool | None = None) -> float | Tensor:
-    """Check a temperature: a positive finite number, or a tensor of them broadcastable to `logits`.
+def check_tau(
+    tau: float | Tensor, logits: Tensor, dim: int | None = None, *, validate: bool | None = None
+) -> float | Tensor:
+    """Check a temperature: a positive finite number, or a tensor of them, one per row.
 
-    A tensor must broadcast against `logits` without growing it (per-row
-    temperatures keep the category axis with size 1, e.g. shape `[B, 1]`).
+    The rule of every entry point: a temperature tensor broadcasts against `logits` without growing
+    it and keeps the category axis `dim` with size 1 (per-row temperatures: shape `[B, 1]` for logits
+    `[B, K]`). A tensor that varies along the categories (shape `[K]`, say) is refused, so that no
+    shape means per-category temperatures to one function and per-row ones to another.
     Returns a float, or the tensor on the device of `logits`.
     """
     if isinstance(tau, Tensor):
@@ -215,6 +219,14 @@ def check_tau(tau: float | Tensor, logits: Tensor, *, validate: bool | None = No
                 f"tau of shape {tuple(tau.shape)} does not broadcast to logits of shape {tuple(logits.shape)}; "
                 "per-row temperatures keep the category dim with size 1"
             )
+        if dim is not None and tau.ndim > 0:
+            axis = dim % logits.ndim - (logits.ndim - tau.ndim)
+            if axis >= 0 and tau.shape[axis] != 1:
+                raise ValueError(
+                    f"tau of shape {tuple(tau.shape)} varies along the category axis (dim={dim}) of logits "
+                    f"{tuple(logits.shape)}; a temperature is one value per row: keep that axis with size 1 "
+                    "(for example tau.unsqueeze(-1))"
+                )
         if tau.dtype == torch.bool or tau.is_complex():
             raise TypeError(f"tau must be a real tensor, got dtype {tau.dtype}")
         if values_checked(validate) and tau.numel() > 0 and tau.device.type != "meta":

@@ -83,7 +83,7 @@ def gumbel_softmax(
     if eps != 1e-10:
         warnings.warn("`eps` is deprecated and has no effect", DeprecationWarning, stacklevel=2)
     dim = check_logits(logits, dim)
-    tau = check_tau(tau, logits)
+    tau = check_tau(tau, logits, dim)
     kernel = kernel_for("gumbel_softmax", logits)
     if kernel is not None:
         return kernel(logits, tau, hard, dim, generator)
@@ -107,7 +107,7 @@ def gumbel_softmax_from_noise(
     and to compare with other implementations given the same noise.
     """
     dim = check_logits(logits, dim)
-    tau = check_tau(tau, logits)
+    tau = check_tau(tau, logits, dim)
     check_noise(gumbels, logits)
     minus_gumbel = gumbels.to(compute_dtype(logits.dtype)).expand(logits.shape).neg()
     return relax(logits, minus_gumbel, tau, hard, dim)

@@ -108,7 +108,7 @@ def gumbel_softmax_top_k(
     """
     dim = check_logits(logits, dim)
     k = check_sample_size(logits, k, dim)
-    tau = check_tau(tau, logits)
+    tau = check_tau(tau, logits, dim)
     if logits.numel() == 0:
         return logits.softmax(dim)
     minus_gumbel = log_exponential(logits.shape, compute_dtype(logits.dtype), logits.device, generator)

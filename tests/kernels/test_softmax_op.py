@@ -123,11 +123,15 @@ def test_per_row_tau_and_its_gradient(tau_shape, shape, dim, hard, dtype):
         torch.testing.assert_close(got, want, atol=scale * atol, rtol=scale * rtol)
 
 
-def test_tau_varying_along_dim_runs_the_reference():
-    logits, noise = _case((4, 6), torch.float32, 6)
-    tau = torch.linspace(0.5, 2.0, 6, device=DEVICE)
-    y = kernel_gumbel_softmax(logits, tau, False, 1, None, noise=noise)
-    torch.testing.assert_close(y, gs.gumbel_softmax_from_noise(logits, noise, tau, False, 1))
+def test_tau_varying_along_dim_is_refused_before_the_kernel():
+    """A temperature is one value per row; per-category temperatures never reach a kernel."""
+    logits, _ = _case((4, 6), torch.float32, 6)
+    with gs.use_backend("triton"), pytest.raises(ValueError, match="varies along the category axis"):
+        gs.gumbel_softmax(logits, torch.linspace(0.5, 2.0, 6, device=DEVICE), dim=1)
+    rows = torch.linspace(0.5, 2.0, 4, device=DEVICE).unsqueeze(1)
+    _, noise = _case((4, 6), torch.float32, 6)
+    y = kernel_gumbel_softmax(logits, rows, False, 1, None, noise=noise)
+    torch.testing.assert_close(y, gs.gumbel_softmax_from_noise(logits, noise, rows, False, 1))
 
 
 @pytest.mark.parametrize("hard", [False, True])

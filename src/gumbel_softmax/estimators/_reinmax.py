@@ -46,7 +46,7 @@ def reinmax_from_sample(logits: Tensor, hard: Tensor, tau: float | Tensor = 1.0,
         ValueError: bad logits or `tau` (as `gumbel_softmax`), or `hard` not shaped like `logits`.
     """
     dim = check_logits(logits, dim)
-    tau = check_tau(tau, logits)
+    tau = check_tau(tau, logits, dim)
     if not isinstance(hard, Tensor) or hard.shape != logits.shape:
         got = tuple(hard.shape) if isinstance(hard, Tensor) else type(hard).__name__
         raise ValueError(f"hard must be a one-hot tensor shaped like logits {tuple(logits.shape)}, got {got}")
@@ -73,5 +73,5 @@ def reinmax(
         a one-hot tensor shaped like `logits`.
     """
     dim = check_logits(logits, dim)
-    tau = check_tau(tau, logits)
+    tau = check_tau(tau, logits, dim)
     return reinmax_from_sample(logits, sample_one_hot(logits.detach(), dim, generator=generator), tau, dim)

@@ -42,7 +42,7 @@ def straight_through(
         a one-hot tensor shaped like `logits` (exact 0.0/1.0 values).
     """
     dim = check_logits(logits, dim)
-    tau = check_tau(tau, logits)
+    tau = check_tau(tau, logits, dim)
     hard = sample_one_hot(logits.detach(), dim, generator=generator)
     probs = torch.softmax(logits / tau, dim)
     return hard + (probs - probs.detach())

@@ -129,7 +129,7 @@ def categories_last(logits: Tensor, tau: float | Tensor, dim: int) -> tuple[Tens
     if isinstance(tau, Tensor) and tau.ndim == logits.ndim:
         tau = tau.movedim(dim, -1)
     moved = logits.movedim(dim, -1)
-    return moved, check_tau(tau, moved), dim
+    return moved, check_tau(tau, moved, -1), dim
 
 
 def draw(logits: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
@@ -204,7 +204,7 @@ class Estimator:
             cat = torch.stack([torch.zeros_like(logits), logits], -1)
             if isinstance(tau, Tensor) and tau.ndim == logits.ndim:
                 tau = tau.unsqueeze(-1)
-            tau = check_tau(tau, cat)
+            tau = check_tau(tau, cat, -1)
 
             def to_user(s: Tensor) -> Tensor:
                 return s[..., 1]

@@ -65,7 +65,6 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from gumbel_softmax._relaxation import relax
 from gumbel_softmax.kernels.noise import LOG2E, PHILOX_ROUNDS, key_and_noise, perturbed
 from gumbel_softmax.kernels.online import combine, finite_or_zero, inverse_tau, launch_partials
 from gumbel_softmax.kernels.tiles import (
@@ -77,7 +76,6 @@ from gumbel_softmax.kernels.tiles import (
     rows_and_inner,
     settings_for,
 )
-from gumbel_softmax.noise import compute_dtype, log_exponential
 
 __all__ = ["gumbel_softmax"]
 
@@ -269,12 +267,10 @@ def _autograd_backward(ctx, grad_out):
 
 
 _forward.register_autograd(_autograd_backward, setup_context=_setup_context)
-def _per_row_tau(tau: Tensor, logits: Tensor, dim: int) -> Tensor | None:
-    """`tau` as one float32 value per row (row order of `tiles`), or `None`
-    if it varies along `dim`."""
+def _per_row_tau(tau: Tensor, logits: Tensor, dim: int) -> Tensor:
+    """`tau` (size 1 along `dim`, as `checks.check_tau` ensures) as one float32 value per row, in the row
+    order of `tiles`."""
     aligned = tau.reshape((1,) * (logits.ndim - tau.ndim) + tuple(tau.shape))
-    if aligned.shape[dim] != 1:
-        return None
     row_shape = logits.shape[:dim] + (1,) + logits.shape[dim + 1 :]
     return aligned.expand(row_shape).reshape(-1).to(torch.float32).contiguous()
 
@@ -297,20 +293,13 @@ def gumbel_softmax(
         a tensor of the shape and dtype of `logits`, contiguous in
         the layout of `logits` (a non-contiguous input is copied once).
 
-    A `tau` tensor that varies along `dim` is not a per-row temperature; it
-    runs through the reference.
+    A `tau` tensor is a per-row temperature (size 1 along `dim`); the public functions refuse others.
     """
     if logits.numel() == 0:
         return logits.softmax(dim)
     tau_rows = None
     if isinstance(tau, Tensor):
         tau_rows = _per_row_tau(tau, logits, dim)
-        if tau_rows is None:
-            # The reference relaxation step (the kernels never call the public, validating functions).
-            work = compute_dtype(logits.dtype)
-            minus_gumbel = log_exponential(logits.shape, work, logits.device, generator) if noise is None \
-                else noise.to(work).expand(logits.shape).neg()  # fmt: skip
-            return relax(logits, minus_gumbel, tau, hard, dim)
     key, noise = key_and_noise(logits, generator, noise)
     scalar_tau = 1.0 if tau_rows is not None else float(tau)
     return _forward(logits.contiguous(), key, noise, tau_rows, scalar_tau, dim, hard)
