@@ -41,3 +41,32 @@ def test_a_bad_float_temperature_is_refused_inside_compile(fullgraph):
         with pytest.raises((ValueError, torch._dynamo.exc.Unsupported), match="tau must be finite and > 0"):
             compiled(logits, bad)
     assert torch.isfinite(compiled(logits, 0.25)).all()
+
+
+def test_the_switches_are_marked_as_torch_marks_a_constant_result():
+    """`_compile.read_once_when_compiled` sets the attribute `torch.compiler.assume_constant_result` sets."""
+    marked = torch.compiler.assume_constant_result(lambda: 0)
+    assert marked._dynamo_marked_constant is True
+    from gumbel_softmax import backend, checks
+
+    for module in (backend, checks):
+        assert module._current._dynamo_marked_constant is True
+
+
+@pytest.mark.parametrize("choice", ["torch", "auto"])
+def test_fullgraph_compile_inside_thread_local_blocks(choice):
+    """The contextvar-backed switches are read once while compiling, so full graphs trace through them."""
+    torch._dynamo.reset()
+    compiled = torch.compile(lambda x: gs.gumbel_softmax(x, tau=0.5, hard=True), fullgraph=True)
+    with gs.validation(False), gs.use_backend(choice):
+        y = compiled(torch.randn(8, 5))
+    assert bool((y.sum(-1) == 1).all())
+
+
+def test_importing_the_library_does_not_import_dynamo(subprocess_env):
+    import subprocess
+    import sys
+
+    code = "import sys, gumbel_softmax; print('torch._dynamo' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], env=subprocess_env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

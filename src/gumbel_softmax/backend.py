@@ -26,8 +26,9 @@ import importlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import torch
 from torch import Tensor
+
+from gumbel_softmax._compile import read_once_when_compiled
 
 __all__ = ["set_backend", "get_backend", "use_backend", "register", "unregister", "kernel_for", "BACKENDS"]
 
@@ -62,7 +63,7 @@ def get_backend() -> str:
     return _current()
 
 
-@torch.compiler.assume_constant_result
+@read_once_when_compiled
 def _current() -> str:
     # Dynamo cannot trace ContextVar.get: compiled code reads the choice once, at compile time.
     override = _override.get()

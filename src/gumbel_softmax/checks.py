@@ -32,6 +32,8 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
+from gumbel_softmax._compile import read_once_when_compiled
+
 __all__ = [
     "set_validation",
     "validation_enabled",
@@ -70,7 +72,7 @@ def validation_enabled() -> bool:
     return _current()
 
 
-@torch.compiler.assume_constant_result
+@read_once_when_compiled
 def _current() -> bool:
     # Dynamo cannot trace ContextVar.get: compiled code reads the setting once, at compile time.
     override = _override.get()
