@@ -59,6 +59,8 @@ def refused(reply: bytes, status: int, parameter: str = "request", head: bool = 
     [
         (b"GET / HTTP/9.9", 505),
         (b"GET / HTTP/2.0", 505),
+        (b"GET / HTTP/0.9", 505),  # the base class would answer it with a bare body
+        (b"GET / HTTP/01.1", 400),
         (b"GET", 400),
         (b"\x00\xff garbage", 400),
         (bytes(range(1, 10)) + bytes(range(14, 256)), 400),
@@ -164,6 +166,8 @@ def test_an_error_to_head_has_no_body(base):
         ("Content-Length: 1e3\r\n", 400),
         ("Content-Length: 0\r\nContent-Length: 5\r\n", 400),
         ("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", 400),
+        ("Transfer-Encoding: gzip\r\n", 400),  # RFC 9112 6.1: the body's end cannot be found
+        ("Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n", 400),
     ],
 )
 def test_bad_headers_get_a_status_line(base, headers, status):
@@ -184,6 +188,30 @@ def test_a_body_is_never_read_as_the_next_request(base, framing):
     head = f"GET /api/info HTTP/1.1\r\nHost: 127.0.0.1:{port_of(base)}\r\n"
     response = one(exchange(base, (head + framing.format(n=len(smuggled), smuggled=smuggled)).encode()))
     assert response.status == 200 and response.header("Connection") == "close"
+
+
+@pytest.mark.parametrize("partial", [b"GET /api/in", b"GET / HTTP/1.1\r\nX-A: 1"])
+def test_a_request_that_stalls_gets_a_408(partial):
+    # Stalled in the first request line, or in its headers: 408 once the (short) socket timeout passes.
+    with running_server(Limits(socket_timeout=0.5, request_deadline=300)) as base:
+        refused(exchange(base, partial), 408)
+
+
+def test_an_idle_connection_is_closed_without_an_answer():
+    with running_server(Limits(socket_timeout=0.5, request_deadline=300)) as base:
+        assert exchange(base, b"") == b""
+
+
+@pytest.mark.parametrize("data", [b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", bytes(range(128, 256))])
+def test_bytes_that_cannot_start_a_request_are_refused_without_waiting_for_a_line(base, data):
+    # A TLS handshake, binary: no method starts like this, so the answer comes without an end of line.
+    assert "not an HTTP request" in refused(exchange(base, data), 400).json()["error"]
+
+
+def test_a_header_section_past_the_limit_is_a_431():
+    with running_server(Limits(header_bytes=1000, socket_timeout=300, request_deadline=300)) as base:
+        refused(exchange(base, request(base, headers="".join(f"X-{i}: {'a' * 90}\r\n" for i in range(12)))), 431)
+        assert one(exchange(base, request(base, headers="X-Small: 1\r\n"))).status == 200
 
 
 def test_expect_100_continue_gets_the_final_answer_only(base):

@@ -21,6 +21,7 @@ page the user opens, and a machine has finitely many threads. Three guards:
 
 from __future__ import annotations
 
+import http.client
 import io
 import ipaddress
 import json
@@ -38,6 +39,8 @@ __all__ = [
     "host_allowed",
     "is_wildcard",
     "DeadlineReader",
+    "RequestReader",
+    "HeadersTooLarge",
     "json_bytes",
     "refuse",
     "close_gently",
@@ -62,6 +65,7 @@ class Limits:
         compute_wait: seconds a request waits for a compute slot before it gets 503.
         socket_timeout: seconds a client may stall in one read or write before it is dropped.
         request_deadline: seconds to receive a whole request (request line and headers).
+        header_bytes: the most bytes of header lines a request may send (431 past them).
         linger: seconds to read and drop what a client still sends once its connection is done
             (a body never read, the rest of an oversized request), so that closing does not reset
             the connection before the client has read the answer.
@@ -73,6 +77,7 @@ class Limits:
     compute_wait: float = 60.0
     socket_timeout: float = 10.0
     request_deadline: float = 20.0  # a real client sends its few hundred header bytes in milliseconds
+    header_bytes: int = 65536  # the header section; browsers send well under 8 KiB
     linger: float = 1.0  # seconds to read what a client still sends after the last answer, before closing
 
 
@@ -163,6 +168,33 @@ class DeadlineReader(io.RawIOBase):
             raise
         self.received += count
         return count
+
+
+class HeadersTooLarge(http.client.HTTPException):
+    """A request's header section is longer than the server takes (the base handler answers 431)."""
+
+
+class RequestReader(io.BufferedReader):
+    """A `DeadlineReader`, buffered, whose `readline` also bounds a request's header section.
+
+    While `left` is finite (the server sets it while it parses headers), each line read is counted
+    against it, and passing zero raises `HeadersTooLarge`: without it a client could send 100 header
+    lines of 64 KiB each (6.5 MB) on every connection.
+
+    Args:
+        raw: the socket's `DeadlineReader`.
+    """
+
+    def __init__(self, raw: DeadlineReader) -> None:
+        super().__init__(raw)
+        self.left: float = math.inf
+
+    def readline(self, size: int | None = -1, /) -> bytes:
+        line = super().readline(size)
+        self.left -= len(line)
+        if self.left < 0:
+            raise HeadersTooLarge("the header section is too large")
+        return line
 
 
 def refuse(sock: socket.socket, body: dict[str, Any]) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import math
 import re
 import signal
 import socket
@@ -34,7 +35,6 @@ import webbrowser
 from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from io import BufferedReader
 from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, parse_qs, urlsplit
@@ -54,6 +54,7 @@ _TYPES |= {".png": "image/png", ".svg": "image/svg+xml", ".ico": "image/x-icon"}
 # The page loads nothing from elsewhere: no CDN, no external fonts; the browser enforces it too.
 _POLICY = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'"
 _log = logging.getLogger(__name__)
+_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")  # RFC 9110 tchar
 
 
 def _static_files() -> dict[str, Path]:
@@ -142,28 +143,59 @@ class ExplorerHandler(BaseHTTPRequestHandler):
         super().setup()
         self.rfile.close()  # the plain reader: replaced by one with a deadline
         self.reader = guard.DeadlineReader(self.connection, self.timeout)
-        self.rfile = BufferedReader(self.reader)
+        self.rfile = self.lines = guard.RequestReader(self.reader)
 
     def version_string(self) -> str:
         return self.server_version
 
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except ConnectionError:
+            pass  # the client reset the connection: nobody to answer, nothing to log
+
     def handle_one_request(self) -> None:
         self.reader.start(self.server.limits.request_deadline)
         self.command, self.request_version = None, self.default_request_version  # type: ignore[assignment]
-        super().handle_one_request()  # a read that times out ends it quietly
+        self.requestline = ""  # (logged with the answer; a request that stalls in its first line has none)
+        try:
+            first = self.lines.peek(1)[:1]
+        except TimeoutError:
+            first = b""  # an idle connection: closed below, without an answer
+        if first and first[0] not in _TOKEN:  # a method is a token: this is not HTTP (binary, TLS): say so at once
+            self.requestline = repr(self.lines.peek(16)[:16])
+            self.send_error(HTTPStatus.BAD_REQUEST, "not an HTTP request (a request starts with a method: GET)")
+            return
+        if first:
+            super().handle_one_request()  # a read that times out ends it quietly
+        else:
+            self.close_connection = True
         if self.reader.expired and self.reader.received:  # part of a request came, then the client stalled
             self.send_error(HTTPStatus.REQUEST_TIMEOUT, "the request did not arrive in time")
 
     def parse_request(self) -> bool:
         """The base class's parsing, refusing at once what it would accept or wait on (see the class doc)."""
         words = self.raw_requestline.split()
+        self.requestline = self.raw_requestline.decode("latin-1").rstrip("\r\n")
         if len(words) < 3:  # the base class would take `GET /` for HTTP/0.9 and wait for headers never sent
-            self.requestline = self.raw_requestline.decode("latin-1").rstrip("\r\n")
             why = "an HTTP/0.9 request line" if len(words) == 2 else "a malformed request line"
             self.send_error(HTTPStatus.BAD_REQUEST, f"{why}: send METHOD TARGET HTTP/1.1 (HTTP/0.9 is not supported)")
             return False
-        if not super().parse_request():
+        version = re.fullmatch(rb"HTTP/([0-9])\.[0-9]", words[-1])  # RFC 9112 2.3: one digit each, case-sensitive
+        if len(words) == 3 and version is None:
+            self.send_error(
+                HTTPStatus.BAD_REQUEST, f"bad HTTP version {words[-1][:20].decode('latin-1')!r}: send HTTP/1.1"
+            )
             return False
+        if version is not None and version[1] != b"1":  # the base class would answer HTTP/0.9 with a bare body
+            self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED, "this server speaks HTTP/1.1 (and 1.0)")
+            return False
+        self.lines.left = self.server.limits.header_bytes
+        try:
+            if not super().parse_request():
+                return False
+        finally:
+            self.lines.left = math.inf
         problem = _header_problem(self.headers)
         if problem is not None:
             self._refuse(HTTPStatus.BAD_REQUEST, BadRequest("request", problem))
@@ -262,8 +294,11 @@ class ExplorerHandler(BaseHTTPRequestHandler):
         status = HTTPStatus(code)
         self.log_error("code %d, message %s", code, message)
         allow = (("Allow", "GET, HEAD"),) if status == HTTPStatus.NOT_IMPLEMENTED else ()
+        why = message or status.phrase
+        if explain is not None:  # (given by the base class only with something to add: "got more than ...")
+            why = f"{why}: {explain}"
         try:
-            self._refuse(status, BadRequest("request", message or status.phrase), *allow)
+            self._refuse(status, BadRequest("request", why), *allow)
         except OSError:
             pass  # the client went away
 
@@ -290,8 +325,11 @@ def _header_problem(headers: Message) -> str | None:
     lengths = {value.strip() for value in headers.get_all("Content-Length") or []}
     if len(lengths) > 1 or any(not re.fullmatch(r"[0-9]{1,15}", value) for value in lengths):
         return "bad Content-Length: give one, as a decimal number"
-    if lengths and headers.get("Transfer-Encoding") is not None:
+    codings = ",".join(headers.get_all("Transfer-Encoding") or [])
+    if codings and lengths:
         return "both Content-Length and Transfer-Encoding: send one"
+    if codings and codings.rsplit(",", 1)[-1].strip().lower() != "chunked":  # RFC 9112 6.1: no way to find the end
+        return "Transfer-Encoding must end with chunked"
     return None
 
 
