@@ -13,7 +13,8 @@ the files of its own `static/` folder, looked up by exact name (no path is
 ever joined from the request, so `..` cannot escape); every API parameter is
 checked and a bad one gets HTTP 400 with `{"error": ..., "parameter": ...}`;
 a request whose `Host` header names another host gets 403 (DNS rebinding);
-a bug gets a JSON 500, its traceback logged on the server only. The
+a bug gets a JSON 500, its traceback logged on the server only; whatever bytes
+arrive get one well-formed HTTP/1.1 answer (see `ExplorerHandler`). The
 `Limits` bound the open connections
 (503 past them), the requests computing at once (each in bounded memory; 503
 after waiting too long for a turn), and the time a client may take to send a
