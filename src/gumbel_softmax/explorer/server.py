@@ -13,7 +13,8 @@ the files of its own `static/` folder, looked up by exact name (no path is
 ever joined from the request, so `..` cannot escape); every API parameter is
 checked and a bad one gets HTTP 400 with `{"error": ..., "parameter": ...}`;
 a request whose `Host` header names another host gets 403 (DNS rebinding);
-a bug gets a JSON 500, its traceback logged on the server only. The
+a bug gets a JSON 500, its traceback logged on the server only; whatever bytes
+arrive get one well-formed HTTP/1.1 answer (see `ExplorerHandler`). The
 `Limits` bound the open connections
 (503 past them), the requests computing at once (each in bounded memory; 503
 after waiting too long for a turn), and the time a client may take to send a
@@ -25,18 +26,19 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import math
+import re
 import signal
 import socket
 import sys
 import threading
-import time
 import webbrowser
+from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from io import BufferedReader
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from gumbel_softmax.explorer import guard
 from gumbel_softmax.explorer.api import ROUTES
@@ -53,6 +55,7 @@ _TYPES |= {".png": "image/png", ".svg": "image/svg+xml", ".ico": "image/x-icon"}
 # The page loads nothing from elsewhere: no CDN, no external fonts; the browser enforces it too.
 _POLICY = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'"
 _log = logging.getLogger(__name__)
+_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")  # RFC 9110 tchar
 
 
 def _static_files() -> dict[str, Path]:
@@ -92,7 +95,7 @@ class ExplorerServer(ThreadingHTTPServer):
         if full:
             body = {"error": f"busy: {self.limits.connections} connections are open; try again", "parameter": None}
             guard.refuse(request, body)
-            return self.shutdown_request(request)
+            return self.close_request(request)
         try:
             super().process_request(request, client_address)
         except BaseException:
@@ -105,27 +108,106 @@ class ExplorerServer(ThreadingHTTPServer):
         finally:
             self._closed()
 
+    def shutdown_request(self, request: Any) -> None:
+        """Close a served connection without a reset that could discard the last answer (`guard.close_gently`)."""
+        guard.close_gently(request, self.limits.linger)
+        self.close_request(request)
+
     def _closed(self) -> None:
         with self._lock:
             self.open_connections -= 1
 
 
 class ExplorerHandler(BaseHTTPRequestHandler):
-    """Routes `GET` requests to the static files and the JSON API; everything else is a JSON error."""
+    """Routes `GET` and `HEAD` requests to the static files and the JSON API; everything else is a JSON error.
+
+    It speaks HTTP/1.1 (persistent connections, pipelined requests answered in order) and refuses, each
+    with a status line, headers and a short JSON body, what it will not parse: a malformed or
+    version-less (HTTP/0.9) request line (400), a major version other than 1 (505), malformed header
+    lines, a bad `Content-Length` or one with `Transfer-Encoding` (400), no or several `Host`s (400),
+    a foreign host in `Host` or in an absolute-form target (403, DNS rebinding), an oversized request
+    line (414) or headers (431), a request that stalls (408). It reads no request body: a request that
+    carries one is answered and its connection closed. Every answer names the product only in `Server`.
+    """
 
     server: ExplorerServer
-    server_version = "gumbel-softmax-explorer"
+    raw_requestline: bytes  # (set by the base class before `parse_request`)
+    server_version = guard.PRODUCT
+    sys_version = ""
+    protocol_version = "HTTP/1.1"
+    # The version errors are answered in when the request line names none (the base class would use
+    # HTTP/0.9, which has no status line): this server speaks HTTP/1.1 only.
+    default_request_version = "HTTP/1.1"
 
     def setup(self) -> None:
         self.timeout = self.server.limits.socket_timeout  # type: ignore[misc]
         super().setup()
         self.rfile.close()  # the plain reader: replaced by one with a deadline
         self.reader = guard.DeadlineReader(self.connection, self.timeout)
-        self.rfile = BufferedReader(self.reader)
+        self.rfile = self.lines = guard.RequestReader(self.reader)
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except ConnectionError:
+            pass  # the client reset the connection: nobody to answer, nothing to log
 
     def handle_one_request(self) -> None:
-        self.reader.deadline = time.monotonic() + self.server.limits.request_deadline
-        super().handle_one_request()
+        self.reader.start(self.server.limits.request_deadline)
+        self.command, self.request_version = None, self.default_request_version  # type: ignore[assignment]
+        self.requestline = ""  # (logged with the answer; a request that stalls in its first line has none)
+        try:
+            first = self.lines.peek(1)[:1]
+        except TimeoutError:
+            first = b""  # an idle connection: closed below, without an answer
+        if first and first[0] not in _TOKEN:  # a method is a token: this is not HTTP (binary, TLS): say so at once
+            self.requestline = repr(self.lines.peek(16)[:16])
+            self.send_error(HTTPStatus.BAD_REQUEST, "not an HTTP request (a request starts with a method: GET)")
+            return
+        if first:
+            super().handle_one_request()  # a read that times out ends it quietly
+        else:
+            self.close_connection = True
+        if self.reader.expired and self.reader.received:  # part of a request came, then the client stalled
+            self.send_error(HTTPStatus.REQUEST_TIMEOUT, "the request did not arrive in time")
+
+    def parse_request(self) -> bool:
+        """The base class's parsing, refusing at once what it would accept or wait on (see the class doc)."""
+        words = self.raw_requestline.split()
+        self.requestline = self.raw_requestline.decode("latin-1").rstrip("\r\n")
+        if len(words) < 3:  # the base class would take `GET /` for HTTP/0.9 and wait for headers never sent
+            why = "an HTTP/0.9 request line" if len(words) == 2 else "a malformed request line"
+            self.send_error(HTTPStatus.BAD_REQUEST, f"{why}: send METHOD TARGET HTTP/1.1 (HTTP/0.9 is not supported)")
+            return False
+        version = re.fullmatch(rb"HTTP/([0-9])\.[0-9]", words[-1])  # RFC 9112 2.3: one digit each, case-sensitive
+        if len(words) == 3 and version is None:
+            self.send_error(
+                HTTPStatus.BAD_REQUEST, f"bad HTTP version {words[-1][:20].decode('latin-1')!r}: send HTTP/1.1"
+            )
+            return False
+        if version is not None and version[1] != b"1":  # the base class would answer HTTP/0.9 with a bare body
+            self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED, "this server speaks HTTP/1.1 (and 1.0)")
+            return False
+        self.lines.left = self.server.limits.header_bytes
+        try:
+            if not super().parse_request():
+                return False
+        finally:
+            self.lines.left = math.inf
+        problem = _header_problem(self.headers)
+        if problem is not None:
+            self._refuse(HTTPStatus.BAD_REQUEST, BadRequest("request", problem))
+            return False
+        body = self.headers.get("Transfer-Encoding") is not None or int(self.headers.get("Content-Length", 0)) > 0
+        if self.request_version != "HTTP/1.1" or body:  # HTTP/1.0: one request; a body: never read, so close
+            self.close_connection = True
+        return True
+
+    def handle_expect_100(self) -> bool:
+        return True  # no `100 Continue`: the body is never read (the request is answered, then the connection closed)
 
     def do_GET(self) -> None:
         try:
@@ -133,16 +215,25 @@ class ExplorerHandler(BaseHTTPRequestHandler):
         except (ConnectionError, TimeoutError):
             pass  # the client went away; nothing to answer
         except Exception:  # the last line of defence: log it here, answer JSON, stay up
-            _log.exception("explorer: internal error on GET %s", self.path[:200])
+            _log.exception("explorer: internal error on %s %s", self.command, self.path[:200])
             self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "internal error", "parameter": None})
 
+    do_HEAD = do_GET  # the same answer, whose body `_send` leaves out
+
     def _get(self) -> None:
-        host = self.headers.get("Host")
+        url = _target(self.path)
+        if url is None:
+            return self._refuse(
+                HTTPStatus.BAD_REQUEST, BadRequest("request", "the request target must be a path or an http:// URL")
+            )
+        hosts = self.headers.get_all("Host") or []
+        if len(hosts) != 1:
+            why = "no Host header" if not hosts else f"{len(hosts)} Host headers; send one"
+            return self._refuse(HTTPStatus.BAD_REQUEST, BadRequest("Host", why))
+        host = url.netloc or hosts[0]  # RFC 9112 3.2.2: an absolute-form target's host replaces Host
         if not guard.host_allowed(host, self.server.host_names, self.server.server_port, self.server.any_literal):
-            status = HTTPStatus.BAD_REQUEST if host is None else HTTPStatus.FORBIDDEN
-            why = "no Host header" if host is None else f"Host {host[:100]!r} is not this server"
-            return self._json(status, {"error": f"{why}; open the URL the server printed", "parameter": "Host"})
-        url = urlsplit(self.path)
+            why = f"Host {host[:100]!r} is not this server; open the URL the server printed"
+            return self._refuse(HTTPStatus.FORBIDDEN, BadRequest("Host", why))
         if len(url.query) > MAX_QUERY:
             return self._bad(BadRequest("request", f"query string of {len(url.query)} bytes; the limit is {MAX_QUERY}"))
         route = ROUTES.get(url.path)
@@ -175,30 +266,72 @@ class ExplorerHandler(BaseHTTPRequestHandler):
     def _bad(self, error: BadRequest) -> None:
         self._json(HTTPStatus.BAD_REQUEST, {"error": error.message, "parameter": error.parameter})
 
-    def _json(self, status: HTTPStatus, body: dict[str, Any]) -> None:
-        self._send(status, guard.json_bytes(body), "application/json")
+    def _refuse(self, status: HTTPStatus, error: BadRequest, *extra: tuple[str, str]) -> None:
+        """Answer `status` with `error` as JSON and close the connection (what follows cannot be trusted)."""
+        self.close_connection = True
+        self._json(status, {"error": error.message, "parameter": error.parameter}, *extra)
 
-    def _send(self, status: HTTPStatus, data: bytes, content_type: str) -> None:
+    def _json(self, status: HTTPStatus, body: dict[str, Any], *extra: tuple[str, str]) -> None:
+        self._send(status, guard.json_bytes(body), "application/json", *extra)
+
+    def _send(self, status: HTTPStatus, data: bytes, content_type: str, *extra: tuple[str, str]) -> None:
+        """Send a complete answer; the body is left out for `HEAD` (its `Content-Length` is still the body's)."""
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Content-Security-Policy", _POLICY)
+        for name, value in extra:
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(data)
+        if self.command != "HEAD":
+            self.wfile.write(data)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Protocol-level errors (bad request line, unsupported method, header too long) as JSON too."""
-        self.close_connection = True
+        status = HTTPStatus(code)
+        self.log_error("code %d, message %s", code, message)
+        allow = (("Allow", "GET, HEAD"),) if status == HTTPStatus.NOT_IMPLEMENTED else ()
+        why = message or status.phrase
+        if explain is not None:  # (given by the base class only with something to add: "got more than ...")
+            why = f"{why}: {explain}"
         try:
-            self._json(HTTPStatus(code), {"error": message or HTTPStatus(code).phrase, "parameter": "request"})
-        except (ConnectionError, TimeoutError):
-            pass
+            self._refuse(status, BadRequest("request", why), *allow)
+        except OSError:
+            pass  # the client went away
 
     def log_message(self, format: str, *args: Any) -> None:
         if not self.server.quiet:
             super().log_message(format, *args)
+
+
+def _target(target: str) -> SplitResult | None:
+    """The request target split (`netloc` empty for a path), or `None` if it is neither a path nor an http URL."""
+    try:
+        url = urlsplit(target)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return None
+    if target.startswith("/"):  # (the base class has already reduced a leading `//` to `/`)
+        return url
+    return url if url.scheme.lower() == "http" and url.netloc and url.hostname else None
+
+
+def _header_problem(headers: Message) -> str | None:
+    """What is wrong with a request's header section for this server, or `None`."""
+    if headers.defects or headers.get_payload() or any("\n" in value for value in headers.values()):
+        return "malformed header line (each must be `Name: value`, with no line folding)"
+    lengths = {value.strip() for value in headers.get_all("Content-Length") or []}
+    if len(lengths) > 1 or any(not re.fullmatch(r"[0-9]{1,15}", value) for value in lengths):
+        return "bad Content-Length: give one, as a decimal number"
+    codings = ",".join(headers.get_all("Transfer-Encoding") or [])
+    if codings and lengths:
+        return "both Content-Length and Transfer-Encoding: send one"
+    if codings and codings.rsplit(",", 1)[-1].strip().lower() != "chunked":  # RFC 9112 6.1: no way to find the end
+        return "Transfer-Encoding must end with chunked"
+    return None
 
 
 def make_server(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.explorer_client import get, running_server
+from tests.explorer.client import get, running_server
 
 CHROMIUM = os.environ.get("EXPLORER_CHROMIUM", "/usr/bin/chromium")
 FLAGS = [
@@ -25,7 +25,7 @@ FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "runs" / "explorer"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "runs" / "explorer"
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="Playwright is not installed (pip install 'gumbel-softmax[browser]')"

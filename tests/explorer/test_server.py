@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -20,7 +21,7 @@ import pytest
 from gumbel_softmax.explorer.api import ROUTES
 from gumbel_softmax.explorer.guard import Limits
 from gumbel_softmax.explorer.server import STATIC
-from tests.explorer_client import get, running_server
+from tests.explorer.client import get, running_server
 
 
 @pytest.fixture(scope="module")
@@ -70,13 +71,13 @@ def test_page_loads_nothing_from_elsewhere():
         "/api.py",
         "/explorer/server.py",
         "/index.html",
-        "http://127.0.0.1/../../etc/passwd",
+        "http://127.0.0.1:{port}/../../etc/passwd",
         "/static/..\\server.py",
         "/%5c..%5cserver.py",
     ],
 )
 def test_no_path_traversal(base, path):
-    status, _, body = get(base, path)
+    status, _, body = get(base, path.replace("{port}", base.rsplit(":", 1)[1]))
     assert status == 404, (path, status)
     assert body == {"error": "not found", "parameter": "path"}
 
@@ -124,8 +125,9 @@ def test_bad_requests_are_json_400s_naming_the_parameter(base, path, parameter):
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
 def test_other_methods_are_json_errors(base, method):
-    status, _, body = get(base, "/api/info", method=method)
+    status, headers, body = get(base, "/api/info", method=method)
     assert status == 501 and body["parameter"] == "request"
+    assert headers["allow"] == "GET, HEAD"
 
 
 def test_a_garbled_request_does_not_take_the_server_down(base):
@@ -136,7 +138,7 @@ def test_a_garbled_request_does_not_take_the_server_down(base):
             reply = b""
             while chunk := conn.recv(4096):
                 reply += chunk
-        # (A request line the server reads as HTTP/0.9 gets the JSON body without a status line, as 0.9 wants.)
+        assert reply.startswith((b"HTTP/1.1 400 ", b"HTTP/1.1 414 ")), reply[:100]  # a status line, then headers
         assert b'"parameter":"request"' in reply and b"Traceback" not in reply
     # A client that connects and says nothing holds one thread only until the socket timeout.
     idle = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -162,7 +164,7 @@ def test_fifty_concurrent_requests_all_succeed(base):
 
 def explore(*args: str) -> subprocess.Popen:
     """``gumbel-softmax explore ARGS`` in a child process, its output as text."""
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2] / "src"))
     command = [sys.executable, "-m", "gumbel_softmax", "explore", *args]
     # As from a terminal: a test runner started in the background (CI, `cmd &`) passes SIGINT on as
     # ignored, and Python then installs no KeyboardInterrupt handler, so Ctrl-C could not be tested.
@@ -318,28 +320,29 @@ def test_a_request_that_waits_too_long_for_a_compute_slot_gets_a_503(monkeypatch
 
 
 def test_a_trickling_client_is_dropped_at_the_request_deadline():
-    # One header byte every 0.1 s never trips the 10 s socket timeout, but the request deadline (1 s) ends it.
+    # One header byte every 0.1 s never trips the 10 s socket timeout, but the request deadline (1 s) ends it:
+    # the client gets a 408 and the connection is closed.
     with running_server(Limits(request_deadline=1.0)) as base:
         port = int(base.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
             conn.sendall(f"GET /api/info HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Slow: ".encode())
-            dropped = False
             for _ in range(150):  # 15 s of trickling at most
                 readable, _, _ = select.select([conn], [], [], 0.1)
                 if readable:
-                    try:
-                        dropped = conn.recv(4096) == b""
-                    except ConnectionResetError:
-                        dropped = True
                     break
                 conn.sendall(b"x")
-            assert dropped
+            reply = b""
+            with contextlib.suppress(ConnectionResetError):
+                while chunk := conn.recv(4096):
+                    reply += chunk
+        assert reply.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), reply[:100]
+        assert b"\r\nConnection: close\r\n" in reply
         assert get(base, "/api/info")[0] == 200
 
 
 def test_static_files_are_package_data():
     tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from Python 3.11")
-    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
     globs = pyproject["tool"]["setuptools"]["package-data"]["gumbel_softmax.explorer"]
     shipped = {p for g in globs for p in STATIC.parent.glob(g)}
     assert {p for p in STATIC.iterdir() if p.is_file()} <= shipped
