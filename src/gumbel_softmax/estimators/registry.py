@@ -24,6 +24,10 @@ disarm             score_function no      binary only
 "variables": "both" takes categorical logits and, with `bernoulli=True`, Bernoulli logits
 (as two-class categoricals, see `.base`); "binary only" refuses `bernoulli=False` with a
 `ValueError`. Unbiased for `E[f(z)]`: every score_function estimator except `darn`.
+
+Decoupled straight-through (Shah et al. 2024, arXiv 2410.13331) is not included yet: how its forward
+temperature changes the hard sample could not be read from the paper here, and a guessed variant
+would not be the published one.
 """
 
 from __future__ import annotations
