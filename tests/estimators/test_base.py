@@ -13,8 +13,9 @@ from gumbel_softmax.estimators.reinforce import Reinforce
 
 REQUIRED = [
     "gumbel_softmax", "st_gumbel_softmax", "straight_through", "gumbel_rao", "reinmax", "reinforce",
-    "reinforce_ema", "nvil", "rloo", "muprop", "darn", "rebar", "relax",
+    "reinforce_ema", "nvil", "rloo", "muprop", "darn", "rebar", "relax", "gst", "gst_p", "disarm",
 ]  # fmt: skip
+BINARY_ONLY = {"disarm"}
 
 
 def test_registry_has_every_required_name_and_fresh_instances():
@@ -24,6 +25,7 @@ def test_registry_has_every_required_name_and_fresh_instances():
         assert a is not b and a.name == name
         assert a.family in ("pathwise", "score_function")
         assert isinstance(a.relaxed, bool) and isinstance(a.supports_bernoulli, bool)
+        assert a.supports_categorical == (name not in BINARY_ONLY) and a.supports_bernoulli
         assert a.needs_baseline == (name == "nvil")
     assert [n for n in names() if get(n).relaxed] == ["gumbel_softmax"]
 
@@ -70,6 +72,11 @@ def test_call_contract(name, bernoulli, generator):
     baseline = torch.zeros(8, requires_grad=True)
     est = get(name)
     given = baseline if est.uses_baseline else None
+    if not bernoulli and not est.supports_categorical:
+        with pytest.raises(ValueError, match=r"binary variables only.*bernoulli=True"):
+            est(logits, decoder, tau=0.5, generator=generator)
+        assert decoder.inputs == []
+        return
     out = est(logits, decoder, tau=0.5, bernoulli=bernoulli, generator=generator, baseline=given)
     assert out.surrogate.shape == out.loss.shape == (8,)
     assert out.sample.shape == logits.shape
@@ -85,10 +92,13 @@ def test_call_contract(name, bernoulli, generator):
         torch.testing.assert_close(baseline.grad, -2 * (out.loss - baseline.detach()))
     else:
         assert baseline.grad is None
-    # The decoder's gradient is that of f at the discrete sample(s): for RLOO the mean over its draws
-    # (every call f got on a discrete input); the others call f at the sample (and maybe at relaxed points).
-    draws = [z for z in decoder.inputs if set(z.unique().tolist()) <= {0.0, 1.0}] if name == "rloo" else [out.sample]
-    assert len(draws) == (get(name).samples if name == "rloo" else 1)
+    # The decoder's gradient is that of f at the discrete sample(s): for RLOO and DisARM the mean over their
+    # draws (every call f got on a discrete input); the others call f at the sample (and maybe at relaxed points).
+    samples = getattr(est, "samples", 1)
+    draws = [z for z in decoder.inputs if set(z.unique().tolist()) <= {0.0, 1.0}] if samples > 1 else [out.sample]
+    assert len(draws) == samples
+    if samples > 1:
+        assert torch.equal(draws[0], out.sample)
     expected = sum((2 * z**2 * decoder.weight.detach()).sum(0) for z in draws) / len(draws)
     torch.testing.assert_close(decoder.weight.grad, expected)
 
@@ -103,15 +113,16 @@ def test_baseline_contract(name):
     """The estimators that subtract a baseline take one of the loss's shape; the others refuse one."""
     est = get(name)
     logits, f = torch.zeros(2, 3, requires_grad=True), lambda z: z.sum(-1)
+    kw = {"bernoulli": name in BINARY_ONLY}
     assert est.uses_baseline == (name in {"reinforce", "reinforce_ema", "nvil"})
     if est.uses_baseline:
         with pytest.raises(ValueError, match="one prediction per example"):
-            est(logits, f, baseline=torch.zeros(5))
+            est(logits, f, baseline=torch.zeros(5), **kw)
         with pytest.raises(TypeError, match="baseline must be a tensor"):
-            est(logits, f, baseline=[0.0, 0.0])
+            est(logits, f, baseline=[0.0, 0.0], **kw)
     else:
         with pytest.raises(ValueError, match="does not use a baseline"):
-            est(logits, f, baseline=torch.zeros(2))
+            est(logits, f, baseline=torch.zeros(2), **kw)
 
 
 def test_loss_of_the_wrong_shape_is_refused():
@@ -142,7 +153,7 @@ def test_plain_functions_are_exported():
     assert bool((y.sum(-1) == 1).all()) and logits.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("name", ["st_gumbel_softmax", "gumbel_rao", "reinmax", "rebar"])
+@pytest.mark.parametrize("name", ["st_gumbel_softmax", "gumbel_rao", "reinmax", "rebar", "gst", "gst_p"])
 def test_per_row_temperature_tensor(name):
     """A [B, 1] temperature tensor gives the same estimate as the equal float, categories on dim 1 or last."""
     logits = torch.randn(6, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
@@ -177,12 +188,12 @@ def test_nvil_variance_normalization_divides_by_the_running_std(generator):
 STATEFUL = {"reinforce_ema": {}, "nvil": {}, "relax": {"lr": 0.05}}
 
 
-def train(est, logits, f, generator, calls=3):
+def train_calls(est, logits, f, generator, calls=3, bernoulli=False):
     """``calls`` ordinary (gradient-enabled) calls; returns the logits' gradient of the last one."""
     for _ in range(calls):
         x = logits.clone().requires_grad_()
         kw = {"baseline": torch.full(x.shape[:1], 0.2)} if est.needs_baseline else {}
-        est(x, f, tau=0.5, generator=generator, **kw).surrogate.sum().backward()
+        est(x, f, tau=0.5, generator=generator, bernoulli=bernoulli, **kw).surrogate.sum().backward()
     return x.grad
 
 
@@ -195,11 +206,13 @@ def snapshot(est):
 @pytest.mark.parametrize("bernoulli", [False, True], ids=["categorical", "bernoulli"])
 def test_gradient_free_call_only_evaluates_f(name, mode, bernoulli, generator):
     """Under no_grad / inference_mode: f once at one sample, surrogate = loss, no state change."""
+    if not bernoulli and name in BINARY_ONLY:
+        pytest.skip("binary only: a categorical call is refused (test_call_contract)")
     shape = (6, 3) if bernoulli else (6, 3, 4)
     logits = torch.randn(shape, generator=generator)
     est = get(name, **STATEFUL.get(name, {}))
     w = torch.linspace(-1, 1, logits[0].numel()).reshape(logits.shape[1:])
-    train(est, logits, lambda z: (z * w).flatten(1).sum(1) ** 2, generator, calls=1)
+    train_calls(est, logits, lambda z: (z * w).flatten(1).sum(1) ** 2, generator, calls=1, bernoulli=bernoulli)
     before = snapshot(est)
     calls = []
 
@@ -222,24 +235,28 @@ def test_gradient_free_call_only_evaluates_f(name, mode, bernoulli, generator):
 def test_state_dict_round_trip_resumes_exactly(name):
     """A fresh estimator loaded with a trained one's state gives the same estimates from then on."""
     options = STATEFUL.get(name, {})
-    logits = torch.randn(16, 3, 4, generator=torch.Generator().manual_seed(2))
-    w = torch.linspace(-1, 1, 12).reshape(3, 4)
+    binary = name in BINARY_ONLY
+    logits = torch.randn((16, 12) if binary else (16, 3, 4), generator=torch.Generator().manual_seed(2))
+    w = torch.linspace(-1, 1, 12).reshape(logits.shape[1:])
 
     def f(z):
         return (z * w).flatten(1).sum(1) ** 2
 
+    def run(est, logits, f, generator):
+        return train_calls(est, logits, f, generator, bernoulli=binary)
+
     trained = get(name, **options)
-    train(trained, logits, f, torch.Generator().manual_seed(3))
+    run(trained, logits, f, torch.Generator().manual_seed(3))
     state = snapshot(trained)
     assert (state == {}) == (name not in STATEFUL | {"rebar": {}})
     resumed = get(name, **options)
     resumed.load_state_dict(snapshot(trained))
     torch.testing.assert_close(resumed.state_dict(), state)
-    grads = [train(e, logits, f, torch.Generator().manual_seed(4)) for e in (trained, resumed)]
+    grads = [run(e, logits, f, torch.Generator().manual_seed(4)) for e in (trained, resumed)]
     torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=0)
     torch.testing.assert_close(resumed.state_dict(), trained.state_dict(), rtol=0, atol=0)
     if name in STATEFUL:  # and the state matters: a fresh estimator gives other estimates
-        fresh = train(get(name, **options), logits, f, torch.Generator().manual_seed(4))
+        fresh = run(get(name, **options), logits, f, torch.Generator().manual_seed(4))
         assert not torch.equal(fresh, grads[0])
 
 

@@ -111,7 +111,7 @@ def test_category_axis_anywhere(problem):
     torch.testing.assert_close(b.sample, a.sample.movedim(-1, 1))
 
 
-@pytest.mark.parametrize("name", ["st_gumbel_softmax", "straight_through", "gumbel_rao", "reinmax"])
+@pytest.mark.parametrize("name", ["st_gumbel_softmax", "straight_through", "gumbel_rao", "reinmax", "gst", "gst_p"])
 def test_a_non_contiguous_view_gives_what_its_contiguous_copy_gives(name):
     """reinmax failed on non-contiguous input (ANCHORS.md); ours give the same sample and gradient on a view."""
     base = torch.randn(K, B, 3, dtype=torch.float64)

@@ -148,6 +148,8 @@ class Estimator:
         family: `"pathwise"` or `"score_function"`.
         relaxed: `True` when `f` sees a relaxed (non-discrete) sample.
         supports_bernoulli: accepts `bernoulli=True`.
+        supports_categorical: accepts `bernoulli=False` (`False` for the binary-only estimators,
+            such as DisARM).
         uses_baseline: `True` when the estimator subtracts the caller's `baseline` from its
             learning signal (the REINFORCE family); the others refuse one.
         needs_baseline: `True` when a `baseline` argument is required (NVIL).
@@ -160,6 +162,7 @@ class Estimator:
     family: str = "pathwise"
     relaxed: bool = False
     supports_bernoulli: bool = True
+    supports_categorical: bool = True
     uses_baseline: bool = False
     needs_baseline: bool = False
     mean_field: bool = False
@@ -197,6 +200,10 @@ class Estimator:
         Returns:
             an `EstimatorOutput`.
         """
+        if not bernoulli and not self.supports_categorical:
+            raise ValueError(
+                f"estimator {self.name!r} is for binary variables only; pass Bernoulli logits with bernoulli=True"
+            )
         if bernoulli:
             if not self.supports_bernoulli:
                 raise ValueError(f"estimator {self.name!r} has no Bernoulli form; use bernoulli=False")

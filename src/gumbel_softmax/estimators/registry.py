@@ -1,36 +1,46 @@
 """Every estimator by name: `names()` lists them, `get(name, **options)` builds a fresh one.
 
-================== ============== ======= =========================================================
-name               family         relaxed options (defaults)
-================== ============== ======= =========================================================
-gumbel_softmax     pathwise       yes
-st_gumbel_softmax  pathwise       no
-straight_through   pathwise       no
-gumbel_rao         pathwise       no      `k=10`
-reinmax            pathwise       no
-reinforce          score_function no
-reinforce_ema      score_function no      `decay=0.9`
-nvil               score_function no      `decay=0.9, normalize=False` (needs `baseline`)
-rloo               score_function no      `samples=4`
-muprop             score_function no
-darn               score_function no
-rebar              score_function no      `eta=1.0`
-relax              score_function no      `hidden=32, lr=1e-3`
-================== ============== ======= =========================================================
+================== ============== ======= ================== ===================================================
+name               family         relaxed variables          options (defaults)
+================== ============== ======= ================== ===================================================
+gumbel_softmax     pathwise       yes     both
+st_gumbel_softmax  pathwise       no      both
+straight_through   pathwise       no      both
+gumbel_rao         pathwise       no      both               `k=10`
+reinmax            pathwise       no      both
+gst                pathwise       no      both               `gap=1.0` (GST-1.0; any number >= 0)
+gst_p              pathwise       no      both
+reinforce          score_function no      both
+reinforce_ema      score_function no      both               `decay=0.9`
+nvil               score_function no      both               `decay=0.9, normalize=False` (needs `baseline`)
+rloo               score_function no      both               `samples=4`
+muprop             score_function no      both
+darn               score_function no      both
+rebar              score_function no      both               `eta=1.0`
+relax              score_function no      both               `hidden=32, lr=1e-3`
+disarm             score_function no      binary only
+================== ============== ======= ================== ===================================================
 
-Gapped straight-through (Fan et al. 2022) is not included: its construction could not
-be confirmed from the paper here, and a guessed variant would not be the published one.
+"variables": "both" takes categorical logits and, with `bernoulli=True`, Bernoulli logits
+(as two-class categoricals, see `.base`); "binary only" refuses `bernoulli=False` with a
+`ValueError`. Unbiased for `E[f(z)]`: every score_function estimator except `darn`.
+
+Decoupled straight-through (Shah et al. 2024, arXiv 2410.13331) is not included yet: how its forward
+temperature changes the hard sample could not be read from the paper here, and a guessed variant
+would not be the published one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from gumbel_softmax.estimators._gapped_straight_through import check_gap, gapped_straight_through
 from gumbel_softmax.estimators._gumbel_rao import check_draws, gumbel_rao
 from gumbel_softmax.estimators._reinmax import reinmax
 from gumbel_softmax.estimators._straight_through import straight_through
 from gumbel_softmax.estimators.base import Estimator, PathwiseEstimator
 from gumbel_softmax.estimators.darn import DARN
+from gumbel_softmax.estimators.disarm import DisARM
 from gumbel_softmax.estimators.muprop import MuProp
 from gumbel_softmax.estimators.rebar import rebar, relax
 from gumbel_softmax.estimators.reinforce import RLOO, Reinforce
@@ -71,6 +81,8 @@ register("st_gumbel_softmax", straight_through_gumbel_estimator)
 register("straight_through", lambda: PathwiseEstimator("straight_through", straight_through))
 register("gumbel_rao", lambda k=10: PathwiseEstimator("gumbel_rao", gumbel_rao, k=check_draws(k)))
 register("reinmax", lambda: PathwiseEstimator("reinmax", reinmax))
+register("gst", lambda gap=1.0: PathwiseEstimator("gst", gapped_straight_through, gap=check_gap(gap)))
+register("gst_p", lambda: PathwiseEstimator("gst_p", gapped_straight_through, gap="p"))
 register("reinforce", lambda: Reinforce("none"))
 register("reinforce_ema", lambda decay=0.9: Reinforce("ema", decay=decay))
 register("nvil", lambda decay=0.9, normalize=False: Reinforce("nvil", decay=decay, normalize=normalize))
@@ -79,3 +91,4 @@ register("muprop", MuProp)
 register("darn", DARN)
 register("rebar", rebar)
 register("relax", relax)
+register("disarm", DisARM)
