@@ -150,3 +150,22 @@ def test_gradcheck_neural_sort(generator):
 def test_non_square_scores_are_refused(bad):
     with pytest.raises(ValueError, match="square matrices"):
         sinkhorn(bad)
+
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_every_function_runs_on_the_device_of_its_input(device):
+    """Outputs stay on the input's device; the torch solver agrees with brute force there."""
+    from gumbel_softmax.structured import PlackettLuce, RelaxedPlackettLuce, relaxed_k_subset
+
+    g = torch.Generator(device=device).manual_seed(0)
+    x = torch.randn(16, 5, 5, device=device, generator=g)
+    assert torch.equal(best_permutation(x, solver="torch").cpu(), brute_force_best(x.cpu()))
+    assert gumbel_sinkhorn(x, 0.3, hard=True, generator=g).device == x.device
+    logits = torch.randn(4, 6, device=device, generator=g)
+    assert relaxed_k_subset(logits, 2, generator=g).device == x.device
+    assert PlackettLuce(logits).sample((3,), generator=g).device == x.device
+    assert RelaxedPlackettLuce(0.5, logits).rsample(generator=g).device == x.device
+    assert neural_sort(logits).device == x.device

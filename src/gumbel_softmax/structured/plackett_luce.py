@@ -105,7 +105,9 @@ class PlackettLuce(Distribution):
         validate = validation_enabled() if validate_args is None else bool(validate_args)
         logits = _parse_logits(logits, validate)
         self.logits = logits
-        super().__init__(logits.shape[:-1], logits.shape[-1:], validate_args=validate)
+        # torch's real_vector check cannot reshape an empty batch; _parse_logits has checked the values.
+        super().__init__(logits.shape[:-1], logits.shape[-1:], validate_args=validate and logits.numel() > 0)
+        self._validate_args = validate
 
     def expand(self, batch_shape: SampleShape, _instance: Distribution | None = None) -> PlackettLuce:
         new = self._get_checked_instance(PlackettLuce, _instance)
@@ -182,7 +184,8 @@ class RelaxedPlackettLuce(Distribution):
         tau = check_tau(temperature, logits, -1, validate=validate)
         self.logits = logits
         self.temperature = tau
-        super().__init__(batch_shape, logits.shape[-1:] * 2, validate_args=validate)
+        super().__init__(batch_shape, logits.shape[-1:] * 2, validate_args=validate and logits.numel() > 0)
+        self._validate_args = validate
 
     @property
     def support(self) -> constraints.Constraint:  # type: ignore[override]
