@@ -18,7 +18,7 @@ import pytest
 import torch
 
 import gumbel_softmax as gs
-from gumbel_softmax import anneal, distributions, estimators
+from gumbel_softmax import anneal, distributions, estimators, structured
 from gumbel_softmax.distributions import (
     BinaryConcrete,
     BinaryConcreteStraightThrough,
@@ -248,6 +248,69 @@ ROWS: list[tuple[str, str, Callable[[], object], Raises | Value]] = [
                                                                               generator=g()), FINITE),
     ("exact_gradient", "too many configurations", lambda: estimators.exact_gradient(torch.zeros(30, 10), LINEAR),
      Raises(ValueError, "configurations to enumerate")),
+    # structured
+    ("sinkhorn", "a non-square matrix", lambda: structured.sinkhorn(torch.zeros(2, 3)),
+     Raises(ValueError, r"square matrices, shape \[..., n, n\]")),
+    ("sinkhorn", "NaN scores", lambda: structured.sinkhorn(torch.tensor([[0.0, NAN], [0.0, 0.0]])),
+     Raises(ValueError, "contain NaN")),
+    ("sinkhorn", "a column entirely -inf", lambda: structured.sinkhorn(torch.tensor([[0.0, -INF], [0.0, -INF]])),
+     Raises(ValueError, "column with every entry -inf")),
+    ("sinkhorn", "n_iters = 0", lambda: structured.sinkhorn(torch.zeros(3, 3), n_iters=0),
+     Raises(ValueError, "int >= 1")),
+    ("sinkhorn", "tau varying within a matrix",
+     lambda: structured.sinkhorn(torch.zeros(2, 3, 3), tau=torch.ones(2, 3, 1)),
+     Raises(ValueError, "one value per row")),
+    ("sinkhorn", "tau = 1e-30 and scores 1e30", lambda: structured.sinkhorn(torch.tensor([[1e30, 0.0], [0.0, 1.0]]),
+                                                                         tau=1e-30), FINITE),
+    ("gumbel_sinkhorn", "tau = 0", lambda: structured.gumbel_sinkhorn(torch.zeros(3, 3), tau=0.0),
+     Raises(ValueError, "finite and > 0")),
+    ("gumbel_sinkhorn", "a negative noise factor",
+     lambda: structured.gumbel_sinkhorn(torch.zeros(3, 3), noise_factor=-1.0),
+     Raises(ValueError, "noise_factor must be finite and >= 0")),
+    ("gumbel_sinkhorn", "an int generator", lambda: structured.gumbel_sinkhorn(torch.zeros(3, 3), generator=3),
+     Raises(TypeError, r"torch.Generator\(\).manual_seed")),
+    ("gumbel_sinkhorn", "tau = 0.01 in float32, hard", lambda: structured.gumbel_sinkhorn(
+        torch.randn(4, 5, 5, generator=g()), tau=0.01, hard=True, generator=g()),
+     Value(lambda y: bool((y.sum(-1) == 1).all() and (y.sum(-2) == 1).all()), "permutation matrices")),
+    ("gumbel_sinkhorn", "an empty batch", lambda: structured.gumbel_sinkhorn(torch.zeros(0, 3, 3), hard=True),
+     Value(lambda y: y.shape == (0, 3, 3), "an empty result")),
+    ("best_permutation", "an unknown solver", lambda: structured.best_permutation(torch.zeros(3, 3), solver="lap"),
+     Raises(ValueError, "one of 'auto', 'torch', 'scipy'")),
+    ("best_permutation", "integer scores", lambda: structured.best_permutation(torch.zeros(3, 3, dtype=torch.long)),
+     Raises(TypeError, "convert with")),
+    ("best_permutation", "-inf entries, torch solver",
+     lambda: structured.best_permutation(torch.tensor([[-INF, 0.0], [0.0, 5.0]]), solver="torch"),
+     Value(lambda s: s.tolist() == [1, 0], "the matching that avoids them")),
+    ("neural_sort", "-inf in scores", lambda: structured.neural_sort(torch.tensor([0.0, -INF])),
+     Raises(ValueError, "scores must be finite")),
+    ("neural_sort", "tau NaN", lambda: structured.neural_sort(torch.zeros(3), tau=NAN),
+     Raises(ValueError, "finite and > 0")),
+    ("k_subset_marginals", "k too large", lambda: structured.k_subset_marginals(Z, k=4),
+     Raises(ValueError, "use 1 <= k <= 3")),
+    ("k_subset_marginals", "fewer unmasked than k",
+     lambda: structured.k_subset_marginals(torch.tensor([[0.0, -INF, 1.0]]), k=3),
+     Raises(ValueError, "fewer than k=3 unmasked")),
+    ("k_subset_marginals", "tau = 1e-30, logits 1e30",
+     lambda: structured.k_subset_marginals(torch.tensor([[1e30, 0.0, -1e30], [1e30, 1e30, 0.0]]), k=2, tau=1e-30),
+     Value(lambda y: torch.allclose(y, torch.tensor([[1.0, 1.0, 0.0]] * 2), atol=1e-20), "the top-k masks")),
+    ("relaxed_k_subset", "k a float", lambda: structured.relaxed_k_subset(Z, k=1.5),
+     Raises(TypeError, "k must be an int")),
+    ("relaxed_k_subset", "tau a string", lambda: structured.relaxed_k_subset(Z, k=1, tau="1"),
+     Raises(TypeError, "float or a tensor")),
+    ("PlackettLuce", "-inf logits", lambda: structured.PlackettLuce(torch.tensor([0.0, -INF])),
+     Raises(ValueError, "must be finite")),
+    ("PlackettLuce", "zero items", lambda: structured.PlackettLuce(torch.zeros(2, 0)), Raises(ValueError, "n >= 1")),
+    ("PlackettLuce", "integer logits", lambda: structured.PlackettLuce(torch.zeros(3, dtype=torch.long)),
+     Raises(TypeError, "convert with")),
+    ("PlackettLuce", "a value that is not an ordering",
+     lambda: structured.PlackettLuce(torch.zeros(3), validate_args=True).log_prob(torch.tensor([0, 0, 2])),
+     Raises(ValueError, "within the support")),
+    ("PlackettLuce", "a NumPy generator", lambda: structured.PlackettLuce(torch.zeros(3)).sample(
+        generator=np.random.default_rng(0)), Raises(TypeError, "torch.Generator")),
+    ("RelaxedPlackettLuce", "temperature 0", lambda: structured.RelaxedPlackettLuce(0.0, torch.zeros(3)),
+     Raises(ValueError, "finite and > 0")),
+    ("RelaxedPlackettLuce", "temperature 1e-30", lambda: structured.RelaxedPlackettLuce(1e-30, torch.zeros(4))
+     .rsample(generator=g()), FINITE),
     # schedules
     ("Schedule", "the base class", lambda: anneal.Constant(0.5)(0), Value(lambda t: t == 0.5, "the temperature")),
     ("Constant", "tau 0", lambda: anneal.Constant(0.0), Raises(ValueError, "finite and > 0")),
@@ -275,7 +338,13 @@ def test_bad_input(name, case, call, outcome):
 
 
 def public_names() -> set[str]:
-    return set(gs.__all__) | set(distributions.__all__) | set(estimators.__all__) | set(anneal.__all__)
+    return (
+        set(gs.__all__)
+        | set(distributions.__all__)
+        | set(estimators.__all__)
+        | set(anneal.__all__)
+        | set(structured.__all__)
+    )
 
 
 def test_every_public_name_has_rows():

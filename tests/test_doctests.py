@@ -25,7 +25,14 @@ def test_kernel_docstring_examples():
 
 
 @pytest.mark.parametrize(
-    "module", ["gumbel_softmax", "gumbel_softmax.distributions", "gumbel_softmax.estimators", "gumbel_softmax.anneal"]
+    "module",
+    [
+        "gumbel_softmax",
+        "gumbel_softmax.distributions",
+        "gumbel_softmax.estimators",
+        "gumbel_softmax.anneal",
+        "gumbel_softmax.structured",
+    ],
 )
 def test_star_import_gives_every_name_in_all(module):
     """``from M import *`` works and binds every name of ``M.__all__`` (relaxit's fails on a missing comma)."""
