@@ -212,7 +212,10 @@ def train(config: MolGANConfig) -> dict[str, Any]:
         schedule = anneal.parse(config.anneal, config.tau, config.steps)
     except ValueError as error:
         raise ValueError(f"--anneal: {error}") from None
-    estimators.get(config.estimator)  # an unknown name fails before any work
+    chosen = estimators.get(config.estimator)  # an unknown name fails before any work
+    if chosen.needs_baseline or not chosen.supports_categorical:
+        raise ValueError(f"--estimator {config.estimator} cannot draw MolGAN's graph (it needs an input-dependent "
+                         "baseline or binary variables); use e.g. reinforce_ema, rloo or a pathwise estimator")
     _check_out(config)
     require_rdkit()
     device = check_device(config.device)
@@ -224,7 +227,7 @@ def train(config: MolGANConfig) -> dict[str, Any]:
     generator = torch.Generator(device).manual_seed(config.seed + 1)
     order = BatchOrder(len(data.train), config.batch_size, config.seed)
     log = MetricsLog(out)
-    start, seconds_before = 0, 0.0
+    start, seconds_before, window = 0, 0.0, list[dict[str, float]]()  # window: the steps since the last log line
     if config.resume and (out / ckpt.CHECKPOINT).exists():
         check_same_molgan_run(out, config)
         state = ckpt.load(out / ckpt.CHECKPOINT, device)
@@ -232,11 +235,13 @@ def train(config: MolGANConfig) -> dict[str, Any]:
         gan.load_state_dict(state["model"])
         schedule.load_state_dict(state["schedule"])
         ckpt.set_rng_state(generator, state["rng"])
-        start, seconds_before = int(state["step"]), float(state["seconds"])
+        start, seconds_before, window = int(state["step"]), float(state["seconds"]), list(state["window"])
         if start > config.steps:
             raise ValueError(f"the checkpoint in {out} is at step {start}, past --steps {config.steps}; "
                              f"resume with --steps {start} or more")
         log.truncate_after(start)
+        if any(r.get("final") for r in log.records()):  # the end of a shorter run: recomputed if still due
+            write_atomic(log.jsonl, "".join(json.dumps(r) + "\n" for r in log.records() if not r.get("final")))
     else:
         if config.resume:
             print(f"gumbel-softmax train molgan: --resume found no checkpoint in {out}; starting a fresh run",
@@ -261,7 +266,7 @@ def train(config: MolGANConfig) -> dict[str, Any]:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=config.steps, initial=start, desc=f"molgan {config.estimator}", dynamic_ncols=True)
-    window: list[dict[str, float]] = []
+    last: dict[str, Any] | None = None
     clock = time.perf_counter()
     per_step = config.critic_steps
     for step in range(start, config.steps):
@@ -272,25 +277,29 @@ def train(config: MolGANConfig) -> dict[str, Any]:
             real.append((indices, data.nodes[indices].to(device), data.edges[indices].to(device)))
         window.append(gan.step(step, real, tau, generator))
         done = step + 1
-        if done % config.log_every == 0 or done == config.steps:
+        if done % config.log_every == 0:
             means = {k: sum(r[k] for r in window) / len(window) for k in window[0]}
             log.append({"kind": "train", "step": done, "tau": tau, **means})
             bar.set_postfix(d=f"{means['loss_d']:.2f}", g=f"{means['loss_g']:.2f}")
             window = []
-        if config.eval_every and done % config.eval_every == 0 and done < config.steps:
-            log.append({"kind": "eval", "step": done, **evaluate(done, config.eval_samples)})
+        if config.eval_every and done % config.eval_every == 0:
+            last = {"kind": "eval", "step": done, **evaluate(done, config.eval_samples)}
+            log.append(last)
         if config.checkpoint_every and done % config.checkpoint_every == 0:
             elapsed = seconds_before + time.perf_counter() - clock
             state = {"step": done, "model": gan.state_dict(), "schedule": schedule.state_dict(),
-                     "rng": ckpt.rng_state(generator), "data_order": order.state_dict(), "seconds": elapsed}
+                     "rng": ckpt.rng_state(generator), "data_order": order.state_dict(), "seconds": elapsed,
+                     "window": window}
             ckpt.save_atomic(state, out / ckpt.CHECKPOINT)
             log.write_csv()
         bar.update(1)
     bar.close()
     train_seconds = seconds_before + time.perf_counter() - clock
-    scores = evaluate(config.steps, config.eval_samples)
-    log.append({"kind": "eval", "step": config.steps, **scores})
+    if last is None or last["step"] != config.steps:  # the last step was no evaluation step
+        last = {"kind": "eval", "step": config.steps, **evaluate(config.steps, config.eval_samples)}
+        log.append(last | {"final": True})
     log.write_csv()
+    scores = {k: v for k, v in last.items() if k not in ("kind", "step")}
     final = {"step": config.steps, "estimator": config.estimator, **scores,
              "train_seconds": train_seconds, "seconds_per_step": train_seconds / config.steps,
              "molecules": len(data), "dropped": data.dropped, "data": data.source}
