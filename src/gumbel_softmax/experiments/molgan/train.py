@@ -23,6 +23,7 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import torch
@@ -30,6 +31,7 @@ from torch import Tensor
 
 from gumbel_softmax import anneal, estimators
 from gumbel_softmax.experiments import checkpoint as ckpt
+from gumbel_softmax.experiments.config import check_out
 from gumbel_softmax.experiments.data import BatchOrder
 from gumbel_softmax.experiments.distributed import check_device
 from gumbel_softmax.experiments.metrics import MetricsLog, write_atomic
@@ -54,9 +56,7 @@ from gumbel_softmax.experiments.molgan.model import (
 )
 from gumbel_softmax.functional import sample as categorical_sample
 
-__all__ = ["MolGAN", "train", "RUN_FILES"]
-
-RUN_FILES = ("config.json", "metrics.jsonl", "metrics.csv", "checkpoint.pt", "final.json")
+__all__ = ["MolGAN", "train", "run"]
 
 
 class MolGAN:
@@ -177,28 +177,6 @@ def _eval_generator(config: MolGANConfig, device: torch.device, step: int) -> to
     return torch.Generator(device).manual_seed(config.seed * 1_000_003 + 7 + step)
 
 
-def _check_out(config: MolGANConfig) -> None:
-    out = Path(config.out)
-    resumable = (out / ckpt.CHECKPOINT).exists()
-    if config.overwrite or (config.resume and resumable):
-        return
-    found = [name for name in RUN_FILES if (out / name).exists()]
-    if found:
-        ways = "continue it with --resume, write to a new --out," if resumable else "write to a new --out"
-        raise ValueError(f"{out} already holds a run ({', '.join(found)}); {ways} or replace it with --overwrite")
-
-
-class _Silent:
-    def set_postfix(self, **_: Any) -> None:
-        pass
-
-    def update(self, _: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def train(config: MolGANConfig) -> dict[str, Any]:
     """Run (or resume) one MolGAN run; return the final metrics (also in `OUT/final.json`).
 
@@ -216,7 +194,7 @@ def train(config: MolGANConfig) -> dict[str, Any]:
     if chosen.needs_baseline or not chosen.supports_categorical:
         raise ValueError(f"--estimator {config.estimator} cannot draw MolGAN's graph (it needs an input-dependent "
                          "baseline or binary variables); use e.g. reinforce_ema, rloo or a pathwise estimator")
-    _check_out(config)
+    check_out(config)  # type: ignore[arg-type]  # reads only out, resume and overwrite, which both configs have
     require_rdkit()
     device = check_device(config.device)
     data = molecules.load(config.data_dir, kekulize=config.kekulize, data_seed=config.data_seed,
@@ -261,7 +239,7 @@ def train(config: MolGANConfig) -> dict[str, Any]:
 
     if start == 0 and config.eval_every:
         log.append({"kind": "eval", "step": 0, **evaluate(0, config.eval_samples)})
-    bar: Any = _Silent()
+    bar: Any = SimpleNamespace(set_postfix=lambda **_: None, update=lambda _: None, close=lambda: None)
     if config.progress:
         from tqdm.auto import tqdm
 
