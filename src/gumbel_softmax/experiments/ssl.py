@@ -17,10 +17,10 @@ For an image with its label, the negative ELBO is (Kingma et al., eq. 6)
 with the Gaussian KL in closed form and one reparameterized draw `z = mu + sigma * eps`. For an image
 without one, `y` is latent too (eq. 7):
 
-`U(x) = E_{q(y|x)}[-L(x, y)] + KL(q(y | x) || p(y))`,
+`U(x) = E_{q(y|x)}[-L(x, y)] - H(q(y | x))`,
 
-written here with the categorical KL in closed form (it is `-H(q(y|x)) + log k`, Kingma's `-H` term with
-the prior's `log k` moved out of `L`). The expectation over `y` is what Jang et al. change:
+with the entropy in closed form and differentiated exactly. When `q(y | x)` puts all its mass on one
+class, `U(x)` is that class's `-L(x, y)`. The expectation over `y` is what Jang et al. change:
 
 * `marginalize`: the exact sum `sum_y q(y | x) (-L(x, y))`, one encoder-and-decoder pass per class, cost
   `O(D + k (I + G))` per image (their notation: `D` the classifier, `I` the style encoder, `G` the
@@ -64,7 +64,7 @@ __all__ = [
     "SSLLoss",
     "NETS",
     "neg_elbo_given_class",
-    "class_kl_to_uniform",
+    "class_neg_entropy",
     "labeled_loss",
     "unlabeled_loss",
     "ssl_objective",
@@ -119,7 +119,7 @@ class M2(nn.Module):
         if net == "mlp":
             self.classifier = mlp([pixels, hidden, hidden, classes])
             self.style_features: nn.Module = nn.Identity()
-            self.style_head = mlp([pixels + classes, hidden, hidden, 2 * latent])
+            self.style_head: nn.Module = mlp([pixels + classes, hidden, hidden, 2 * latent])
             self.decoder = mlp([classes + latent, hidden, hidden, pixels])
         else:
             self.classifier = nn.Sequential(_conv_stack(), nn.Linear(2048, classes))
@@ -159,10 +159,10 @@ class M2(nn.Module):
         return self.decoder(joint.reshape(-1, joint.shape[-1])).reshape(*joint.shape[:-1], -1)
 
 
-def class_kl_to_uniform(logits: Tensor) -> Tensor:
-    """`KL(q(y | x) || uniform) = sum_y q log q + log k`, per example (`[B]`)."""
+def class_neg_entropy(logits: Tensor) -> Tensor:
+    """`-H(q(y | x)) = sum_y q log q`, per example (`[B]`), from finite logits."""
     log_q = logits.log_softmax(-1)
-    return (log_q.exp() * log_q).sum(-1) + math.log(logits.shape[-1])
+    return (log_q.exp() * log_q).sum(-1)
 
 
 def neg_elbo_given_class(model: M2, x: Tensor, features: Tensor, y: Tensor, noise: Tensor) -> Tensor:
@@ -223,17 +223,17 @@ def unlabeled_loss(
     logits = model.classify(x)
     features = model.features(x)
     noise = torch.randn(x.shape[0], model.latent, generator=generator, device=x.device, dtype=x.dtype)
-    kl_y = class_kl_to_uniform(logits)
+    neg_entropy = class_neg_entropy(logits)
     if isinstance(method, str):
         if method != MARGINALIZE:
             raise ValueError(f"method must be {MARGINALIZE!r} or an estimator, got {method!r}")
         every = torch.eye(model.classes, dtype=x.dtype, device=x.device)[:, None, :].expand(-1, x.shape[0], -1)
         per_class = neg_elbo_given_class(model, x, features, every, noise)  # [k, B]
-        value = (logits.softmax(-1) * per_class.transpose(0, 1)).sum(-1) + kl_y
+        value = (logits.softmax(-1) * per_class.transpose(0, 1)).sum(-1) + neg_entropy
         return value, value.detach()
     f: Callable[[Tensor], Tensor] = lambda y: neg_elbo_given_class(model, x, features, y, noise)  # noqa: E731
     out = method(logits, f, tau=tau, generator=generator)
-    return out.surrogate + kl_y, (out.loss + kl_y).detach()
+    return out.surrogate + neg_entropy, (out.loss + neg_entropy).detach()
 
 
 def ssl_objective(
@@ -248,10 +248,17 @@ def ssl_objective(
     generator: torch.Generator | None = None,
 ) -> SSLLoss:
     """`J = mean_l[-L(x, y)] + alpha * mean_l[-log q(y | x)] + mean_u[U(x)]` (module docstring), a scalar
-    surrogate with the per-example terms for logging."""
+    surrogate with the per-example terms for logging.
+
+    An empty unlabeled batch (`[0, D]`: every label observed) leaves M2's labeled objective
+    `mean_l[-L(x, y)] + alpha * mean_l[-log q(y | x)]`.
+    """
     neg_elbo, cross_entropy = labeled_loss(model, labeled_x, labels, generator)
+    total = neg_elbo.mean() + alpha * cross_entropy.mean()
+    if len(unlabeled_x) == 0:
+        return SSLLoss(total, neg_elbo.detach(), cross_entropy.detach(), unlabeled_x.new_zeros(0))
     surrogate, unlabeled = unlabeled_loss(model, unlabeled_x, method, tau, generator)
-    total = neg_elbo.mean() + alpha * cross_entropy.mean() + surrogate.mean()
+    total = total + surrogate.mean()
     return SSLLoss(total, neg_elbo.detach(), cross_entropy.detach(), unlabeled)
 
 
@@ -265,7 +272,7 @@ def marginal_neg_elbo(model: M2, x: Tensor, generator: torch.Generator | None, s
     for _ in range(samples):
         noise = torch.randn(x.shape[0], model.latent, generator=generator, device=x.device, dtype=x.dtype)
         total += (logits.softmax(-1) * neg_elbo_given_class(model, x, features, every, noise).T).sum(-1)
-    return total / samples + class_kl_to_uniform(logits)
+    return total / samples + class_neg_entropy(logits)
 
 
 def labeled_subset(labels: Tensor, count: int, classes: int, seed: int) -> Tensor:

@@ -190,12 +190,13 @@ def run(args: argparse.Namespace) -> int:
     print(text)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    record = {"date": started, "machine": machine(args.device), "command": " ".join(sys.argv),
+    where = machine(args.device)
+    record = {"date": started, "machine": where, "command": " ".join(sys.argv),
               "options": {k: v for k, v in vars(args).items() if k not in ("command", "command_name")},
               "rows": [{"classes": r.classes, "marginalize_steps_per_s": r.marginalize,
                         "gumbel_softmax_steps_per_s": r.gumbel_softmax, "speedup": r.speedup} for r in rows]}
     (out / "speed.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
     (out / "speed.md").write_text(text + "\n")
     if args.figures and not any(math.isnan(r.speedup) for r in rows):
-        plot(rows, out / "speed.png", title=f"M2, {args.net}, batch {args.batch_size}, {record['machine']['device']}")
+        plot(rows, out / "speed.png", title=f"M2, {args.net}, batch {args.batch_size}, {where['device']}")
     return 0

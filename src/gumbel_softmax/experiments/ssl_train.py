@@ -113,7 +113,7 @@ def prepare_data(config: SSLConfig) -> SSLData:
     if config.classes != 10:  # random-label mode: only k varies
         labels = [random_labels(len(y), config.classes, config.data_seed + i) for i, y in enumerate(labels)]
     subset = labeled_subset(labels[0], config.labels, config.classes, config.data_seed)
-    return SSLData(data, *labels, labeled=subset)
+    return SSLData(data, labels[0], labels[1], labels[2], labeled=subset)
 
 
 class _Parts:
@@ -153,6 +153,23 @@ def evaluate(
     return {"accuracy": correct / len(images), "elbo": elbo / len(images), "confusion": confusion.tolist()}
 
 
+def _validate(model: M2, data: SSLData, config: SSLConfig, device: torch.device, step: int) -> dict[str, Any]:
+    scores = evaluate(model, data.images.valid, data.valid_labels, config.eval_samples,
+                      _eval_generator(config, device, step))
+    return {"kind": "eval", "split": "valid", "step": step, **{k: v for k, v in scores.items() if k != "confusion"}}
+
+
+def _continue_log(log: MetricsLog, config: SSLConfig, model: M2, data: SSLData, device: torch.device,
+                  start: int) -> None:
+    """Make the log of a run resumed at `start` read as one run: drop the test record of a run that ended at
+    `start`, and add the validation record an uninterrupted run has there (same model, same seeded noise)."""
+    records = [r for r in log.records() if r.get("split") != "test"]
+    if config.eval_every and start % config.eval_every == 0 and 0 < start < config.steps:
+        if not any(r["kind"] == "eval" and r["step"] == start for r in records):
+            records.append(_validate(model, data, config, device, start))
+    write_atomic(log.jsonl, "".join(json.dumps(r) + "\n" for r in records))
+
+
 def _progress(config: SSLConfig, start: int) -> Any:
     if not config.progress:
         return None
@@ -188,11 +205,12 @@ def train_ssl(config: SSLConfig) -> dict[str, Any]:
     if config.resume and (out / ckpt.CHECKPOINT).exists():
         check_same_run(out, as_train)
         start, saved = run.restore(out, device)
-        running = [list(r) for r in saved]
+        running = cast(list[list[float]], saved)
         if start > config.steps:
             raise ValueError(f"the checkpoint in {out} is at step {start}, past --steps {config.steps}; "
                              f"resume with --steps {start} or more")
         log.truncate_after(start)
+        _continue_log(log, config, model, data, device, start)
     else:
         if config.resume:
             print(f"gumbel-softmax train ssl: --resume found no checkpoint in {out}; starting a fresh run",
@@ -225,10 +243,7 @@ def train_ssl(config: SSLConfig) -> dict[str, Any]:
             if done % config.log_every == 0:
                 running = []
         if config.eval_every and done % config.eval_every == 0 and done < config.steps:
-            scores = evaluate(model, data.images.valid, data.valid_labels, config.eval_samples,
-                              _eval_generator(config, device, done))
-            log.append({"kind": "eval", "split": "valid", "step": done,
-                        **{k: v for k, v in scores.items() if k != "confusion"}})
+            log.append(_validate(model, data, config, device, done))
         if config.checkpoint_every and done % config.checkpoint_every == 0:
             run.save(out, done, cast(list[float], running))
             log.write_csv()
