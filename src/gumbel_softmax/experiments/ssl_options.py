@@ -61,5 +61,5 @@ def add_ssl_speed(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps of each method per k first")
     shared.add(parser, ["--batch-size", "--seed", "--device", "--out", "--no-progress", "--no-figures"],
                batch_size={"help": "unlabeled images per step (and as many labeled ones)"},
-               out={"default": "runs/ssl-speed", "help": "folder of speed.json, speed.md and speed.png"},
+               out={"default": "runs/ssl-speed", "help": "folder of speed.json, table.md and speed.png"},
                progress={"help": "print no line per k while measuring"})

@@ -173,7 +173,7 @@ def machine(device: str) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """`gumbel-softmax reproduce ssl-speed`: measure, print the table, save `speed.json`, `speed.md`, `speed.png`."""
+    """`gumbel-softmax reproduce ssl-speed`: measure, print the table, save `speed.json`, `table.md`, `speed.png`."""
     try:
         if not args.ks or min(args.ks) < 2 or args.rounds < 1 or args.warmup < 0 or args.batch_size < 1:
             raise ValueError("--ks must be numbers of classes >= 2, --rounds and --batch-size >= 1, --warmup >= 0")
@@ -196,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
               "rows": [{"classes": r.classes, "marginalize_steps_per_s": r.marginalize,
                         "gumbel_softmax_steps_per_s": r.gumbel_softmax, "speedup": r.speedup} for r in rows]}
     (out / "speed.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
-    (out / "speed.md").write_text(text + "\n")
+    (out / "table.md").write_text(text + "\n")
     if args.figures and not any(math.isnan(r.speedup) for r in rows):
         plot(rows, out / "speed.png", title=f"M2, {args.net}, batch {args.batch_size}, {where['device']}")
     return 0
