@@ -7,7 +7,8 @@ import json
 import pytest
 
 from gumbel_softmax.cli import main
-from gumbel_softmax.experiments.config import RUN_FILES, TrainConfig, check_config
+from gumbel_softmax.experiments.config import RUN_FILES, TrainConfig, check_config, learning_rate
+from gumbel_softmax.experiments.train import train
 
 from .helpers import SMALL
 
@@ -61,3 +62,12 @@ def test_reproduce_refuses_to_train_over_its_runs_without_resume(tmp_path, capsy
 def test_resume_and_overwrite_together_are_refused():
     with pytest.raises(ValueError, match="give one of them"):
         check_config(TrainConfig(resume=True, overwrite=True))
+
+
+def test_lr_decay_is_a_step_function_of_the_step(tmp_path):
+    config = TrainConfig(lr=1e-3, lr_decay=0.9, lr_decay_every=1000)
+    rates = [learning_rate(config, step) for step in (0, 999, 1000, 2999, 3000)]
+    assert rates == pytest.approx([1e-3, 1e-3, 9e-4, 8.1e-4, 7.29e-4], rel=1e-12)
+    assert learning_rate(TrainConfig(), 10**6) == 1e-3, "off by default"
+    with pytest.raises(ValueError, match=r"--lr-decay must be in \(0, 1\]"):
+        train(TrainConfig(lr_decay=1.5, out=str(tmp_path)))
