@@ -16,10 +16,11 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, NoReturn, Union
 
 __all__ = ["Command", "Need", "COMMANDS", "build_parser", "main", "comma_separated", "non_negative_int",
-           "positive_int", "seed", "positive_float", "fraction"]
+           "positive_int", "seed", "positive_float", "fraction", "whole", "folder"]
 
 
 @dataclass(frozen=True)
@@ -259,7 +260,7 @@ def comma_separated(item: Callable[[str], Any], what: str, choices: Sequence[Any
 
 
 def _example(item: Callable[[str], Any]) -> str:
-    return {int: "0,1", positive_int: "512,256", float: "0.5,1", positive_float: "0.5,1"}.get(item, "a,b")
+    return {str: "a,b", int: "0,1", seed: "0,1", float: "0.5,1", positive_float: "0.5,1"}.get(item, "512,256")
 
 
 def _number(text: str, kind: type, wanted: str, test: Callable[[Any], bool]) -> Any:
@@ -273,19 +274,24 @@ def _number(text: str, kind: type, wanted: str, test: Callable[[Any], bool]) -> 
     return value
 
 
-def non_negative_int(text: str) -> int:
-    """An argparse type for a count of steps that may be 0 (0: none)."""
-    return _number(text, int, "a number of steps >= 0 (0: none)", lambda v: v >= 0)
+def whole(least: int, largest: int | None = None, wanted: str | None = None) -> Callable[[str], int]:
+    """An argparse type for a whole number in `[least, largest]`; `wanted` words the error's "takes ..."."""
+    if wanted is None:
+        wanted = f"a whole number from {least} to {largest}" if largest is not None else f"a whole number >= {least}"
+
+    def parse(text: str) -> int:
+        return _number(text, int, wanted, lambda v: v >= least and (largest is None or v <= largest))
+
+    parse.__name__ = f"whole_{least}_{largest}"
+    return parse
 
 
-def positive_int(text: str) -> int:
-    """An argparse type for a whole number >= 1 (a size, a count of steps or samples)."""
-    return _number(text, int, "a whole number >= 1", lambda v: v >= 1)
-
-
-def seed(text: str) -> int:
-    """An argparse type for a seed: a whole number from 0 to 2**32 - 1."""
-    return _number(text, int, "a seed from 0 to 4294967295", lambda v: 0 <= v < 2**32)
+non_negative_int = whole(0, wanted="a number of steps >= 0 (0: none)")
+non_negative_int.__doc__ = "An argparse type for a count of steps that may be 0 (0: none)."
+positive_int = whole(1)
+positive_int.__doc__ = "An argparse type for a whole number >= 1 (a count of steps or samples)."
+seed = whole(0, 2**32 - 1, "a seed from 0 to 4294967295")
+seed.__doc__ = "An argparse type for a seed: a whole number from 0 to 2**32 - 1."
 
 
 def positive_float(text: str) -> float:
@@ -296,6 +302,13 @@ def positive_float(text: str) -> float:
 def fraction(text: str) -> float:
     """An argparse type for a factor in (0, 1] (a decay, where 1 means none)."""
     return _number(text, float, "a number in (0, 1] (1: none)", lambda v: 0 < v <= 1)
+
+
+def folder(text: str) -> Path:
+    """An argparse type for a folder to write in: any name but an empty or blank one (which would mean here)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"takes a folder name, got {text!r}")
+    return Path(text)
 
 
 if __name__ == "__main__":

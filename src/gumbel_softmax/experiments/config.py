@@ -19,8 +19,11 @@ from gumbel_softmax.backend import BACKENDS
 if TYPE_CHECKING:
     from gumbel_softmax.experiments.models import Latent
 
-__all__ = ["TrainConfig", "RUN_FILES", "check_config", "check_out", "check_writable", "check_same_run", "learning_rate",
-           "kl_weight"]
+__all__ = ["TrainConfig", "RUN_FILES", "MAX_SIZE", "check_config", "check_out", "check_writable", "check_same_run",
+           "learning_rate", "kl_weight"]
+
+# The largest layer size, number of latent variables, classes or evaluation samples a configuration takes.
+MAX_SIZE = 100_000
 
 # What a run writes in its folder: a fresh run over any of them must be asked for (--overwrite).
 RUN_FILES = ("config.json", "metrics.jsonl", "metrics.csv", "checkpoint.pt", "final.json")
@@ -86,9 +89,9 @@ def kl_weight(config: TrainConfig, step: int) -> float:
 _STEPS_OR_NONE = (0, None, "a number of steps >= 0 (0: none)")
 _SEED = (0, 2**32 - 1, "a seed from 0 to 4294967295")
 _WHOLE: dict[str, tuple[int, int | None, str]] = {
-    **dict.fromkeys(("steps", "batch_size", "eval_samples", "eval_samples_during", "log_every", "lr_decay_every",
-                     "layers"), (1, None, "a whole number >= 1")),
-    "classes": (2, None, "a whole number >= 2"),
+    **dict.fromkeys(("steps", "batch_size", "log_every", "lr_decay_every", "layers"), (1, None, "a whole number >= 1")),
+    **dict.fromkeys(("eval_samples", "eval_samples_during"), (1, MAX_SIZE, f"a whole number from 1 to {MAX_SIZE}")),
+    "classes": (2, MAX_SIZE, f"a whole number from 2 to {MAX_SIZE}"),
     **dict.fromkeys(("checkpoint_every", "eval_every", "kl_warmup"), _STEPS_OR_NONE),
     **dict.fromkeys(("seed", "data_seed"), _SEED),
 }
@@ -122,15 +125,20 @@ def check_config(config: TrainConfig) -> anneal.Schedule:
     for name, (least, largest, wanted) in _WHOLE.items():
         _whole(name, getattr(config, name), least, largest, wanted)
     if config.variables is not None:
-        _whole("variables", config.variables, 1, None, "a whole number >= 1 (or None: the latent's default)")
+        _whole("variables", config.variables, 1, MAX_SIZE, f"a whole number from 1 to {MAX_SIZE} (or None)")
     if not isinstance(config.hidden, tuple):
         raise ValueError(f"hidden takes a tuple of layer sizes, got {config.hidden!r}")
     for size in config.hidden:
-        _whole("hidden", size, 1, None, "layer sizes >= 1")
+        _whole("hidden", size, 1, MAX_SIZE, f"layer sizes from 1 to {MAX_SIZE}")
     for name in ("lr", "tau", "lr_decay"):
         _finite_positive(name, getattr(config, name))
     if config.lr_decay > 1:
         raise ValueError(f"--lr-decay must be in (0, 1] (1: none), got {config.lr_decay!r}")
+    if not str(config.out).strip():
+        raise ValueError(f"--out takes a folder name, got {config.out!r}")
+    if config.data_dir is not None and config.dataset != "mnist":
+        raise ValueError(f"--data-dir is read for --dataset mnist only, not {config.dataset!r}: drop it, or add "
+                         "--dataset mnist")
     if config.resume and config.overwrite:
         raise ValueError("--resume continues the run in --out and --overwrite replaces it: give one of them")
     try:

