@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -71,3 +72,30 @@ def test_lr_decay_is_a_step_function_of_the_step(tmp_path):
     assert learning_rate(TrainConfig(), 10**6) == 1e-3, "off by default"
     with pytest.raises(ValueError, match=r"--lr-decay must be in \(0, 1\]"):
         train(TrainConfig(lr_decay=1.5, out=str(tmp_path)))
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    ({"variables": 0}, "--variables takes a whole number from 1"),
+    ({"hidden": (0,)}, "--hidden takes layer sizes"),
+    ({"hidden": [64]}, "hidden takes a tuple"),
+    ({"checkpoint_every": -1}, "--checkpoint-every takes a number of steps >= 0"),
+    ({"log_every": 0}, "--log-every takes a whole number >= 1"),
+    ({"model": "sbn", "layers": 0}, "--layers takes a whole number >= 1"),
+    ({"lr": float("inf")}, "--lr takes a finite number > 0"),
+    ({"lr": float("nan")}, "--lr takes a finite number > 0"),
+    ({"tau": 0.0}, "--tau takes a finite number > 0"),
+    ({"eval_samples_during": 0}, "--eval-samples-during takes a whole number from 1"),
+    ({"eval_samples": 10**9}, "--eval-samples takes a whole number from 1 to 100000"),
+    ({"classes": 1}, "--classes takes a whole number from 2"),
+    ({"seed": -1}, "--seed takes a seed from 0"),
+    ({"steps": 2.5}, "--steps takes a whole number >= 1"),
+    ({"steps": True}, "--steps takes a whole number >= 1"),
+    ({"latent": "gaussian"}, "--latent must be one of"),
+    ({"out": " "}, "--out takes a folder name"),
+    ({"data_dir": "somewhere"}, "--data-dir is read for --dataset mnist only"),
+])
+def test_the_python_api_refuses_what_the_command_line_refuses(change, words, tmp_path):
+    config = TrainConfig(**({"out": str(tmp_path / "run")} | change))
+    with pytest.raises(ValueError, match=re.escape(words)):
+        train(config)
+    assert not (tmp_path / "run").exists(), "refused before any work"
