@@ -169,3 +169,18 @@ def test_a_failing_write_leaves_no_temporary_file(tmp_path):
     with pytest.raises(OSError, match="disk full"):
         write_atomic(tmp_path / "final.json", failing)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_resume_of_a_run_stopped_before_its_first_checkpoint_starts_it_again(tmp_path, capsys):
+    config = TrainConfig(hidden=(16,), variables=4, classes=3, steps=4, checkpoint_every=2, eval_every=0,
+                         eval_samples=2, progress=False, figures=False, out=str(tmp_path / "run"))
+    whole = train(replace(config, out=str(tmp_path / "whole")))
+    train(config)
+    for name in ("checkpoint.pt", "final.json", "metrics.csv"):  # what a kill before the first checkpoint leaves
+        (tmp_path / "run" / name).unlink()
+    assert train(replace(config, resume=True))["test_neg_elbo"] == whole["test_neg_elbo"]
+    assert "starting a fresh run" in capsys.readouterr().err
+    (tmp_path / "run" / "checkpoint.pt").unlink()
+    (tmp_path / "run" / "final.json").unlink()
+    with pytest.raises(ValueError, match=r"other options \(seed: 0 -> 1\)"):  # another run's folder: refused
+        train(replace(config, resume=True, seed=1))

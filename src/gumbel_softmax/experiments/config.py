@@ -151,12 +151,17 @@ def check_out(config: TrainConfig) -> None:
     """Refuse (`ValueError`) to start a fresh run over the files of another one in `config.out`.
 
     A fresh run starts when `resume` is off, or on with no checkpoint to continue from. It would replace
-    the folder's run files, so it must be asked for with `overwrite`; nothing is touched otherwise.
+    the folder's run files, so it must be asked for with `overwrite`; nothing is touched otherwise. The one
+    exception is `resume` on an unfinished run of this same configuration that was stopped before its first
+    checkpoint: starting it again rewrites what it had written with the same values.
     """
     out = Path(config.out)
     check_writable(out)
     resumable = (out / "checkpoint.pt").exists()
     if config.overwrite or (config.resume and resumable):
+        return
+    if config.resume and (out / "config.json").exists() and not (out / "final.json").exists():
+        check_same_run(out, config)  # this run, killed before its first checkpoint: it starts again, the same
         return
     found = [name for name in RUN_FILES if (out / name).exists()]
     if found:

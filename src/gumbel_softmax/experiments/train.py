@@ -210,7 +210,7 @@ def _train(config: TrainConfig, schedule: Any) -> dict[str, Any]:
         out.mkdir(parents=True, exist_ok=True)
         for stale in (log.jsonl, log.csv, out / ckpt.CHECKPOINT, out / "final.json"):
             stale.unlink(missing_ok=True)
-        (out / "config.json").write_text(json.dumps(asdict(config) | {"world_size": world.size}, indent=2) + "\n")
+        write_atomic(out / "config.json", json.dumps(asdict(config) | {"world_size": world.size}, indent=2) + "\n")
 
     bar, clock = _progress(config, world, start), time.perf_counter()
     for step in range(start, config.steps):
