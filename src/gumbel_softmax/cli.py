@@ -12,12 +12,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Union
+from pathlib import Path
+from typing import Any, NoReturn, Union
 
-__all__ = ["Command", "Need", "COMMANDS", "build_parser", "main", "comma_separated", "non_negative_int"]
+__all__ = ["Command", "Need", "COMMANDS", "build_parser", "main", "comma_separated", "non_negative_int",
+           "positive_int", "seed", "positive_float", "fraction", "whole", "folder"]
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,13 @@ COMMANDS["reproduce"]["ssl-speed"] = Command(  # type: ignore[index]
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr (the usage is one `--help` away), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows every option's default (an option without one says what its absence means), paragraphs kept apart."""
 
@@ -218,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The full argument parser; it imports only the commands' option modules, none of their work."""
     from gumbel_softmax import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gumbel-softmax",
         description="Exact Gumbel sampling, the Gumbel-Softmax relaxation and gradient estimators for PyTorch: "
         "demos, training, studies and an explorer.",
@@ -258,16 +268,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     return int(_load(command.run)(args) or 0)
 
 
-def comma_separated(item: Callable[[str], Any], what: str, choices: Sequence[Any] | None = None) -> Callable:
-    """An argparse type for a comma-separated list (`512,256`), repeats dropped, each item checked."""
+def comma_separated(item: Callable[[str], Any], what: str, choices: Sequence[Any] | None = None,
+                    unique: bool = True) -> Callable:
+    """An argparse type for a comma-separated list (`512,256`), each item checked by `item`.
+
+    An empty item (`512,,256`, a trailing comma) is refused. With `unique`, repeats are dropped (seeds,
+    rows); without it they are kept (layer sizes, where `64,64` means two layers).
+    """
 
     def parse(text: str) -> list[Any]:
+        parts = [part.strip() for part in text.split(",")]
         try:
-            values = list(dict.fromkeys(item(part.strip()) for part in text.split(",") if part.strip()))
-        except ValueError:
+            values = [item(part) for part in parts] if all(parts) else []
+        except (ValueError, argparse.ArgumentTypeError):
             values = []
         if not values:
             raise argparse.ArgumentTypeError(f"takes comma-separated {what} like {_example(item)}, got {text!r}")
+        if unique:
+            values = list(dict.fromkeys(values))
         unknown = [v for v in values if choices is not None and v not in choices]
         if unknown:
             raise argparse.ArgumentTypeError(f"unknown {unknown}; choose from {', '.join(map(str, choices or []))}")
@@ -277,18 +295,55 @@ def comma_separated(item: Callable[[str], Any], what: str, choices: Sequence[Any
 
 
 def _example(item: Callable[[str], Any]) -> str:
-    return {int: "512,256", float: "0.5,1"}.get(item, "a,b")  # type: ignore[call-overload]
+    return {str: "a,b", int: "0,1", seed: "0,1", float: "0.5,1", positive_float: "0.5,1"}.get(item, "512,256")
 
 
-def non_negative_int(text: str) -> int:
-    """An argparse type for a count of steps that may be 0."""
+def _number(text: str, kind: type, wanted: str, test: Callable[[Any], bool]) -> Any:
+    """`kind(text)` when it is finite and passes `test`; an argparse error saying what is `wanted` otherwise."""
     try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"takes a number of steps >= 0 (0: none), got {text!r}")
+        value = kind(text)
+    except (ValueError, OverflowError):
+        value = None
+    if value is None or not math.isfinite(value) or not test(value):
+        raise argparse.ArgumentTypeError(f"takes {wanted}, got {text!r}")
     return value
+
+
+def whole(least: int, largest: int | None = None, wanted: str | None = None) -> Callable[[str], int]:
+    """An argparse type for a whole number in `[least, largest]`; `wanted` words the error's "takes ..."."""
+    if wanted is None:
+        wanted = f"a whole number from {least} to {largest}" if largest is not None else f"a whole number >= {least}"
+
+    def parse(text: str) -> int:
+        return _number(text, int, wanted, lambda v: v >= least and (largest is None or v <= largest))
+
+    parse.__name__ = f"whole_{least}_{largest}"
+    return parse
+
+
+non_negative_int = whole(0, wanted="a number of steps >= 0 (0: none)")
+non_negative_int.__doc__ = "An argparse type for a count of steps that may be 0 (0: none)."
+positive_int = whole(1)
+positive_int.__doc__ = "An argparse type for a whole number >= 1 (a count of steps or samples)."
+seed = whole(0, 2**32 - 1, "a seed from 0 to 4294967295")
+seed.__doc__ = "An argparse type for a seed: a whole number from 0 to 2**32 - 1."
+
+
+def positive_float(text: str) -> float:
+    """An argparse type for a finite number > 0 (a temperature, a learning rate)."""
+    return _number(text, float, "a finite number > 0", lambda v: v > 0)
+
+
+def fraction(text: str) -> float:
+    """An argparse type for a factor in (0, 1] (a decay, where 1 means none)."""
+    return _number(text, float, "a number in (0, 1] (1: none)", lambda v: 0 < v <= 1)
+
+
+def folder(text: str) -> Path:
+    """An argparse type for a folder to write in: any name but an empty or blank one (which would mean here)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"takes a folder name, got {text!r}")
+    return Path(text)
 
 
 if __name__ == "__main__":

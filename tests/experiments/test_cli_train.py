@@ -57,3 +57,8 @@ def test_mnist_needs_no_scikit_learn(monkeypatch, tmp_path, capsys):
                  "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert "error: MNIST not found" in err and 'pip install "gumbel-softmax[train]"' not in err
+
+
+def test_train_reports_bad_options_without_traceback(tmp_path, capsys):
+    assert main(["train", "vae", "--anneal", "sometimes", "--out", str(tmp_path)]) == 2
+    assert "--anneal: unknown temperature schedule 'sometimes'" in capsys.readouterr().err

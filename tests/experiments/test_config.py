@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from gumbel_softmax.cli import main
-from gumbel_softmax.experiments.config import RUN_FILES, TrainConfig, check_config
+from gumbel_softmax.experiments.config import RUN_FILES, TrainConfig, check_config, learning_rate
+from gumbel_softmax.experiments.train import train
 
 from .helpers import SMALL
 
@@ -61,3 +63,39 @@ def test_reproduce_refuses_to_train_over_its_runs_without_resume(tmp_path, capsy
 def test_resume_and_overwrite_together_are_refused():
     with pytest.raises(ValueError, match="give one of them"):
         check_config(TrainConfig(resume=True, overwrite=True))
+
+
+def test_lr_decay_is_a_step_function_of_the_step(tmp_path):
+    config = TrainConfig(lr=1e-3, lr_decay=0.9, lr_decay_every=1000)
+    rates = [learning_rate(config, step) for step in (0, 999, 1000, 2999, 3000)]
+    assert rates == pytest.approx([1e-3, 1e-3, 9e-4, 8.1e-4, 7.29e-4], rel=1e-12)
+    assert learning_rate(TrainConfig(), 10**6) == 1e-3, "off by default"
+    with pytest.raises(ValueError, match=r"--lr-decay must be in \(0, 1\]"):
+        train(TrainConfig(lr_decay=1.5, out=str(tmp_path)))
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    ({"variables": 0}, "--variables takes a whole number from 1"),
+    ({"hidden": (0,)}, "--hidden takes layer sizes"),
+    ({"hidden": [64]}, "hidden takes a tuple"),
+    ({"checkpoint_every": -1}, "--checkpoint-every takes a number of steps >= 0"),
+    ({"log_every": 0}, "--log-every takes a whole number >= 1"),
+    ({"model": "sbn", "layers": 0}, "--layers takes a whole number >= 1"),
+    ({"lr": float("inf")}, "--lr takes a finite number > 0"),
+    ({"lr": float("nan")}, "--lr takes a finite number > 0"),
+    ({"tau": 0.0}, "--tau takes a finite number > 0"),
+    ({"eval_samples_during": 0}, "--eval-samples-during takes a whole number from 1"),
+    ({"eval_samples": 10**9}, "--eval-samples takes a whole number from 1 to 100000"),
+    ({"classes": 1}, "--classes takes a whole number from 2"),
+    ({"seed": -1}, "--seed takes a seed from 0"),
+    ({"steps": 2.5}, "--steps takes a whole number >= 1"),
+    ({"steps": True}, "--steps takes a whole number >= 1"),
+    ({"latent": "gaussian"}, "--latent must be one of"),
+    ({"out": " "}, "--out takes a folder name"),
+    ({"data_dir": "somewhere"}, "--data-dir is read for --dataset mnist only"),
+])
+def test_the_python_api_refuses_what_the_command_line_refuses(change, words, tmp_path):
+    config = TrainConfig(**({"out": str(tmp_path / "run")} | change))
+    with pytest.raises(ValueError, match=re.escape(words)):
+        train(config)
+    assert not (tmp_path / "run").exists(), "refused before any work"

@@ -9,7 +9,6 @@ the previous complete checkpoint or the new complete one, never a torn file.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import torch
 
 from gumbel_softmax.experiments.data import BatchOrder
 from gumbel_softmax.experiments.distributed import World, gather_objects
+from gumbel_softmax.experiments.metrics import write_atomic
 
 __all__ = ["RunState", "save_atomic", "load", "rng_state", "set_rng_state", "CHECKPOINT"]
 
@@ -25,20 +25,10 @@ CHECKPOINT = "checkpoint.pt"
 
 
 def save_atomic(state: Any, path: Path) -> Path:
-    """`torch.save(state)` to `path` atomically (temp file, fsync, rename)."""
+    """`torch.save(state)` to `path` atomically (`write_atomic`: temporary file, fsync, rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            torch.save(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return write_atomic(path, lambda handle: torch.save(state, handle))
 
 
 def load(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
@@ -100,17 +90,38 @@ class RunState:
         save_atomic(state, out / CHECKPOINT)
 
     def restore(self, out: Path, device: torch.device) -> tuple[int, list[float]]:
-        """Load `out/checkpoint.pt`; return the step and the losses logged since the last log line."""
-        state = load(out / CHECKPOINT, device)
-        self.order.check_state_dict(state["data_order"])
+        """Load `out/checkpoint.pt`; return the step and the losses logged since the last log line.
+
+        Raises:
+            ValueError: the file cannot be read, is not a checkpoint of this program, or is one of another
+                configuration; the message names the file and what to do.
+        """
+        path = Path(out) / CHECKPOINT
+        try:
+            state = load(path, device)
+        except Exception:  # torch.load raises many kinds (EOFError, RuntimeError, UnpicklingError, ...)
+            state = None
+        if not isinstance(state, dict) or not _KEYS <= state.keys() or not isinstance(state["per_rank"], list):
+            raise ValueError(f"{path} cannot be read (truncated or not a checkpoint of this program): "
+                             "start again with --overwrite, or restore it")
         if len(state["per_rank"]) != self.world.size:
             raise ValueError(f"the checkpoint in {out} was written by {len(state['per_rank'])} process(es); "
                              f"resume it with the same number, not {self.world.size}")
-        self.experiment.model.load_state_dict(state["model"])
-        self.experiment.baselines.load_state_dict(state["baselines"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.schedule.load_state_dict(state["schedule"])
-        mine = state["per_rank"][self.world.rank]
-        self.experiment.load_estimator_state(mine["estimators"])
+        try:
+            self.order.check_state_dict(state["data_order"])
+            self.experiment.model.load_state_dict(state["model"])
+            self.experiment.baselines.load_state_dict(state["baselines"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.schedule.load_state_dict(state["schedule"])
+            mine = state["per_rank"][self.world.rank]
+            self.experiment.load_estimator_state(mine["estimators"])
+        except (RuntimeError, KeyError, TypeError, ValueError, IndexError) as error:
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ValueError(f"{path} holds a run of another configuration ({reason[:200]}): resume it with the "
+                             "options it was made with, start again with --overwrite, or restore it") from None
         set_rng_state(self.generator, mine["rng"])
         return int(state["step"]), list(state["running_losses"])
+
+
+# What every checkpoint of `RunState.save` holds.
+_KEYS = {"step", "running_losses", "model", "baselines", "optimizer", "schedule", "per_rank", "data_order"}

@@ -19,6 +19,9 @@ def config_from_args(args: argparse.Namespace, model: str) -> TrainConfig:
     """A `TrainConfig` from parsed options (named as its fields); `hidden` as a tuple."""
     values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name) and f.name != "model"}
     values["hidden"] = tuple(values.get("hidden", TrainConfig.hidden))
+    for name in ("out", "data_dir"):  # folders are paths on the command line, strings in the configuration
+        if values.get(name) is not None:
+            values[name] = str(values[name])
     return TrainConfig(model=model, **values)
 
 

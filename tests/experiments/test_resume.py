@@ -13,6 +13,7 @@ import torch
 
 from gumbel_softmax.experiments import checkpoint
 from gumbel_softmax.experiments.checkpoint import CHECKPOINT
+from gumbel_softmax.experiments.metrics import write_atomic
 from gumbel_softmax.experiments.train import TrainConfig, train
 
 from .helpers import SMALL, cli, env, final, run_cli
@@ -125,3 +126,61 @@ def test_resume_in_process_with_state_dynamic_data_and_a_split_log_window(tmp_pa
     split = [r for r in records("split") if r["kind"] == "train"]
     assert [r["step"] for r in split] == [7, 10, 14, 21, 28, 30]
     assert [r for r in records("whole") if r["kind"] == "train"] == [r for r in split if r["step"] != 10]
+
+
+def test_a_run_killed_after_its_test_record_logs_it_once_when_resumed(tmp_path):
+    # Killed after the last checkpoint and the final test record (writing final.json or the figures), the
+    # run resumes at its last step and evaluates again: the log must still read as one run.
+    config = TrainConfig(hidden=(16,), variables=4, classes=3, steps=4, checkpoint_every=2, eval_every=0,
+                         eval_samples=2, progress=False, figures=False, out=str(tmp_path / "killed"))
+    whole = train(replace(config, out=str(tmp_path / "whole")))
+    train(config)
+    (tmp_path / "killed" / "final.json").unlink()
+    resumed = train(replace(config, resume=True))
+    assert resumed["test_neg_elbo"] == whole["test_neg_elbo"]
+    records = lambda out: (tmp_path / out / "metrics.jsonl").read_text().splitlines()  # noqa: E731
+    assert records("killed") == records("whole")
+    assert sum('"test"' in line for line in records("killed")) == 1
+
+
+def test_stale_temporary_files_are_removed_and_nothing_else(tmp_path):
+    config = TrainConfig(hidden=(16,), variables=4, classes=3, steps=4, checkpoint_every=2, eval_every=0,
+                         eval_samples=2, progress=False, figures=False, out=str(tmp_path))
+    train(replace(config, steps=2))
+    stale = [tmp_path / ".checkpoint.pt.123.tmp", tmp_path / ".metrics.csv.45.tmp", tmp_path / ".final.json.6.tmp"]
+    kept = [tmp_path / ".checkpoint.pt.tmp", tmp_path / ".checkpoint.pt.12a.tmp", tmp_path / "notes.txt",
+            tmp_path / ".other.pt.123.tmp", tmp_path / "checkpoint.pt.123.tmp"]
+    for path in stale + kept:
+        path.write_bytes(b"x" * 100)
+    train(replace(config, resume=True))
+    assert not any(path.exists() for path in stale)
+    assert all(path.read_bytes() == b"x" * 100 for path in kept)
+    for path in stale:
+        path.write_bytes(b"x")
+    train(replace(config, overwrite=True))  # a fresh run over the folder removes them too
+    assert not any(path.exists() for path in stale) and all(path.exists() for path in kept)
+
+
+def test_a_failing_write_leaves_no_temporary_file(tmp_path):
+    def failing(handle):
+        handle.write(b"half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_atomic(tmp_path / "final.json", failing)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_resume_of_a_run_stopped_before_its_first_checkpoint_starts_it_again(tmp_path, capsys):
+    config = TrainConfig(hidden=(16,), variables=4, classes=3, steps=4, checkpoint_every=2, eval_every=0,
+                         eval_samples=2, progress=False, figures=False, out=str(tmp_path / "run"))
+    whole = train(replace(config, out=str(tmp_path / "whole")))
+    train(config)
+    for name in ("checkpoint.pt", "final.json", "metrics.csv"):  # what a kill before the first checkpoint leaves
+        (tmp_path / "run" / name).unlink()
+    assert train(replace(config, resume=True))["test_neg_elbo"] == whole["test_neg_elbo"]
+    assert "starting a fresh run" in capsys.readouterr().err
+    (tmp_path / "run" / "checkpoint.pt").unlink()
+    (tmp_path / "run" / "final.json").unlink()
+    with pytest.raises(ValueError, match=r"other options \(seed: 0 -> 1\)"):  # another run's folder: refused
+        train(replace(config, resume=True, seed=1))
