@@ -9,6 +9,8 @@ the previous complete checkpoint or the new complete one, never a torn file.
 
 from __future__ import annotations
 
+import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ import torch
 
 from gumbel_softmax.experiments.data import BatchOrder
 from gumbel_softmax.experiments.distributed import World, gather_objects
-from gumbel_softmax.experiments.metrics import write_atomic
+from gumbel_softmax.experiments.metrics import MetricsLog, write_atomic
 
 __all__ = ["RunState", "save_atomic", "load", "rng_state", "set_rng_state", "CHECKPOINT"]
 
@@ -125,3 +127,24 @@ class RunState:
 
 # What every checkpoint of `RunState.save` holds.
 _KEYS = {"step", "running_losses", "model", "baselines", "optimizer", "schedule", "per_rank", "data_order"}
+
+
+def check_resume_step(out: Path, start: int, steps: int) -> None:
+    """Refuse to resume a checkpoint at `start` into a run of only `steps` steps."""
+    if start > steps:
+        raise ValueError(f"the checkpoint in {out} is at step {start}, past --steps {steps}; "
+                         f"resume with --steps {start} or more")
+
+
+def start_fresh(out: Path, log: MetricsLog, record: dict[str, Any], command: str, resume: bool) -> None:
+    """Begin a run in `out` from step 0 and write its `config.json` (`record`) atomically.
+
+    The caller has refused a folder that holds another run (`config.check_out`); what is removed here is
+    what a run of the same configuration killed before its first checkpoint left behind.
+    """
+    if resume:
+        print(f"{command}: --resume found no checkpoint in {out}; starting a fresh run", file=sys.stderr)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in (log.jsonl, log.csv, out / CHECKPOINT, out / "final.json"):
+        stale.unlink(missing_ok=True)
+    write_atomic(out / "config.json", json.dumps(record, indent=2) + "\n")

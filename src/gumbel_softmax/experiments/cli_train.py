@@ -6,10 +6,10 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import fields
 
 from gumbel_softmax.experiments.config import TrainConfig
 from gumbel_softmax.experiments.distributed import teardown
+from gumbel_softmax.experiments.options import config_values
 from gumbel_softmax.experiments.train import train
 
 __all__ = ["config_from_args", "run_vae", "run_sbn"]
@@ -17,11 +17,8 @@ __all__ = ["config_from_args", "run_vae", "run_sbn"]
 
 def config_from_args(args: argparse.Namespace, model: str) -> TrainConfig:
     """A `TrainConfig` from parsed options (named as its fields); `hidden` as a tuple."""
-    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name) and f.name != "model"}
-    values["hidden"] = tuple(values.get("hidden", TrainConfig.hidden))
-    for name in ("out", "data_dir"):  # folders are paths on the command line, strings in the configuration
-        if values.get(name) is not None:
-            values[name] = str(values[name])
+    values = config_values(TrainConfig, args, tuples=("hidden",))
+    values.pop("model", None)
     return TrainConfig(model=model, **values)
 
 

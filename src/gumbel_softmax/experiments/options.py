@@ -9,6 +9,8 @@ module loads no model, data or training code, so `gumbel-softmax --help` stays f
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from pathlib import Path
 from typing import Any
 
 from gumbel_softmax.backend import BACKENDS
@@ -24,7 +26,7 @@ from gumbel_softmax.cli import (
 )
 from gumbel_softmax.experiments.config import MAX_SIZE, TrainConfig
 
-__all__ = ["OPTIONS", "add", "add_train_vae", "add_train_sbn", "add_reproduce", "MODELS", "ROWS"]
+__all__ = ["OPTIONS", "add", "add_train_vae", "add_train_sbn", "add_reproduce", "config_values", "MODELS", "ROWS"]
 
 _D = TrainConfig()
 
@@ -164,3 +166,18 @@ def add_reproduce(parser: argparse.ArgumentParser) -> None:
                         help="after the table, copy each finished run's config.json, final.json and metrics.csv "
                              "(not its checkpoint) to DIR in the same layout, so that --report or --resume can use "
                              "them there")
+
+
+def config_values(config_class: type, args: argparse.Namespace, tuples: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The fields of the dataclass `config_class` that the parsed `args` hold, as the configuration keeps them.
+
+    Folders are paths on the command line and strings in a configuration (so that `config.json` records
+    them); the fields named in `tuples` are lists on the command line and tuples in a configuration.
+    """
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(config_class) if hasattr(args, f.name)}
+    for name, value in values.items():
+        if isinstance(value, Path):
+            values[name] = str(value)
+        elif name in tuples and value is not None:
+            values[name] = tuple(value)
+    return values

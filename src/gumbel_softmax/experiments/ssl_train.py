@@ -21,7 +21,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -31,10 +31,11 @@ from torch import Tensor, nn
 from gumbel_softmax import anneal, estimators
 from gumbel_softmax.estimators.base import Estimator
 from gumbel_softmax.experiments import checkpoint as ckpt
-from gumbel_softmax.experiments.config import TrainConfig, check_out, check_same_run
+from gumbel_softmax.experiments.config import RUN_FILES, TrainConfig, check_out, check_same_run
 from gumbel_softmax.experiments.data import BatchOrder, ImageData, binarize, load
 from gumbel_softmax.experiments.distributed import World, check_device
-from gumbel_softmax.experiments.metrics import MetricsLog, write_atomic
+from gumbel_softmax.experiments.metrics import MetricsLog, remove_stale_temporaries, write_atomic
+from gumbel_softmax.experiments.options import config_values
 from gumbel_softmax.experiments.ssl import (
     M2,
     MARGINALIZE,
@@ -201,24 +202,17 @@ def train_ssl(config: SSLConfig) -> dict[str, Any]:
     labeled_x, labeled_y = data.images.train[data.labeled], data.train_labels[data.labeled]
     log = MetricsLog(out)
     run = ckpt.RunState(_Parts(model, method), optimizer, schedule, unlabeled_order, generator, World())
+    remove_stale_temporaries(out, RUN_FILES)  # what writes killed by SIGKILL left
     start, running = 0, list[list[float]]()
     if config.resume and (out / ckpt.CHECKPOINT).exists():
         check_same_run(out, as_train)
         start, saved = run.restore(out, device)
         running = cast(list[list[float]], saved)
-        if start > config.steps:
-            raise ValueError(f"the checkpoint in {out} is at step {start}, past --steps {config.steps}; "
-                             f"resume with --steps {start} or more")
+        ckpt.check_resume_step(out, start, config.steps)
         log.truncate_after(start)
         _continue_log(log, config, model, data, device, start)
     else:
-        if config.resume:
-            print(f"gumbel-softmax train ssl: --resume found no checkpoint in {out}; starting a fresh run",
-                  file=sys.stderr)
-        out.mkdir(parents=True, exist_ok=True)
-        for stale in (log.jsonl, log.csv, out / ckpt.CHECKPOINT, out / "final.json"):
-            stale.unlink(missing_ok=True)
-        (out / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
+        ckpt.start_fresh(out, log, asdict(config), "gumbel-softmax train ssl", config.resume)
 
     bar, clock = _progress(config, start), time.perf_counter()
     for step in range(start, config.steps):
@@ -270,7 +264,7 @@ def train_ssl(config: SSLConfig) -> dict[str, Any]:
 
 def config_from_args(args: argparse.Namespace) -> SSLConfig:
     """An `SSLConfig` from parsed options named as its fields."""
-    return SSLConfig(**{f.name: getattr(args, f.name) for f in fields(SSLConfig) if hasattr(args, f.name)})
+    return SSLConfig(**config_values(SSLConfig, args))
 
 
 def run(args: argparse.Namespace) -> int:

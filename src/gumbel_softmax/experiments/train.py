@@ -24,7 +24,6 @@ checkpoint in `gumbel_softmax.experiments.checkpoint`, the command line in
 from __future__ import annotations
 
 import json
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -200,17 +199,10 @@ def _train(config: TrainConfig, schedule: Any) -> dict[str, Any]:
     if config.resume and (out / ckpt.CHECKPOINT).exists():
         check_same_run(out, config)
         start, running = run.restore(out, device)
-        if start > config.steps:
-            raise ValueError(f"the checkpoint in {out} is at step {start}, past --steps {config.steps}; "
-                             f"resume with --steps {start} or more")
+        ckpt.check_resume_step(out, start, config.steps)
         log.truncate_after(start)
     elif world.is_main:
-        if config.resume:
-            print(f"gumbel-softmax train: --resume found no checkpoint in {out}; starting a fresh run", file=sys.stderr)
-        out.mkdir(parents=True, exist_ok=True)
-        for stale in (log.jsonl, log.csv, out / ckpt.CHECKPOINT, out / "final.json"):
-            stale.unlink(missing_ok=True)
-        write_atomic(out / "config.json", json.dumps(asdict(config) | {"world_size": world.size}, indent=2) + "\n")
+        ckpt.start_fresh(out, log, asdict(config) | {"world_size": world.size}, "gumbel-softmax train", config.resume)
 
     bar, clock = _progress(config, world, start), time.perf_counter()
     for step in range(start, config.steps):

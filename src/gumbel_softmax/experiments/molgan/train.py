@@ -31,10 +31,10 @@ from torch import Tensor
 
 from gumbel_softmax import anneal, estimators
 from gumbel_softmax.experiments import checkpoint as ckpt
-from gumbel_softmax.experiments.config import check_out
+from gumbel_softmax.experiments.config import RUN_FILES, check_out
 from gumbel_softmax.experiments.data import BatchOrder
 from gumbel_softmax.experiments.distributed import check_device
-from gumbel_softmax.experiments.metrics import MetricsLog, write_atomic
+from gumbel_softmax.experiments.metrics import MetricsLog, remove_stale_temporaries, write_atomic
 from gumbel_softmax.experiments.molgan import data as molecules
 from gumbel_softmax.experiments.molgan.chemistry import graph_to_mol, require_rdkit
 from gumbel_softmax.experiments.molgan.config import (
@@ -54,6 +54,7 @@ from gumbel_softmax.experiments.molgan.model import (
     one_hot_graph,
     unpack,
 )
+from gumbel_softmax.experiments.options import config_values
 from gumbel_softmax.functional import sample as categorical_sample
 
 __all__ = ["MolGAN", "train", "run"]
@@ -206,6 +207,7 @@ def train(config: MolGANConfig) -> dict[str, Any]:
     order = BatchOrder(len(data.train), config.batch_size, config.seed)
     log = MetricsLog(out)
     start, seconds_before, window = 0, 0.0, list[dict[str, float]]()  # window: the steps since the last log line
+    remove_stale_temporaries(out, RUN_FILES)  # what writes killed by SIGKILL left
     if config.resume and (out / ckpt.CHECKPOINT).exists():
         check_same_molgan_run(out, config)
         state = ckpt.load(out / ckpt.CHECKPOINT, device)
@@ -214,20 +216,12 @@ def train(config: MolGANConfig) -> dict[str, Any]:
         schedule.load_state_dict(state["schedule"])
         ckpt.set_rng_state(generator, state["rng"])
         start, seconds_before, window = int(state["step"]), float(state["seconds"]), list(state["window"])
-        if start > config.steps:
-            raise ValueError(f"the checkpoint in {out} is at step {start}, past --steps {config.steps}; "
-                             f"resume with --steps {start} or more")
+        ckpt.check_resume_step(out, start, config.steps)
         log.truncate_after(start)
         if any(r.get("final") for r in log.records()):  # the end of a shorter run: recomputed if still due
             write_atomic(log.jsonl, "".join(json.dumps(r) + "\n" for r in log.records() if not r.get("final")))
     else:
-        if config.resume:
-            print(f"gumbel-softmax train molgan: --resume found no checkpoint in {out}; starting a fresh run",
-                  file=sys.stderr)
-        out.mkdir(parents=True, exist_ok=True)
-        for stale in (log.jsonl, log.csv, out / ckpt.CHECKPOINT, out / "final.json"):
-            stale.unlink(missing_ok=True)
-        (out / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
+        ckpt.start_fresh(out, log, asdict(config), "gumbel-softmax train molgan", config.resume)
 
     def evaluate(step: int, samples: int) -> dict[str, Any]:
         scores = score_samples(*gan.sample(samples, _eval_generator(config, device, step)), known)
@@ -292,12 +286,7 @@ def train(config: MolGANConfig) -> dict[str, Any]:
 def run(args: Any) -> int:
     """`gumbel-softmax train molgan`: train from parsed options, print the final metrics; 2 with one line on
     bad options, missing RDKit or missing data."""
-    from dataclasses import fields
-
-    values = {f.name: getattr(args, f.name) for f in fields(MolGANConfig) if hasattr(args, f.name)}
-    for name in ("generator_hidden", "convolutions", "critic_hidden"):
-        if name in values:
-            values[name] = tuple(values[name])
+    values = config_values(MolGANConfig, args, tuples=("generator_hidden", "convolutions", "critic_hidden"))
     try:
         final = train(MolGANConfig(**values))
     except (ValueError, FileNotFoundError, ModuleNotFoundError) as error:
