@@ -321,6 +321,8 @@ ROWS: list[tuple[str, str, Callable[[], object], Raises | Value]] = [
     ("parse", "an unknown schedule", lambda: anneal.parse("bogus", 1.0, 100), Raises(ValueError, "use constant")),
     ("parse", "a value that is not a number", lambda: anneal.parse("exponential:rate=abc", 1.0, 100),
      Raises(ValueError, "NAME:key=value")),
+    ("parse", "a fractional every", lambda: anneal.parse("exponential:every=1.7", 1.0, 100),
+     Raises(ValueError, "whole number of steps")),
     ("parse", "an end of 0", lambda: anneal.parse("linear:end=0", 1.0, 100), Raises(ValueError, "finite and > 0")),
     ("Lambda", "a function returning 0", lambda: anneal.Lambda(lambda step: 0.0)(1), Raises(ValueError, "> 0")),
 ]

@@ -1,8 +1,8 @@
 """The relaxation step that the reference functions share: tempered softmax of perturbed logits.
 
 Private: `gumbel_softmax.functional` (Gumbel-Softmax), `gumbel_softmax.subset`
-(the relaxed k-subset), `gumbel_softmax.distributions` and the kernels' fallback
-call these on already-validated arguments. Users call the public functions.
+(the relaxed k-subset) and `gumbel_softmax.distributions` call these on already-validated
+arguments. Users call the public functions.
 """
 
 from __future__ import annotations

@@ -207,7 +207,10 @@ def parse(spec: str, tau: float, steps: int) -> Schedule:
     if name == "constant" and not options:
         return Constant(tau)
     if name == "exponential" and set(options) <= {"rate", "minimum", "every"}:
-        return Exponential(tau, options.get("rate", 3e-5), options.get("minimum", 0.5), int(options.get("every", 1000)))
+        every = options.get("every", 1000)
+        if not (math.isfinite(every) and every == int(every)):
+            raise ValueError(f"every must be a whole number of steps >= 1, got {every}")
+        return Exponential(tau, options.get("rate", 3e-5), options.get("minimum", 0.5), int(every))
     if name in ("linear", "cosine") and set(options) <= {"end"}:
         return (Linear if name == "linear" else Cosine)(tau, options.get("end", 0.5), steps)
     raise ValueError(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import importlib
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -41,6 +42,7 @@ Entry = tuple[Callable[..., Any], Callable[[Tensor], bool]]
 _registered: dict[str, Entry] = {}  # by `register`; these take precedence
 _kernels: dict[str, Entry] = {}  # the fused kernels of gumbel_softmax.kernels, loaded on first use
 _loaded = False
+_loading = threading.Lock()
 
 
 def _checked(name: str) -> str:
@@ -74,6 +76,9 @@ def _current() -> str:
 def use_backend(name: str) -> Iterator[None]:
     """Use `name` for a block, in the current thread or asyncio task only.
 
+    `torch.compile` reads the choice once, while compiling: a compiled function keeps the backend it was
+    compiled under (until `torch._dynamo.reset()` or a recompile), whatever block later calls it.
+
     Example:
         >>> import gumbel_softmax as gs
         >>> with gs.use_backend("torch"):
@@ -105,14 +110,22 @@ def unregister(op: str) -> None:
 
 
 def _load_kernels() -> None:
-    """Read the fused kernels of `gumbel_softmax.kernels` once, where Triton imports."""
+    """Read the fused kernels of `gumbel_softmax.kernels` once, where Triton imports.
+
+    Under a lock, and marked loaded only once the table is filled: a second thread arriving meanwhile waits
+    instead of seeing no kernel (which would run the reference, or fail a forced `"triton"`).
+    """
     global _loaded
-    _loaded = True
-    try:
-        kernels = importlib.import_module("gumbel_softmax.kernels")
-    except ImportError:
-        return
-    _kernels.update(kernels.KERNELS)
+    with _loading:
+        if _loaded:
+            return
+        try:
+            kernels = importlib.import_module("gumbel_softmax.kernels")
+        except ImportError:
+            pass
+        else:
+            _kernels.update(kernels.KERNELS)
+        _loaded = True
 
 
 def kernel_for(op: str, tensor: Tensor) -> Callable[..., Any] | None:

@@ -94,6 +94,9 @@ def values_checked(validate: bool | None = None) -> bool:
 def validation(enabled: bool) -> Iterator[None]:
     """Run or skip the value checks for a block, in the current thread or asyncio task only.
 
+    Compiled code (`torch.compile`) skips the value checks whatever this says; it still checks float
+    temperatures.
+
     Args:
         enabled: whether the checks run inside the block.
 
@@ -200,16 +203,15 @@ def check_sample_size(logits: Tensor, k: int, dim: int, *, validate: bool | None
     return k
 
 
-def check_tau(
-    tau: float | Tensor, logits: Tensor, dim: int | None = None, *, validate: bool | None = None
-) -> float | Tensor:
+def check_tau(tau: float | Tensor, logits: Tensor, dim: int, *, validate: bool | None = None) -> float | Tensor:
     """Check a temperature: a positive finite number, or a tensor of them, one per row.
 
     The rule of every entry point: a temperature tensor broadcasts against `logits` without growing
     it and keeps the category axis `dim` with size 1 (per-row temperatures: shape `[B, 1]` for logits
     `[B, K]`). A tensor that varies along the categories (shape `[K]`, say) is refused, so that no
     shape means per-category temperatures to one function and per-row ones to another.
-    Returns a float, or the tensor on the device of `logits`.
+    Returns a float, or the tensor on the device of `logits` with as many dims as `logits` (size-1 dims
+    put in front), so that callers may move its axes as they move the logits'.
     """
     if isinstance(tau, Tensor):
         try:
@@ -221,7 +223,7 @@ def check_tau(
                 f"tau of shape {tuple(tau.shape)} does not broadcast to logits of shape {tuple(logits.shape)}; "
                 "per-row temperatures keep the category dim with size 1"
             )
-        if dim is not None and tau.ndim > 0:
+        if tau.ndim > 0:
             axis = dim % logits.ndim - (logits.ndim - tau.ndim)
             if axis >= 0 and tau.shape[axis] != 1:
                 raise ValueError(
@@ -239,7 +241,7 @@ def check_tau(
                     f"tau must be finite and > 0 everywhere; {int(bad.sum())} of {tau.numel()} "
                     f"element(s) are not (for example {first})"
                 )
-        return tau.to(logits.device)
+        return tau.reshape((1,) * (logits.ndim - tau.ndim) + tuple(tau.shape)).to(logits.device)
     if isinstance(tau, bool) or not isinstance(tau, numbers.Real):
         raise TypeError(f"tau must be a float or a tensor, got {type(tau).__name__}")
     if not isinstance(tau, (int, float)):  # a NumPy scalar, say

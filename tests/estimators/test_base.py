@@ -311,3 +311,18 @@ def test_darn_gives_each_bernoulli_unit_its_own_signal(generator):
     b, p = out.sample, torch.sigmoid(logits.detach())
     slope = f(b).unsqueeze(-1) * weights / 4  # f'(b) by hand
     torch.testing.assert_close(logits.grad, slope * (b * (1 - p) + (1 - b) * p) / 2)
+
+
+@pytest.mark.parametrize("name", ["gumbel_rao", "st_gumbel_softmax", "reinmax", "rebar"])
+def test_a_tau_with_fewer_dims_than_the_logits_lines_up_from_the_right(name):
+    """As in gumbel_softmax: tau [1, 4] for logits [2, 3, 4] with dim=1 is one temperature per (., ., column)."""
+    logits = torch.zeros(2, 3, 4, requires_grad=True)
+    out = get(name)(logits, lambda z: z.sum((1, 2)), tau=torch.full((1, 4), 0.5), dim=1,
+                    generator=torch.Generator().manual_seed(0))
+    out.surrogate.sum().backward()
+    assert out.sample.shape == logits.shape and bool(torch.isfinite(logits.grad).all())
+
+
+def test_bernoulli_logits_that_are_not_a_tensor_get_a_type_error():
+    with pytest.raises(TypeError, match=r"torch\.Tensor of Bernoulli logits"):
+        get("reinforce")([0.1, 0.2], lambda z: z.sum(-1), bernoulli=True)

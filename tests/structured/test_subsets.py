@@ -123,3 +123,33 @@ def test_straight_through_gradient_is_the_soft_gradient(generator):
         grads.append(logits.grad.clone())
         logits.grad = None
     torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_masked_items_have_finite_gradients(generator):
+    """Taking a masked item makes impossible states; their gradient must be 0, not NaN."""
+    logits = torch.randn(2, 6, generator=generator, dtype=torch.float64)
+    logits[:, [2, 3]] = float("-inf")
+    free = logits[:, [0, 1, 4, 5]].clone().requires_grad_()
+
+    def marginals(x):
+        full = logits.clone()
+        full[:, [0, 1, 4, 5]] = x
+        return k_subset_marginals(full, 3, 0.5)
+
+    assert torch.autograd.gradcheck(marginals, (free,))
+    x = logits.clone().requires_grad_()
+    k_subset_marginals(x, 3, 0.5)[:, 0].sum().backward()
+    assert bool(torch.isfinite(x.grad).all()) and bool((x.grad[:, [2, 3]] == 0).all())
+
+
+@pytest.mark.parametrize("tau_shape", [(), (1,), (1, 1), (2, 1, 4)])
+def test_any_tau_shape_check_tau_accepts_is_aligned(tau_shape, generator):
+    """A tau with fewer dims than the logits lines up from the right, as in gumbel_softmax."""
+    logits = torch.randn(2, 3, 4, generator=generator, dtype=torch.float64)
+    tau = torch.rand(tau_shape, generator=generator, dtype=torch.float64) + 0.5
+    mu = k_subset_marginals(logits, 2, tau, dim=1)
+    full = tau.expand(2, 1, 4) if tau.ndim == 3 else tau.reshape((1,) * (3 - tau.ndim) + tuple(tau.shape))
+    for a in range(2):
+        for c in range(4):
+            t = float(full.expand(2, 1, 4)[a, 0, c])
+            torch.testing.assert_close(mu[a, :, c], enumerated_marginals(logits[a, :, c], 2, t))

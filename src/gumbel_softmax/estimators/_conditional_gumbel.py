@@ -34,7 +34,7 @@ __all__ = ["truncated_gumbel", "conditional_gumbel"]
 def check_index(logits: Tensor, index: Tensor) -> None:
     """Refuse an `index` that cannot be the argmax of `logits + G` (shape, dtype, range, masked)."""
     if not isinstance(index, Tensor) or index.dtype.is_floating_point or index.dtype == torch.bool:
-        raise ValueError("index must be an integer tensor of category indices")
+        raise TypeError("index must be an integer tensor of category indices")
     if index.shape != logits.shape[:-1]:
         raise ValueError(f"index has shape {tuple(index.shape)}; logits {tuple(logits.shape)} need "
                          f"{tuple(logits.shape[:-1])} (one category per row)")

@@ -82,6 +82,12 @@ def gapped_straight_through_from_sample(
     if not isinstance(hard, Tensor) or hard.shape != logits.shape:
         got = tuple(hard.shape) if isinstance(hard, Tensor) else type(hard).__name__
         raise ValueError(f"hard must be a one-hot tensor shaped like logits {tuple(logits.shape)}, got {got}")
+    return _with_gapped_gradient(logits, hard, tau, dim, checked)
+
+
+def _with_gapped_gradient(logits: Tensor, hard: Tensor, tau: float | Tensor, dim: int, gap: float | str) -> Tensor:
+    """`hard` with the GST gradient; the arguments are already checked (`dim` normalized)."""
+    checked = gap
     theta = logits.detach()
     chosen = hard.detach() > 0.5
     top = theta.amax(dim, keepdim=True)
@@ -128,4 +134,4 @@ def gapped_straight_through(
     tau = check_tau(tau, logits, dim)
     gap = check_gap(gap)
     hard = sample_one_hot(logits.detach(), dim, generator=generator)
-    return gapped_straight_through_from_sample(logits, hard, tau, dim, gap)
+    return _with_gapped_gradient(logits, hard, tau, dim, gap)

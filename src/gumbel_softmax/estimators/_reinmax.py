@@ -50,6 +50,11 @@ def reinmax_from_sample(logits: Tensor, hard: Tensor, tau: float | Tensor = 1.0,
     if not isinstance(hard, Tensor) or hard.shape != logits.shape:
         got = tuple(hard.shape) if isinstance(hard, Tensor) else type(hard).__name__
         raise ValueError(f"hard must be a one-hot tensor shaped like logits {tuple(logits.shape)}, got {got}")
+    return _with_reinmax_gradient(logits, hard, tau, dim)
+
+
+def _with_reinmax_gradient(logits: Tensor, hard: Tensor, tau: float | Tensor, dim: int) -> Tensor:
+    """`hard` with Algorithm 2's gradient; the arguments are already checked (`dim` normalized)."""
     pi0 = torch.softmax(logits, dim)
     pi1 = 0.5 * (hard + torch.softmax(logits / tau, dim))
     shift = (pi1.log() - logits).detach().masked_fill(torch.isneginf(logits), 0.0)  # masked: -inf - -inf
@@ -74,4 +79,4 @@ def reinmax(
     """
     dim = check_logits(logits, dim)
     tau = check_tau(tau, logits, dim)
-    return reinmax_from_sample(logits, sample_one_hot(logits.detach(), dim, generator=generator), tau, dim)
+    return _with_reinmax_gradient(logits, sample_one_hot(logits.detach(), dim, generator=generator), tau, dim)

@@ -122,14 +122,14 @@ def categories_last(logits: Tensor, tau: float | Tensor, dim: int) -> tuple[Tens
     """Check `logits` and `tau` and move the category axis `dim` of both to the end.
 
     Returns:
-        `(moved logits, tau, dim)` with `dim` normalized to a non-negative axis; a
-        `tau` tensor with as many dims as `logits` is moved too (a per-row `[B, 1]` one broadcasts).
+        `(moved logits, tau, dim)` with `dim` normalized to a non-negative axis; a `tau` tensor
+        (given `check_tau` as many dims as `logits`) is moved too.
     """
     dim = check_logits(logits, dim)
-    if isinstance(tau, Tensor) and tau.ndim == logits.ndim:
+    tau = check_tau(tau, logits, dim)
+    if isinstance(tau, Tensor):
         tau = tau.movedim(dim, -1)
-    moved = logits.movedim(dim, -1)
-    return moved, check_tau(tau, moved, -1), dim
+    return logits.movedim(dim, -1), tau, dim
 
 
 def draw(logits: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
@@ -207,10 +207,12 @@ class Estimator:
         if bernoulli:
             if not self.supports_bernoulli:
                 raise ValueError(f"estimator {self.name!r} has no Bernoulli form; use bernoulli=False")
+            if not isinstance(logits, Tensor):
+                raise TypeError(f"logits must be a torch.Tensor of Bernoulli logits, got {type(logits).__name__}")
             check_logits(logits.unsqueeze(-1), -1)
             cat = torch.stack([torch.zeros_like(logits), logits], -1)
-            if isinstance(tau, Tensor) and tau.ndim == logits.ndim:
-                tau = tau.unsqueeze(-1)
+            if isinstance(tau, Tensor) and tau.ndim <= logits.ndim:  # one per variable: add the category axis
+                tau = tau.reshape((1,) * (logits.ndim - tau.ndim) + tuple(tau.shape)).unsqueeze(-1)
             tau = check_tau(tau, cat, -1)
 
             def to_user(s: Tensor) -> Tensor:

@@ -30,13 +30,13 @@ from torch import Tensor
 from torch.distributions import Distribution, constraints
 
 from gumbel_softmax.checks import check_generator, check_tau, validation_enabled
+from gumbel_softmax.distributions._base import SampleShape
 from gumbel_softmax.functional import perturbed_logits
 from gumbel_softmax.noise import compute_dtype
 from gumbel_softmax.structured.permutations import neural_sort
 
 __all__ = ["PlackettLuce", "RelaxedPlackettLuce"]
 
-SampleShape = torch.Size | list[int] | tuple[int, ...]
 
 
 class _Permutation(constraints.Constraint):

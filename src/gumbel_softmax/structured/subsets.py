@@ -103,18 +103,23 @@ def _clamped(x: Tensor, tau: float | Tensor, k: int) -> Tensor:
     masked = torch.isneginf(x)
     shifted = (x - c).masked_fill(masked, 0.0)
     w = shifted * tau.reciprocal() if isinstance(tau, Tensor) else shifted / tau
-    return w.clamp(-bound, bound).masked_fill(masked, float("-inf"))
+    # A masked item enters at -3M, not -inf: a state built only from -inf would reach logaddexp(-inf, -inf),
+    # whose gradient is NaN. Its weight exp(-3M) moves the others' marginals by far less than the rounding,
+    # and `_marginals` sets its own marginal to exactly 0.
+    return w.clamp(-bound, bound).masked_fill(masked, -3 * bound)
 
 
 def _marginals(x: Tensor, tau: float | Tensor, k: int) -> Tensor:
     """`mu(x / tau)` along the last axis for a k-subset, `1 <= k <= n` (no checks)."""
     w = _clamped(x, tau, k)
+    masked = torch.isneginf(x)
     before = _pad(_prefix_log_esp(w, k), k)  # [..., n, k]: a_{i-1}(j)
     after = _pad(_prefix_log_esp(w.flip(-1), k)[::-1], k)  # [..., n, k]: b_i(j)
     # log of exp(w_i) e_{k-1}(w without i), the unnormalized P(i in S).
     numerators = w + torch.logsumexp(before + after.flip(-1), -1)
     # sum_i exp(w_i) e_{k-1}(w without i) = k e_k(w): normalizing by it makes the marginals sum to k.
-    return torch.exp(numerators - (numerators.logsumexp(-1, keepdim=True) - math.log(k)))
+    marginals = torch.exp(numerators - (numerators.logsumexp(-1, keepdim=True) - math.log(k)))
+    return marginals.masked_fill(masked, 0.0)
 
 
 def k_subset_marginals(logits: Tensor, k: int, tau: float | Tensor = 1.0, dim: int = -1) -> Tensor:
