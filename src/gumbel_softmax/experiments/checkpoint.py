@@ -33,9 +33,20 @@ def save_atomic(state: Any, path: Path) -> Path:
     return write_atomic(path, lambda handle: torch.save(state, handle))
 
 
-def load(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
-    """Read a checkpoint written by `save_atomic` (our own files: full unpickling)."""
-    return torch.load(Path(path), map_location=device, weights_only=False)
+def load(path: Path, device: torch.device | str = "cpu", keys: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Read a checkpoint written by `save_atomic` (our own files: full unpickling) that holds `keys`.
+
+    Raises:
+        ValueError: the file cannot be read or is not such a checkpoint; the message names it and what to do.
+    """
+    try:
+        state = torch.load(Path(path), map_location=device, weights_only=False)
+    except Exception:  # torch.load raises many kinds (EOFError, RuntimeError, UnpicklingError, ...)
+        state = None
+    if not isinstance(state, dict) or not keys <= state.keys():
+        raise ValueError(f"{path} cannot be read (truncated or not a checkpoint of this program): "
+                         "start again with --overwrite, or restore it")
+    return state
 
 
 def rng_state(generator: torch.Generator) -> dict[str, Any]:
@@ -99,11 +110,8 @@ class RunState:
                 configuration; the message names the file and what to do.
         """
         path = Path(out) / CHECKPOINT
-        try:
-            state = load(path, device)
-        except Exception:  # torch.load raises many kinds (EOFError, RuntimeError, UnpicklingError, ...)
-            state = None
-        if not isinstance(state, dict) or not _KEYS <= state.keys() or not isinstance(state["per_rank"], list):
+        state = load(path, device, _KEYS)
+        if not isinstance(state["per_rank"], list):
             raise ValueError(f"{path} cannot be read (truncated or not a checkpoint of this program): "
                              "start again with --overwrite, or restore it")
         if len(state["per_rank"]) != self.world.size:
@@ -126,7 +134,7 @@ class RunState:
 
 
 # What every checkpoint of `RunState.save` holds.
-_KEYS = {"step", "running_losses", "model", "baselines", "optimizer", "schedule", "per_rank", "data_order"}
+_KEYS = frozenset({"step", "running_losses", "model", "baselines", "optimizer", "schedule", "per_rank", "data_order"})
 
 
 def check_resume_step(out: Path, start: int, steps: int) -> None:

@@ -30,6 +30,7 @@ def vae_digits_section(ctx) -> None:
         checkpoint_every=0,
         seed=int(torch.randint(0, 2**31 - 1, (), generator=ctx.generator)),
         out=str(Path(ctx.out) / "vae_digits"),
+        overwrite=ctx.overwrite,
     )
     print(f"Categorical VAE (20 x 10, Gumbel-Softmax) on the 8x8 digits, {steps:,} steps of batch 100:")
     threads = torch.get_num_threads()

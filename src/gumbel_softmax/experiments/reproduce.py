@@ -41,7 +41,7 @@ from typing import Any
 
 from gumbel_softmax import anneal
 from gumbel_softmax.experiments.checkpoint import CHECKPOINT
-from gumbel_softmax.experiments.config import TrainConfig, check_same_run
+from gumbel_softmax.experiments.config import TrainConfig, check_same_run, check_writable
 from gumbel_softmax.experiments.options import MODELS, ROWS
 from gumbel_softmax.experiments.train import train
 from gumbel_softmax.studies.report import format_table
@@ -261,6 +261,11 @@ def export_runs(results: list[dict[str, Any]], out: Path, dest: Path) -> int:
 def run(args: argparse.Namespace) -> int:
     """Train (or read back) the table's runs, print it, and save it in `--out`; 2 on bad options, with one line."""
     try:
+        check_writable(Path(args.out))
+        if args.export:
+            check_writable(Path(args.export), "--export")
+            if Path(args.export).resolve() == Path(args.out).resolve():
+                raise ValueError("--export names the --out folder itself; export to another folder")
         results = run_table(args)
     except (ValueError, FileNotFoundError) as error:  # bad options, missing data, a folder of another run
         print(f"gumbel-softmax reproduce jang2017: error: {error}", file=sys.stderr)

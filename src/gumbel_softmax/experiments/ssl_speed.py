@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from gumbel_softmax import estimators
+from gumbel_softmax.experiments.config import check_writable
 from gumbel_softmax.experiments.distributed import check_device
 from gumbel_softmax.experiments.ssl import M2, MARGINALIZE, random_labels, ssl_objective
 
@@ -177,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if not args.ks or min(args.ks) < 2 or args.rounds < 1 or args.warmup < 0 or args.batch_size < 1:
             raise ValueError("--ks must be numbers of classes >= 2, --rounds and --batch-size >= 1, --warmup >= 0")
+        check_writable(Path(args.out))
         if args.net == "cnn" and args.image != 28:
             raise ValueError("--net cnn is built for 28x28 images; use --image 28 or --net mlp")
         started = time.strftime("%Y-%m-%d %H:%M")

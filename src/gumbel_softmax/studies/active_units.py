@@ -17,6 +17,8 @@ from pathlib import Path
 
 import torch
 
+from gumbel_softmax.experiments.checkpoint import CHECKPOINT
+from gumbel_softmax.experiments.checkpoint import load as load_checkpoint
 from gumbel_softmax.experiments.config import TrainConfig
 from gumbel_softmax.experiments.data import load
 from gumbel_softmax.experiments.models import DiscreteVAE
@@ -40,11 +42,19 @@ def load_run(runs: Path, model_name: str, row: str, seed: int = 0) -> tuple[Disc
     Sizes, latent layer and data (set, binarization, data seed) come from the run's `config.json`.
     """
     folder = runs / model_name / row / f"seed{seed}"
+    for name in ("config.json", "final.json", CHECKPOINT):
+        if not (folder / name).exists():
+            raise FileNotFoundError(f"{folder} has no {name}: train that row first (gumbel-softmax reproduce jang2017)")
     saved = json.loads((folder / "config.json").read_text())
+    state = load_checkpoint(folder / CHECKPOINT, keys=frozenset({"model", "step"}))
+    finished = json.loads((folder / "final.json").read_text()).get("step")
+    if finished is not None and int(state["step"]) != int(finished):
+        raise ValueError(f"{folder / CHECKPOINT} holds step {state['step']} but the run ended at step {finished}: "
+                         "its final model was not saved; rerun it with a --checkpoint-every that divides --steps")
     config = TrainConfig(**{f.name: saved[f.name] for f in fields(TrainConfig) if f.name in saved})
     data = load(config.dataset, config.data_dir, config.binarization, config.data_seed)
     model = DiscreteVAE(data.pixels, config.latent_layer(), tuple(config.hidden))
-    model.load_state_dict(torch.load(folder / "checkpoint.pt", map_location="cpu", weights_only=False)["model"])
+    model.load_state_dict(state["model"])
     return model.eval(), data.test
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from gumbel_softmax.experiments.config import check_writable
 from gumbel_softmax.experiments.demo import vae_digits_section
 from gumbel_softmax.functional import gumbel_softmax, sample
 from gumbel_softmax.studies.densities import density_section
@@ -31,6 +32,7 @@ class DemoContext:
     out: Path
     samples: int
     generator: torch.Generator
+    overwrite: bool = False
 
 
 def gumbel_max_check(ctx: DemoContext) -> None:
@@ -99,7 +101,9 @@ SECTIONS: list[Callable[[DemoContext], None]] = [
 
 def run(args: argparse.Namespace) -> int:
     """Run every section (options: `gumbel_softmax.studies.options.add_demo`)."""
-    ctx = DemoContext(out=args.out, samples=args.samples, generator=torch.Generator().manual_seed(args.seed))
+    check_writable(args.out)
+    ctx = DemoContext(out=args.out, samples=args.samples, generator=torch.Generator().manual_seed(args.seed),
+                      overwrite=args.overwrite)
     for section in SECTIONS:
         section(ctx)
     return 0

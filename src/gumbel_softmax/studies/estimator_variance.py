@@ -41,6 +41,7 @@ from torch import Tensor
 
 from gumbel_softmax.estimators.exact import exact_gradient
 from gumbel_softmax.estimators.registry import get, names
+from gumbel_softmax.experiments.config import check_writable
 from gumbel_softmax.studies.report import format_table, new_figure, save_figure
 
 TEMPERATURES = (0.1, 0.5, 1.0, 2.0)
@@ -247,6 +248,7 @@ def demo_section(ctx) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """`gumbel-softmax study estimators` (options: `gumbel_softmax.studies.options.add_estimator_variance`)."""
+    check_writable(Path(args.out))  # before the measuring, not after
     if min(args.draws, args.toy_draws) < 2:
         print(f"gumbel-softmax study estimators: error: --draws and --toy-draws must be at least 2, got {args.draws} "
               f"and {args.toy_draws}", file=sys.stderr)

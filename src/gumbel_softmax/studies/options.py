@@ -26,6 +26,8 @@ def add_demo(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=folder, default=Path("runs/demo"), help="folder for the figures")
     parser.add_argument("--samples", type=_DRAWS, default=100_000, help="draws per check")
     parser.add_argument("--seed", type=seed, default=0, help="seed of the random generator")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the training run an earlier demo left in OUT/vae_digits")
 
 
 def add_estimator_variance(parser: argparse.ArgumentParser) -> None:
