@@ -24,7 +24,7 @@ STEPS, EVERY = 400, 20
 def _checkpoint_step(path) -> int:
     try:
         return int(checkpoint.load(path)["step"])
-    except (FileNotFoundError, EOFError, RuntimeError):
+    except (FileNotFoundError, ValueError):  # not written yet, or (never: writes are atomic) torn
         return -1
 
 

@@ -37,10 +37,13 @@ def load(path: Path, device: torch.device | str = "cpu", keys: frozenset[str] = 
     """Read a checkpoint written by `save_atomic` (our own files: full unpickling) that holds `keys`.
 
     Raises:
+        FileNotFoundError: there is no such file.
         ValueError: the file cannot be read or is not such a checkpoint; the message names it and what to do.
     """
     try:
         state = torch.load(Path(path), map_location=device, weights_only=False)
+    except FileNotFoundError:
+        raise
     except Exception:  # torch.load raises many kinds (EOFError, RuntimeError, UnpicklingError, ...)
         state = None
     if not isinstance(state, dict) or not keys <= state.keys():

@@ -25,6 +25,7 @@ def config_from_args(args: argparse.Namespace, model: str) -> TrainConfig:
 def _run(args: argparse.Namespace, model: str) -> int:
     try:
         final = train(config_from_args(args, model))
+        teardown(finished=True)
     except (ValueError, FileNotFoundError) as error:  # bad options, missing data, a folder of another run
         print(f"gumbel-softmax train {model}: error: {error}", file=sys.stderr)
         return 2

@@ -83,13 +83,17 @@ def setup(device: str) -> tuple[World, torch.device]:
     return world, chosen
 
 
-def teardown() -> None:
+def teardown(finished: bool = False) -> None:
     """Leave the process group, if this process joined one.
 
-    A rank that exits with the group still up can abort in the backend's threads
-    ("terminate called without an active exception", seen once with gloo on a loaded machine).
+    A rank that exits with the group still up, or tears it down while another rank still talks to it, can
+    abort in the backend's threads ("terminate called without an active exception", seen with gloo on a
+    loaded machine). After a run that `finished` on every rank, all ranks meet at a barrier first; after a
+    failure they do not (another rank may never get there).
     """
     if dist.is_available() and dist.is_initialized():
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
 
 
