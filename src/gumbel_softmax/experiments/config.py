@@ -19,8 +19,8 @@ from gumbel_softmax.backend import BACKENDS
 if TYPE_CHECKING:
     from gumbel_softmax.experiments.models import Latent
 
-__all__ = ["TrainConfig", "RUN_FILES", "MAX_SIZE", "check_config", "check_out", "check_writable", "check_same_run",
-           "learning_rate", "kl_weight"]
+__all__ = ["TrainConfig", "RUN_FILES", "RESUMABLE_CHANGES", "MAX_SIZE", "check_config", "check_out", "check_writable",
+           "check_same_run", "learning_rate", "kl_weight"]
 
 # The largest layer size, number of latent variables, classes or evaluation samples a configuration takes.
 MAX_SIZE = 100_000
@@ -147,13 +147,16 @@ def check_config(config: TrainConfig) -> anneal.Schedule:
         raise ValueError(f"--anneal: {error}") from None
 
 
-def check_out(config: TrainConfig) -> None:
+def check_out(config: Any, resumable_changes: frozenset[str] | None = None) -> None:
     """Refuse (`ValueError`) to start a fresh run over the files of another one in `config.out`.
 
     A fresh run starts when `resume` is off, or on with no checkpoint to continue from. It would replace
     the folder's run files, so it must be asked for with `overwrite`; nothing is touched otherwise. The one
     exception is `resume` on an unfinished run of this same configuration that was stopped before its first
     checkpoint: starting it again rewrites what it had written with the same values.
+
+    `config` is any run configuration with `out`, `resume` and `overwrite` fields (`TrainConfig`, or the
+    configurations of `train ssl` and `train molgan`); `resumable_changes` as in `check_same_run`.
     """
     out = Path(config.out)
     check_writable(out)
@@ -161,7 +164,7 @@ def check_out(config: TrainConfig) -> None:
     if config.overwrite or (config.resume and resumable):
         return
     if config.resume and (out / "config.json").exists() and not (out / "final.json").exists():
-        check_same_run(out, config)  # this run, killed before its first checkpoint: it starts again, the same
+        check_same_run(out, config, resumable_changes)  # killed before its first checkpoint: starts again
         return
     found = [name for name in RUN_FILES if (out / name).exists()]
     if found:
@@ -184,16 +187,20 @@ def check_writable(out: Path, option: str = "--out") -> None:
 
 # Options that may change between a run and its resumption; any other difference is refused. ``device`` may
 # be spelled differently ("cuda" -> "cuda:0"), but a different device type is refused when the RNG is restored.
-_RESUMABLE_CHANGES = {"steps", "resume", "overwrite", "progress", "figures", "eval_samples", "eval_every",
-                      "eval_samples_during", "log_every", "checkpoint_every", "device", "out", "data_dir"}
+RESUMABLE_CHANGES = frozenset({"steps", "resume", "overwrite", "progress", "figures", "eval_samples", "eval_every",
+                      "eval_samples_during", "log_every", "checkpoint_every", "device", "out", "data_dir"})
 
 # Options added after runs were saved, with the value those runs ran at: a config.json without one is that run.
 _ADDED_LATER = {"kl_warmup": 0}
 
 
-def check_same_run(out: Path, config: TrainConfig) -> None:
+def check_same_run(out: Path, config: Any, resumable_changes: frozenset[str] | None = None) -> None:
     """Refuse (`ValueError`) when the run saved in `out` differs from `config` in more than length,
-    evaluation, logging or device options."""
+    evaluation, logging or device options.
+
+    `config` is a run configuration (a dataclass); `resumable_changes` names the fields a resumed run may
+    change (default: those of `TrainConfig`)."""
+    allowed = RESUMABLE_CHANGES if resumable_changes is None else resumable_changes
     path = Path(out) / "config.json"
     try:
         saved = json.loads(path.read_text())
@@ -204,7 +211,7 @@ def check_same_run(out: Path, config: TrainConfig) -> None:
                          "with --overwrite")
     saved = _ADDED_LATER | saved
     now = json.loads(json.dumps(asdict(config)))
-    changed = sorted(k for k in saved.keys() & now.keys() if k not in _RESUMABLE_CHANGES and saved[k] != now[k])
+    changed = sorted(k for k in saved.keys() & now.keys() if k not in allowed and saved[k] != now[k])
     if changed:
         details = ", ".join(f"{k}: {saved[k]!r} -> {now[k]!r}" for k in changed)
         raise ValueError(f"the run saved in {out} was made with other options ({details}); resume it with its "

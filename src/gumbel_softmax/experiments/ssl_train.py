@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from gumbel_softmax import anneal, estimators
 from gumbel_softmax.estimators.base import Estimator
 from gumbel_softmax.experiments import checkpoint as ckpt
-from gumbel_softmax.experiments.config import RUN_FILES, TrainConfig, check_out, check_same_run
+from gumbel_softmax.experiments.config import RUN_FILES, check_out, check_same_run
 from gumbel_softmax.experiments.data import BatchOrder, ImageData, binarize, load
 from gumbel_softmax.experiments.distributed import World, check_device
 from gumbel_softmax.experiments.metrics import MetricsLog, remove_stale_temporaries, write_atomic
@@ -187,8 +187,7 @@ def train_ssl(config: SSLConfig) -> dict[str, Any]:
         FileNotFoundError: the data set cannot be found (`MissingDataError`: the message says how to get it).
     """
     schedule = check_ssl_config(config)
-    as_train = cast(TrainConfig, config)  # the folder checks read only fields both configurations have
-    check_out(as_train)
+    check_out(config)
     device = check_device(config.device)
     out = Path(config.out)
     data = prepare_data(config)
@@ -205,7 +204,7 @@ def train_ssl(config: SSLConfig) -> dict[str, Any]:
     remove_stale_temporaries(out, RUN_FILES)  # what writes killed by SIGKILL left
     start, running = 0, list[list[float]]()
     if config.resume and (out / ckpt.CHECKPOINT).exists():
-        check_same_run(out, as_train)
+        check_same_run(out, config)
         start, saved = run.restore(out, device)
         running = cast(list[list[float]], saved)
         ckpt.check_resume_step(out, start, config.steps)

@@ -8,19 +8,17 @@ and larger critic layers; we follow the paper's numbers.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
-__all__ = ["MolGANConfig", "REWARDS", "RESUMABLE_CHANGES", "check_molgan_config", "check_same_molgan_run"]
+__all__ = ["MolGANConfig", "REWARDS", "RESUMABLE_CHANGES", "check_molgan_config"]
 
 # Reward choices: one normalized property, or the product of all three (MolGAN's `all` minus uniqueness).
 REWARDS = {"qed": ("qed",), "logp": ("logp",), "sa": ("sa",), "all": ("qed", "logp", "sa"),
            "validity": ("validity",)}
 
 # Options that may change when a run is resumed; any other difference is refused.
-RESUMABLE_CHANGES = {"steps", "resume", "overwrite", "progress", "figures", "eval_every", "eval_samples",
-                     "log_every", "checkpoint_every", "device", "out", "data_dir", "cache_dir"}
+RESUMABLE_CHANGES = frozenset({"steps", "resume", "overwrite", "progress", "figures", "eval_every", "eval_samples",
+                     "log_every", "checkpoint_every", "device", "out", "data_dir", "cache_dir"})
 
 
 @dataclass
@@ -75,14 +73,3 @@ def check_molgan_config(config: MolGANConfig) -> None:
         raise ValueError("--log-every must be >= 1; --checkpoint-every and --eval-every >= 0 (0: none)")
     if config.resume and config.overwrite:
         raise ValueError("--resume continues the run in --out and --overwrite replaces it: give one of them")
-
-
-def check_same_molgan_run(out: Path, config: MolGANConfig) -> None:
-    """Refuse (`ValueError`) to resume a run saved in `out` with other options than length, logging or device."""
-    saved = json.loads((Path(out) / "config.json").read_text())
-    now = json.loads(json.dumps(asdict(config)))
-    changed = sorted(k for k in saved.keys() & now.keys() if k not in RESUMABLE_CHANGES and saved[k] != now[k])
-    if changed:
-        details = ", ".join(f"{k}: {saved[k]!r} -> {now[k]!r}" for k in changed)
-        raise ValueError(f"the run saved in {out} was made with other options ({details}); resume it with its "
-                         "own options, or start a fresh run in another --out folder")

@@ -31,17 +31,17 @@ from torch import Tensor
 
 from gumbel_softmax import anneal, estimators
 from gumbel_softmax.experiments import checkpoint as ckpt
-from gumbel_softmax.experiments.config import RUN_FILES, check_out
+from gumbel_softmax.experiments.config import RUN_FILES, check_out, check_same_run
 from gumbel_softmax.experiments.data import BatchOrder
 from gumbel_softmax.experiments.distributed import check_device
 from gumbel_softmax.experiments.metrics import MetricsLog, remove_stale_temporaries, write_atomic
 from gumbel_softmax.experiments.molgan import data as molecules
 from gumbel_softmax.experiments.molgan.chemistry import graph_to_mol, require_rdkit
 from gumbel_softmax.experiments.molgan.config import (
+    RESUMABLE_CHANGES,
     REWARDS,
     MolGANConfig,
     check_molgan_config,
-    check_same_molgan_run,
 )
 from gumbel_softmax.experiments.molgan.metrics import reward, score_samples
 from gumbel_softmax.experiments.molgan.model import (
@@ -195,7 +195,7 @@ def train(config: MolGANConfig) -> dict[str, Any]:
     if chosen.needs_baseline or not chosen.supports_categorical:
         raise ValueError(f"--estimator {config.estimator} cannot draw MolGAN's graph (it needs an input-dependent "
                          "baseline or binary variables); use e.g. reinforce_ema, rloo or a pathwise estimator")
-    check_out(config)  # type: ignore[arg-type]  # reads only out, resume and overwrite, which both configs have
+    check_out(config, RESUMABLE_CHANGES)
     require_rdkit()
     device = check_device(config.device)
     data = molecules.load(config.data_dir, kekulize=config.kekulize, data_seed=config.data_seed,
@@ -209,7 +209,7 @@ def train(config: MolGANConfig) -> dict[str, Any]:
     start, seconds_before, window = 0, 0.0, list[dict[str, float]]()  # window: the steps since the last log line
     remove_stale_temporaries(out, RUN_FILES)  # what writes killed by SIGKILL left
     if config.resume and (out / ckpt.CHECKPOINT).exists():
-        check_same_molgan_run(out, config)
+        check_same_run(out, config, RESUMABLE_CHANGES)
         state = ckpt.load(out / ckpt.CHECKPOINT, device)
         order.check_state_dict(state["data_order"])
         gan.load_state_dict(state["model"])
