@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTEST ?= -q
 
-.PHONY: demo test test-slow lint docs bench clean
+.PHONY: demo test test-slow lint docs bench clean clean-runs
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -45,5 +45,9 @@ docs: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/cpu_core.py
 
+# `clean` keeps runs/ (every command's default output: trained models, tables); `make clean-runs` removes it.
 clean:
-	rm -rf $(VENV) runs site .pytest_cache
+	rm -rf $(VENV) site .pytest_cache
+
+clean-runs:
+	rm -rf runs
