@@ -270,8 +270,10 @@ def test_the_bound_rejects_rloo_on_a_sample_without_replacement(generator):
         assert_unbiased(batch.grad.flatten(1), exact, rloo_range(logits, f, True))
 
 
-@pytest.mark.parametrize("name", ["darn", "straight_through", "zgr", "decoupled_st"])
+@pytest.mark.parametrize("name", ["darn", "straight_through", "decoupled_st"])
 def test_the_bound_rejects_biased_estimators(generator, name):
+    """ZGR is not in this list: its bias on this quadratic problem is below a third of the bound's width
+    (0.11 to 0.28 of it at three seeds), since ZGR is exact for the linear part of f."""
     logits, f = problem(False)
     _, exact = exact_gradient(logits, f)
     grads, range_ = estimates(name, logits, f, False, generator, warmup=0)
