@@ -19,32 +19,43 @@ darn               score_function no      both
 rebar              score_function no      both               `eta=1.0`
 relax              score_function no      both               `hidden=32, lr=1e-3`
 disarm             score_function no      binary only
+zgr                pathwise       no      both               (no temperature: `tau` is ignored)
+decoupled_st       pathwise       no      both               `forward_tau=1.0` (`tau` is the backward one)
+indecater          score_function no      both               `samples=1`
+unordered_set      score_function no      both               `samples=4` (2 to 8; joint over the variables)
 ================== ============== ======= ================== ===================================================
 
 "variables": "both" takes categorical logits and, with `bernoulli=True`, Bernoulli logits
 (as two-class categoricals, see `.base`); "binary only" refuses `bernoulli=False` with a
 `ValueError`. Unbiased for `E[f(z)]`: every score_function estimator except `darn`.
 
-Decoupled straight-through (Shah et al. 2024, arXiv 2410.13331) is not included yet: how its forward
-temperature changes the hard sample could not be read from the paper here, and a guessed variant
-would not be the published one.
+`decoupled_st` (Shah et al. 2024) draws its sample from `softmax(logits / forward_tau)`, so only
+`forward_tau=1` samples the model (see `._decoupled_straight_through` for where its form was
+confirmed). `unordered_set` draws distinct *joint* configurations of each example's variables
+(at most 100,000 of them per example; see `.unordered_set`). `indecater` calls `f`
+`samples * (1 + V K)` times for `V` variables of `K` categories.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from gumbel_softmax.checks import check_positive_finite
+from gumbel_softmax.estimators._decoupled_straight_through import decoupled_straight_through
 from gumbel_softmax.estimators._gapped_straight_through import check_gap, gapped_straight_through
 from gumbel_softmax.estimators._gumbel_rao import check_draws, gumbel_rao
 from gumbel_softmax.estimators._reinmax import reinmax
 from gumbel_softmax.estimators._straight_through import straight_through
+from gumbel_softmax.estimators._zgr import zgr
 from gumbel_softmax.estimators.base import Estimator, PathwiseEstimator
 from gumbel_softmax.estimators.darn import DARN
 from gumbel_softmax.estimators.disarm import DisARM
+from gumbel_softmax.estimators.indecater import IndeCateR
 from gumbel_softmax.estimators.muprop import MuProp
 from gumbel_softmax.estimators.rebar import rebar, relax
 from gumbel_softmax.estimators.reinforce import RLOO, Reinforce
 from gumbel_softmax.estimators.relaxed import soft_estimator, straight_through_gumbel_estimator
+from gumbel_softmax.estimators.unordered_set import UnorderedSet
 
 __all__ = ["names", "get", "register"]
 
@@ -92,3 +103,14 @@ register("darn", DARN)
 register("rebar", rebar)
 register("relax", relax)
 register("disarm", DisARM)
+register(
+    "zgr", lambda: PathwiseEstimator("zgr", lambda logits, tau, dim, generator: zgr(logits, dim, generator=generator))
+)
+register(
+    "decoupled_st",
+    lambda forward_tau=1.0: PathwiseEstimator(
+        "decoupled_st", decoupled_straight_through, forward_tau=check_positive_finite("forward_tau", forward_tau)
+    ),
+)
+register("indecater", IndeCateR)
+register("unordered_set", UnorderedSet)
