@@ -110,11 +110,6 @@ def test_single_variable_expectation_by_hand():
     torch.testing.assert_close(float(g.mean()), p * (1 - p) * ((1 - t) ** 2 - t**2), rtol=0, atol=2 / n)
 
 
-def test_categorical_calls_are_refused():
-    with pytest.raises(ValueError, match=r"binary variables only.*bernoulli=True"):
-        get("disarm")(torch.zeros(2, 3, requires_grad=True), lambda z: z.sum(-1))
-
-
 def test_gradient_free_call_evaluates_f_once(problem):
     alpha, weights = problem
     calls = []

@@ -18,12 +18,16 @@ muprop             score_function no      both
 darn               score_function no      both
 rebar              score_function no      both               `eta=1.0`
 relax              score_function no      both               `hidden=32, lr=1e-3`
-disarm             score_function no      binary only
+disarm             score_function no      both
+arms               score_function no      binary only        `samples=4, copula="dirichlet"` (or `"gaussian"`)
+double_cv          score_function no      binary only        `samples=4, alpha=0.0, lr=1e-3`
 ================== ============== ======= ================== ===================================================
 
 "variables": "both" takes categorical logits and, with `bernoulli=True`, Bernoulli logits
 (as two-class categoricals, see `.base`); "binary only" refuses `bernoulli=False` with a
-`ValueError`. Unbiased for `E[f(z)]`: every score_function estimator except `darn`.
+`ValueError`. Unbiased for `E[f(z)]`: every score_function estimator except `darn`. `disarm` is
+Dong et al. 2020 for Bernoulli logits and its stick-breaking extension (Dong et al. 2021) for
+categorical ones, which equals it at `K = 2`.
 
 Decoupled straight-through (Shah et al. 2024, arXiv 2410.13331) is not included yet: how its forward
 temperature changes the hard sample could not be read from the paper here, and a guessed variant
@@ -38,9 +42,11 @@ from gumbel_softmax.estimators._gapped_straight_through import check_gap, gapped
 from gumbel_softmax.estimators._gumbel_rao import check_draws, gumbel_rao
 from gumbel_softmax.estimators._reinmax import reinmax
 from gumbel_softmax.estimators._straight_through import straight_through
+from gumbel_softmax.estimators.arms import ARMS
 from gumbel_softmax.estimators.base import Estimator, PathwiseEstimator
 from gumbel_softmax.estimators.darn import DARN
 from gumbel_softmax.estimators.disarm import DisARM
+from gumbel_softmax.estimators.double_cv import DoubleCV
 from gumbel_softmax.estimators.muprop import MuProp
 from gumbel_softmax.estimators.rebar import rebar, relax
 from gumbel_softmax.estimators.reinforce import RLOO, Reinforce
@@ -92,3 +98,5 @@ register("darn", DARN)
 register("rebar", rebar)
 register("relax", relax)
 register("disarm", DisARM)
+register("arms", lambda samples=4, copula="dirichlet": ARMS(samples, copula))
+register("double_cv", lambda samples=4, alpha=0.0, lr=1e-3: DoubleCV(samples, alpha, lr))
