@@ -73,7 +73,9 @@ class DoubleCV(Estimator):
         for _ in range(self.samples):
             b = draw(logits, generator)[1][..., 1].requires_grad_()
             loss = f(torch.stack([1 - b, b], -1))
-            (slope,) = torch.autograd.grad(loss.sum(), b, retain_graph=True, allow_unused=True)
+            slope = None
+            if loss.requires_grad:
+                (slope,) = torch.autograd.grad(loss.sum(), b, retain_graph=True, allow_unused=True)
             bits.append(b.detach())
             losses.append(loss)
             slopes.append(torch.zeros_like(b) if slope is None else slope.detach())
