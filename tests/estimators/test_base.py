@@ -14,8 +14,9 @@ from gumbel_softmax.estimators.reinforce import Reinforce
 REQUIRED = [
     "gumbel_softmax", "st_gumbel_softmax", "straight_through", "gumbel_rao", "reinmax", "reinforce",
     "reinforce_ema", "nvil", "rloo", "muprop", "darn", "rebar", "relax", "gst", "gst_p", "disarm",
+    "arms", "double_cv",
 ]  # fmt: skip
-BINARY_ONLY = {"disarm"}
+BINARY_ONLY = {"arms", "double_cv"}
 
 
 def test_registry_has_every_required_name_and_fresh_instances():
@@ -185,7 +186,7 @@ def test_nvil_variance_normalization_divides_by_the_running_std(generator):
         Reinforce("ema", normalize=True)
 
 
-STATEFUL = {"reinforce_ema": {}, "nvil": {}, "relax": {"lr": 0.05}}
+STATEFUL = {"reinforce_ema": {}, "nvil": {}, "relax": {"lr": 0.05}, "double_cv": {"lr": 0.05}}
 
 
 def train_calls(est, logits, f, generator, calls=3, bernoulli=False):
@@ -268,7 +269,9 @@ def test_stateless_estimators_refuse_a_foreign_state():
 @pytest.mark.parametrize(
     ("name", "options", "match"),
     [("gumbel_rao", {"k": 0}, "k"), ("relax", {"lr": -1.0}, "lr"), ("relax", {"hidden": 0}, "hidden"),
-     ("relax", {"lr": float("nan")}, "lr")],
+     ("relax", {"lr": float("nan")}, "lr"), ("arms", {"samples": 1}, "samples >= 2"),
+     ("arms", {"copula": "clayton"}, "copula must be one of"), ("double_cv", {"samples": True}, "samples >= 2"),
+     ("double_cv", {"alpha": float("inf")}, "alpha"), ("double_cv", {"lr": 0.0}, "lr")],
 )  # fmt: skip
 def test_bad_options_are_refused_at_construction(name, options, match):
     with pytest.raises(ValueError, match=match):

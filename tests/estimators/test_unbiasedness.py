@@ -42,6 +42,8 @@ import pytest
 import torch
 
 from gumbel_softmax.estimators import get
+from gumbel_softmax.estimators.arms import copula_diagonal
+from gumbel_softmax.estimators.disarm import stick_breaking_logits
 from gumbel_softmax.estimators.exact import exact_gradient
 from gumbel_softmax.estimators.unordered_set import UnorderedSet
 from tests.stats import ALPHA, empirical_bernstein_bound, mean_bound
@@ -118,15 +120,51 @@ def rloo_range(logits, f, bernoulli: bool) -> torch.Tensor:
     return (2 * (values.max() - values.min()) * torch.maximum(p, 1 - p)).flatten()
 
 
-def disarm_range(logits, f) -> torch.Tensor:
-    """A range for DisARM's estimate ``1/2 (f(b) - f(b~)) (-1)^b~_i [b_i != b~_i] sigma(|alpha_i|)``.
+def disarm_range(logits, f, bernoulli: bool = True) -> torch.Tensor:
+    """A range for DisARM's estimate: binary ``1/2 (f(b) - f(b~)) (-1)^b~_i [b_i != b~_i] sigma(|alpha_i|)``.
 
     ``|f(b) - f(b~)| <= D = max f - min f`` over the configurations, so coordinate i lies in
-    ``[-D s_i / 2, D s_i / 2]`` with ``s_i = sigma(|alpha_i|)``: a range of ``D s_i``.
+    ``[-D s_i / 2, D s_i / 2]`` with ``s_i = sigma(|alpha_i|)``: a range of ``D s_i``. Categorical (stick
+    breaking): each phi-signal is ``D/2`` times ``sigma(|phi_i|)`` or ``|b_i - sigma(phi_i)| <= sigma(|phi_i|)``,
+    and ``g_j = g_phi_j - sum_{i < j} g_phi_i w_ij`` with ``w_ij = softmax(l_{>i})_j``, so a range of
+    ``D (s_j + sum_{i < j} s_i w_ij)``.
     """
+    hot = one_hots(logits.shape[0], 2 if bernoulli else logits.shape[-1], logits.dtype)
+    values = f(hot[..., 1] if bernoulli else hot)
+    spread = values.max() - values.min()
+    if bernoulli:
+        return spread * torch.sigmoid(logits.abs())
+    k = logits.shape[-1]
+    s = torch.sigmoid(stick_breaking_logits(logits).abs())
+    w = torch.stack([torch.cat([torch.zeros(i + 1, logits.shape[0], dtype=logits.dtype),
+                                torch.softmax(logits[:, i + 1:], -1).T])
+                     for i in range(k - 1)], 0).permute(2, 0, 1)  # [V, K-1, K]: w_ij = softmax(l_{>i})_j
+    bound = torch.cat([s, torch.zeros_like(s[:, :1])], -1) + (s.unsqueeze(-1) * w).sum(1)
+    return (spread * bound).flatten()
+
+
+def arms_range(logits, f, samples: int, copula: str) -> torch.Tensor:
+    """A range for ARMS: ``|sum_k (f_k - mean f) (b_k - p)| <= n D m`` with ``m = max(p, 1 - p)``, times the factor."""
     hot = one_hots(logits.shape[0], 2, logits.dtype)
     values = f(hot[..., 1])
-    return (values.max() - values.min()) * torch.sigmoid(logits.abs())
+    p, q = torch.sigmoid(logits), torch.sigmoid(-logits.abs())
+    factor = q * (1 - q) / (q - copula_diagonal(copula, samples, q))
+    return 2 * samples * (values.max() - values.min()) * torch.maximum(p, 1 - p) * factor / (samples - 1)
+
+
+def double_cv_range(logits, f, a: float) -> torch.Tensor:
+    """A range for the double control variate estimate at weight ``a`` (module docstring of double_cv.py).
+
+    ``|rloo_d| <= D m_d``; with ``G_e`` the largest ``|df/db_e|`` over the configurations, every Taylor signal
+    is at most ``T = sum_e G_e m_e``, so ``|local_d| <= 2 T m_d + G_d p_d (1 - p_d)``; ``m = max(p, 1 - p)``.
+    """
+    hot = one_hots(logits.shape[0], 2, logits.dtype)[..., 1].requires_grad_()
+    values = f(hot)
+    (slopes,) = torch.autograd.grad(values.sum(), hot)
+    p = torch.sigmoid(logits)
+    m, big = torch.maximum(p, 1 - p), slopes.abs().max(0).values
+    taylor = (big * m).sum()
+    return 2 * ((values.max() - values.min()).detach() * m + abs(a) * (2 * taylor * m + big * p * (1 - p)))
 
 
 def estimates(name, logits, f, bernoulli: bool, generator, n=N, warmup=3, tau=0.7, level=0.3, **options):
@@ -151,7 +189,11 @@ def estimates(name, logits, f, bernoulli: bool, generator, n=N, warmup=3, tau=0.
     elif name in ("rloo", "unordered_set"):
         range_ = rloo_range(logits, f, bernoulli)
     elif name == "disarm":
-        range_ = disarm_range(logits, f)
+        range_ = disarm_range(logits, f, bernoulli)
+    elif name == "arms":
+        range_ = arms_range(logits, f, est.samples, est.copula)
+    elif name == "double_cv":
+        range_ = double_cv_range(logits, f, float(est.alpha.detach()))
     else:
         range_ = enumerated_range(est, logits, f, bernoulli, tau, baseline)
     return call(n).flatten(1), range_
@@ -192,12 +234,68 @@ def test_unbiased(generator, name, options, bernoulli):
     assert_unbiased(grads, exact, range_)
 
 
-def test_disarm_unbiased(generator):
-    """DisARM (binary only) against the exact gradient, with the empirical Bernstein bound on its range."""
+@pytest.mark.parametrize("bernoulli", [False, True], ids=["categorical", "bernoulli"])
+def test_disarm_unbiased(generator, bernoulli):
+    """DisARM (binary, and stick-breaking categorical) against the exact gradient, empirical Bernstein on its range."""
+    logits, f = problem(bernoulli)
+    _, exact = exact_gradient(logits, f, bernoulli=bernoulli)
+    grads, range_ = estimates("disarm", logits, f, bernoulli, generator)
+    assert_unbiased(grads, exact, range_)
+
+
+BINARY_ONLY = [
+    ("arms", {"samples": 2}),
+    ("arms", {"samples": 3}),
+    ("arms", {"samples": 3, "copula": "gaussian"}),
+    ("double_cv", {"samples": 3, "alpha": 1.0}),
+    ("double_cv", {"samples": 2, "alpha": -0.7}),
+]
+
+
+@pytest.mark.parametrize(("name", "options"), BINARY_ONLY, ids=[f"{n}-{o}" for n, o in BINARY_ONLY])
+def test_binary_only_estimators_are_unbiased(generator, name, options):
+    """ARMS and double control variates (Bernoulli only) against the exact gradient, empirical Bernstein on their
+    range. double_cv's weight moves in the warm-up calls; the measured call uses the weight fixed before it."""
     logits, f = problem(True)
     _, exact = exact_gradient(logits, f, bernoulli=True)
-    grads, range_ = estimates("disarm", logits, f, True, generator)
+    grads, range_ = estimates(name, logits, f, True, generator, **options)
     assert_unbiased(grads, exact, range_)
+
+
+def test_the_bound_rejects_arms_without_its_correction(generator):
+    """ARMS's samples are correlated: leave-one-out REINFORCE on them without q(1-q)/(q - C(q)) is biased
+    (for n = 2 it scales coordinate i by 1 / (1 - q_i), 1.1 to 1.8 here) and rejected."""
+    logits, f = problem(True)
+    _, exact = exact_gradient(logits, f, bernoulli=True)
+    with mock.patch("gumbel_softmax.estimators.arms.copula_diagonal", lambda copula, n, q: q**2):
+        grads, _ = estimates("arms", logits, f, True, generator, warmup=0, samples=2)
+    with pytest.raises(AssertionError):
+        assert_unbiased(grads, exact, arms_range(logits, f, 2, "dirichlet") / (1 - torch.sigmoid(-logits.abs())))
+
+
+def test_the_bound_rejects_double_cv_without_its_global_correction(generator):
+    """Adding back a g_bar p (1 - p) (the local Taylor control variate alone) shifts the mean by
+    a E[grad f] p (1 - p): rejected. The samples f saw are recorded, and its slopes taken there by autograd."""
+    logits, f = problem(True)
+    _, exact = exact_gradient(logits, f, bernoulli=True)
+    calls = []
+
+    def recording(b):
+        calls.append(b.detach().clone())
+        return f(b)
+
+    est = get("double_cv", samples=3, alpha=1.0)
+    batch = logits.expand((N,) + logits.shape).clone().requires_grad_()
+    est(batch, recording, bernoulli=True, generator=generator).surrogate.sum().backward()
+    slopes = []
+    for b in calls:
+        b = b.requires_grad_()
+        slopes.append(torch.autograd.grad(f(b).sum(), b)[0])
+    p = torch.sigmoid(logits)
+    biased = batch.grad + 1.0 * torch.stack(slopes).mean(0) * p * (1 - p)
+    assert_unbiased(batch.grad, exact, double_cv_range(logits, f, 1.0))  # the estimator itself passes
+    with pytest.raises(AssertionError):
+        assert_unbiased(biased, exact, double_cv_range(logits, f, 1.0) + 2 * torch.stack(slopes).abs().amax((0, 1)))
 
 
 class _WithoutWeight:
@@ -241,6 +339,18 @@ def test_the_bound_rejects_indecater_with_a_tempered_softmax(generator, bernoull
     _, exact = exact_gradient(logits, f, bernoulli=bernoulli)
     with mock.patch("gumbel_softmax.estimators.indecater.torch", _TemperedSoftmax()):
         grads, range_ = estimates("indecater", logits, f, bernoulli, generator, warmup=0)
+    with pytest.raises(AssertionError):
+        assert_unbiased(grads, exact, range_)
+
+
+def test_the_bound_rejects_categorical_disarm_without_its_weight(generator):
+    """Stick-breaking DisARM with sigma replaced by 1 (no sigma(|phi|) weight, b - 1 for the score): rejected."""
+    logits, f = problem(False)
+    _, exact = exact_gradient(logits, f)
+    with mock.patch("gumbel_softmax.estimators.disarm.torch", _WithoutWeight()):
+        grads, _ = estimates("disarm", logits, f, False, generator, warmup=0)
+    values = f(one_hots(VARIABLES, CLASSES, logits.dtype))
+    range_ = (values.max() - values.min()) * CLASSES * torch.ones(VARIABLES * CLASSES, dtype=logits.dtype)
     with pytest.raises(AssertionError):
         assert_unbiased(grads, exact, range_)
 

@@ -126,7 +126,7 @@ def test_gradients_reach_the_classifier_through_every_estimator(name):
 
 def test_unusable_estimators_are_refused_with_a_reason():
     with pytest.raises(ValueError, match="binary"):
-        unlabeled_method("disarm")
+        unlabeled_method("arms")
     with pytest.raises(ValueError, match="baseline"):
         unlabeled_method("nvil")
     with pytest.raises(ValueError, match="marginalize"):

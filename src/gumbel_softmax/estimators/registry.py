@@ -18,16 +18,20 @@ muprop             score_function no      both
 darn               score_function no      both
 rebar              score_function no      both               `eta=1.0`
 relax              score_function no      both               `hidden=32, lr=1e-3`
-disarm             score_function no      binary only
+disarm             score_function no      both
 zgr                pathwise       no      both               (no temperature: `tau` is ignored)
 decoupled_st       pathwise       no      both               `forward_tau=1.0` (`tau` is the backward one)
 indecater          score_function no      both               `samples=1`
 unordered_set      score_function no      both               `samples=4` (2 to 8; joint over the variables)
+arms               score_function no      binary only        `samples=4, copula="dirichlet"` (or `"gaussian"`)
+double_cv          score_function no      binary only        `samples=4, alpha=0.0, lr=1e-3`
 ================== ============== ======= ================== ===================================================
 
 "variables": "both" takes categorical logits and, with `bernoulli=True`, Bernoulli logits
 (as two-class categoricals, see `.base`); "binary only" refuses `bernoulli=False` with a
-`ValueError`. Unbiased for `E[f(z)]`: every score_function estimator except `darn`.
+`ValueError`. Unbiased for `E[f(z)]`: every score_function estimator except `darn`. `disarm` is
+Dong et al. 2020 for Bernoulli logits and its stick-breaking extension (Dong et al. 2021) for
+categorical ones, which equals it at `K = 2`.
 
 `decoupled_st` (Shah et al. 2024) draws its sample from `softmax(logits / forward_tau)`, so only
 `forward_tau=1` samples the model (see `._decoupled_straight_through` for where its form was
@@ -47,9 +51,11 @@ from gumbel_softmax.estimators._gumbel_rao import check_draws, gumbel_rao
 from gumbel_softmax.estimators._reinmax import reinmax
 from gumbel_softmax.estimators._straight_through import straight_through
 from gumbel_softmax.estimators._zgr import zgr
+from gumbel_softmax.estimators.arms import ARMS
 from gumbel_softmax.estimators.base import Estimator, PathwiseEstimator
 from gumbel_softmax.estimators.darn import DARN
 from gumbel_softmax.estimators.disarm import DisARM
+from gumbel_softmax.estimators.double_cv import DoubleCV
 from gumbel_softmax.estimators.indecater import IndeCateR
 from gumbel_softmax.estimators.muprop import MuProp
 from gumbel_softmax.estimators.rebar import rebar, relax
@@ -114,3 +120,5 @@ register(
 )
 register("indecater", IndeCateR)
 register("unordered_set", UnorderedSet)
+register("arms", lambda samples=4, copula="dirichlet": ARMS(samples, copula))
+register("double_cv", lambda samples=4, alpha=0.0, lr=1e-3: DoubleCV(samples, alpha, lr))
