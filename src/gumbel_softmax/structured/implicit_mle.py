@@ -49,7 +49,7 @@ import torch
 from torch import Tensor
 
 from gumbel_softmax.checks import check_generator, check_logits, check_positive_finite
-from gumbel_softmax.noise import compute_dtype, log_exponential
+from gumbel_softmax.noise import compute_dtype, log_exponential, noise_target
 from gumbel_softmax.structured._solve import Solver, check_samples, check_solver, solve
 
 __all__ = ["sum_of_gamma_noise", "imle"]
@@ -110,15 +110,7 @@ def sum_of_gamma_noise(
     k = check_positive_finite("k", k)
     s = _check_terms(s)
     tau = check_positive_finite("tau", tau)
-    dtype = torch.get_default_dtype() if dtype is None else dtype
-    if not dtype.is_floating_point:
-        raise TypeError(f"sum_of_gamma_noise needs a floating dtype, got {dtype}")
-    if generator is not None and not isinstance(generator, torch.Generator):
-        check_generator(generator, torch.device("cpu"))  # raises the TypeError that says what to pass
-    if device is None:
-        device = generator.device if generator is not None else torch.empty(0).device
-    device = torch.device(device)
-    check_generator(generator, device)
+    dtype, device = noise_target("sum_of_gamma_noise", dtype, device, generator)
     work = compute_dtype(dtype)
     return _sum_of_gamma(tuple(shape), k, s, tau, work, device, generator).to(dtype)
 
