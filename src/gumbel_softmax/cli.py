@@ -187,6 +187,16 @@ COMMANDS["reproduce"]["ssl-speed"] = Command(  # type: ignore[index]
     needs=(_FIGURES,),
 )
 
+COMMANDS["reproduce"]["sorting"] = Command(  # type: ignore[index]
+    help="Mena et al. (2018) Sec. 5.1: learn to sort n uniform numbers with a Gumbel-Sinkhorn network",
+    description=(
+        "Trains, for each n of --ns, the per-number network of the authors' code (1 -> 32 ReLU -> n scores) on the "
+        "squared error between the sorted numbers and the Gumbel-Sinkhorn soft permutation applied to them, then "
+        "matches the noiseless scores exactly on --test-size fresh sequences. Prints the proportion of wrongly "
+        "placed numbers and of sequences with any error beside the paper's, and writes them to --out."),
+    options=f"{_TRAIN}.sorting_options:add_sorting",
+    run=f"{_TRAIN}.sorting:run",
+)
 
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line on stderr (the usage is one `--help` away), exit 2."""

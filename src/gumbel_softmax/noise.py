@@ -87,6 +87,27 @@ def log_exponential(
     return buf.log_().neg_().log_()
 
 
+def noise_target(
+    caller: str, dtype: torch.dtype | None, device: torch.device | str | None, generator: torch.Generator | None
+) -> tuple[torch.dtype, torch.device]:
+    """The dtype and device of fresh noise: the defaults filled in, a bad dtype or generator refused.
+
+    `dtype` defaults to `torch.get_default_dtype()` and must be floating (`TypeError` naming `caller`);
+    `device` defaults to the generator's device, else the default device; the generator must be a
+    `torch.Generator` on that device type.
+    """
+    dtype = torch.get_default_dtype() if dtype is None else dtype
+    if not dtype.is_floating_point:
+        raise TypeError(f"{caller} needs a floating dtype, got {dtype}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        check_generator(generator, torch.device("cpu"))  # raises the TypeError that says what to pass
+    if device is None:
+        device = generator.device if generator is not None else torch.empty(0).device
+    device = torch.device(device)
+    check_generator(generator, device)
+    return dtype, device
+
+
 def gumbel_noise(
     shape: Sequence[int] | torch.Size,
     *,
@@ -114,14 +135,7 @@ def gumbel_noise(
         >>> gumbel_noise((2, 3), generator=g).shape
         torch.Size([2, 3])
     """
-    dtype = torch.get_default_dtype() if dtype is None else dtype
-    if not dtype.is_floating_point:
-        raise TypeError(f"gumbel_noise needs a floating dtype, got {dtype}")
-    if generator is not None and not isinstance(generator, torch.Generator):
-        check_generator(generator, torch.device("cpu"))  # raises the TypeError that says what to pass
-    if device is None:
-        device = generator.device if generator is not None else torch.empty(0).device
-    device = torch.device(device)
+    dtype, device = noise_target("gumbel_noise", dtype, device, generator)
     work = compute_dtype(dtype)
     noise = log_exponential(shape, work, device, generator).neg_()
     return noise if work == dtype else noise.to(dtype)

@@ -6,10 +6,20 @@ import doctest
 
 import pytest
 
-from gumbel_softmax.structured import permutations, plackett_luce, subsets
+from gumbel_softmax.structured import (
+    implicit_mle,
+    permutations,
+    perturbed,
+    plackett_luce,
+    relaxations,
+    solvers,
+    subsets,
+)
+
+MODULES = [permutations, plackett_luce, subsets, solvers, implicit_mle, perturbed, relaxations]
 
 
-@pytest.mark.parametrize("module", [permutations, plackett_luce, subsets])
+@pytest.mark.parametrize("module", MODULES)
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
