@@ -6,10 +6,10 @@ import doctest
 
 import pytest
 
-from gumbel_softmax.structured import permutations, plackett_luce, subsets
+from gumbel_softmax.structured import arborescences, permutations, plackett_luce, spanning_trees, subsets
 
 
-@pytest.mark.parametrize("module", [permutations, plackett_luce, subsets])
+@pytest.mark.parametrize("module", [arborescences, permutations, plackett_luce, spanning_trees, subsets])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0

@@ -1,26 +1,40 @@
-"""Structured relaxations: permutations, orderings and k-subsets.
+"""Structured relaxations: permutations, orderings, k-subsets, spanning trees and arborescences.
 
 One module per family, each citing its paper with the math in its docstring:
 `permutations` (Sinkhorn, Gumbel-Sinkhorn, the best matching, NeuralSort), `plackett_luce`
-(the Plackett-Luce distribution and its relaxation) and `subsets` (the k-subset stochastic softmax trick).
+(the Plackett-Luce distribution and its relaxation), `subsets` (the k-subset stochastic softmax trick),
+`spanning_trees` and `arborescences` (the stochastic softmax tricks of undirected and directed trees,
+by the matrix-tree theorem).
 """
 
+from gumbel_softmax.structured.arborescences import arborescence_marginals as arborescence_marginals
+from gumbel_softmax.structured.arborescences import max_arborescence as max_arborescence
+from gumbel_softmax.structured.arborescences import relaxed_arborescence as relaxed_arborescence
 from gumbel_softmax.structured.permutations import best_permutation as best_permutation
 from gumbel_softmax.structured.permutations import gumbel_sinkhorn as gumbel_sinkhorn
 from gumbel_softmax.structured.permutations import neural_sort as neural_sort
 from gumbel_softmax.structured.permutations import sinkhorn as sinkhorn
 from gumbel_softmax.structured.plackett_luce import PlackettLuce as PlackettLuce
 from gumbel_softmax.structured.plackett_luce import RelaxedPlackettLuce as RelaxedPlackettLuce
+from gumbel_softmax.structured.spanning_trees import max_spanning_tree as max_spanning_tree
+from gumbel_softmax.structured.spanning_trees import relaxed_spanning_tree as relaxed_spanning_tree
+from gumbel_softmax.structured.spanning_trees import spanning_tree_marginals as spanning_tree_marginals
 from gumbel_softmax.structured.subsets import k_subset_marginals as k_subset_marginals
 from gumbel_softmax.structured.subsets import relaxed_k_subset as relaxed_k_subset
 
 __all__ = [
     "PlackettLuce",
     "RelaxedPlackettLuce",
+    "arborescence_marginals",
     "best_permutation",
     "gumbel_sinkhorn",
     "k_subset_marginals",
+    "max_arborescence",
+    "max_spanning_tree",
     "neural_sort",
+    "relaxed_arborescence",
     "relaxed_k_subset",
+    "relaxed_spanning_tree",
     "sinkhorn",
+    "spanning_tree_marginals",
 ]
