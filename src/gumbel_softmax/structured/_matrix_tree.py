@@ -37,7 +37,16 @@ from torch import Tensor
 
 from gumbel_softmax.checks import check_logits, check_tau, values_checked
 
-__all__ = ["check_graph", "floor", "log_partition", "marginals", "reachable", "straight_through", "tempered"]
+__all__ = [
+    "check_graph",
+    "floor",
+    "log_partition",
+    "log_partition_every_root",
+    "marginals",
+    "reachable",
+    "straight_through",
+    "tempered",
+]
 
 
 def floor(dtype: torch.dtype, n: int) -> float:
@@ -125,6 +134,13 @@ def log_partition(w: Tensor, root: int) -> Tensor:
         through = into.unsqueeze(-1) + out_of.unsqueeze(-2) - degree[..., None, None]
         w = _logaddexp(w[..., : m - 1, : m - 1], through).clamp_min(low)
     return log_z
+
+
+def log_partition_every_root(w: Tensor) -> Tensor:
+    """`log Z_r` for every root `r` at once, `[..., n]`: the `n` reorderings with `r` first, as one batch."""
+    n = w.shape[-1]
+    order = torch.tensor([[r] + [i for i in range(n) if i != r] for r in range(n)], device=w.device)
+    return log_partition(w[..., order[:, :, None], order[:, None, :]], 0)
 
 
 def _logaddexp(a: Tensor, b: Tensor) -> Tensor:

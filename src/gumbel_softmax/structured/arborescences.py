@@ -23,8 +23,8 @@ in-marginals (a column) sum to 1 and the root's are 0.
 the scores as root scores: `p(T) ∝ exp((U_rr + sum_{(i -> j) in T} U_ij) / tau)` for `T` rooted at `r`,
 the single-root model of Koo, Globerson, Carreras, Collins, "Structured Prediction Models via the
 Matrix-Tree Theorem", EMNLP 2007 (Sec. 3.3; dependency parsing with exactly one word attached to the
-root). Then `log Z = logsumexp_r (U_rr / tau + log Z_r)`, computed as `n` rooted problems, the diagonal
-of the result is `P(root = j)`, and every column, diagonal included, sums to 1.
+root). Then `log Z = logsumexp_r (U_rr / tau + log Z_r)`, computed as `n` rooted problems in one batch,
+the diagonal of the result is `P(root = j)`, and every column, diagonal included, sums to 1.
 
 **Numerics.** Every arborescence has `n - 1` edges (and one root score), so the scores of a graph are
 shifted to a largest entry of 0 before dividing by `tau`; `log Z_r` is computed by Gaussian elimination
@@ -44,6 +44,7 @@ from gumbel_softmax.noise import compute_dtype, log_exponential
 from gumbel_softmax.structured._matrix_tree import (
     check_graph,
     log_partition,
+    log_partition_every_root,
     marginals,
     reachable,
     straight_through,
@@ -87,8 +88,7 @@ def _marginals(x: Tensor, tau: float | Tensor, root: int | None) -> Tensor:
         return grad.masked_fill(torch.isneginf(x) | eye, 0.0)
 
     def log_z(w: Tensor) -> Tensor:
-        rooted = torch.stack([log_partition(w, r) for r in range(n)], -1)
-        return (w.diagonal(dim1=-2, dim2=-1) + rooted).logsumexp(-1)
+        return (w.diagonal(dim1=-2, dim2=-1) + log_partition_every_root(w)).logsumexp(-1)
 
     return marginals(tempered(x, tau, diagonal=True), log_z).masked_fill(torch.isneginf(x), 0.0)
 
