@@ -211,3 +211,19 @@ def test_without_grad_and_in_inference_mode(generator):
         torch.testing.assert_close(spanning_tree_marginals(scores), expected)
     with torch.inference_mode():
         torch.testing.assert_close(spanning_tree_marginals(scores), expected)
+
+
+def test_the_textbook_inverse_formula_fails_in_float64_where_ours_does_not(generator):
+    """The docs' claim: `A_ij (L^-1_ii + L^-1_jj - 2 L^-1_ij)` from `torch.linalg.inv` of `exp(scores / tau)`
+    cancels catastrophically in float64 at tau = 0.03 (marginals far outside [0, 1], or a Laplacian singular
+    in floating point); ours matches enumeration."""
+    scores = symmetric((50, 6, 6), generator)
+    tau = 0.03
+    a = torch.exp(scores / tau) * (1 - torch.eye(6, dtype=torch.float64))
+    inv = torch.zeros_like(a)
+    inv[:, 1:, 1:] = torch.linalg.inv_ex((torch.diag_embed(a.sum(-1)) - a)[:, 1:, 1:]).inverse  # no raise if singular
+    diag = inv.diagonal(dim1=-2, dim2=-1)
+    textbook = a * (diag.unsqueeze(-1) + diag.unsqueeze(-2) - 2 * inv)
+    exact = enumerated_marginals(scores, tau)
+    assert float((textbook - exact).abs().nan_to_num(nan=float("inf")).max()) > 1.0
+    torch.testing.assert_close(spanning_tree_marginals(scores, tau), exact)
