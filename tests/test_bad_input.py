@@ -67,6 +67,12 @@ def grad_of(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torc
     return x.grad
 
 
+def symmetric_scores(scale: float) -> torch.Tensor:
+    """Four symmetric 6 x 6 matrices of edge scores of size about `scale`."""
+    x = torch.randn(4, 6, 6, generator=g()) * scale
+    return (x + x.mT) / 2
+
+
 Z = torch.zeros(2, 3)
 MASKED_ROW = torch.tensor([[0.0, 1.0], [-INF, -INF]])
 WITH_NAN = torch.tensor([[0.0, NAN, 1.0]])
@@ -384,6 +390,54 @@ ROWS: list[tuple[str, str, Callable[[], object], Raises | Value]] = [
      Raises(ValueError, "use 1 <= k <= 3")),
     ("RELAXATIONS", "the names", lambda: structured.RELAXATIONS,
      Value(lambda names: "imle" in names and "gumbel_sinkhorn" in names, "every method's name")),
+    ("spanning_tree_marginals", "a non-square matrix", lambda: structured.spanning_tree_marginals(torch.zeros(3, 4)),
+     Raises(ValueError, r"square matrices of edge scores")),
+    ("spanning_tree_marginals", "one node", lambda: structured.spanning_tree_marginals(torch.zeros(1, 1)),
+     Raises(ValueError, "n >= 2")),
+    ("spanning_tree_marginals", "asymmetric scores",
+     lambda: structured.spanning_tree_marginals(torch.tensor([[0.0, 1.0], [2.0, 0.0]])),
+     Raises(ValueError, r"symmetrize with \(scores \+ scores.mT\) / 2")),
+    ("spanning_tree_marginals", "NaN scores",
+     lambda: structured.spanning_tree_marginals(torch.tensor([[0.0, NAN], [NAN, 0.0]])), Raises(ValueError, "NaN")),
+    ("spanning_tree_marginals", "a disconnected graph", lambda: structured.spanning_tree_marginals(
+        torch.tensor([[0.0, 1.0, -INF], [1.0, 0.0, -INF], [-INF, -INF, 0.0]])),
+     Raises(ValueError, "not connected")),
+    ("spanning_tree_marginals", "tau = 0.01 in float32, scores up to 300",
+     lambda: structured.spanning_tree_marginals(symmetric_scores(100.0), tau=0.01),
+     Value(lambda y: bool(torch.isfinite(y).all()) and abs(float(y.triu(1).sum((-2, -1)).mean()) - 5.0) < 1e-4,
+           "finite marginals, n - 1 = 5 per graph")),
+    ("max_spanning_tree", "integer scores", lambda: structured.max_spanning_tree(torch.zeros(3, 3, dtype=torch.long)),
+     Raises(TypeError, "convert with")),
+    ("max_spanning_tree", "+inf scores", lambda: structured.max_spanning_tree(torch.tensor([[0.0, INF], [INF, 0.0]])),
+     Raises(ValueError, r"\+inf")),
+    ("relaxed_spanning_tree", "an int generator",
+     lambda: structured.relaxed_spanning_tree(torch.zeros(3, 3), generator=3), Raises(TypeError, "manual_seed")),
+    ("relaxed_spanning_tree", "tau = 0", lambda: structured.relaxed_spanning_tree(torch.zeros(3, 3), tau=0.0),
+     Raises(ValueError, "finite and > 0")),
+    ("relaxed_spanning_tree", "tau = 1e-30 and scores 1e30, hard",
+     lambda: structured.relaxed_spanning_tree(symmetric_scores(1e30), tau=1e-30, hard=True, generator=g()),
+     Value(lambda y: bool((y.triu(1).sum((-2, -1)) == 5).all()), "spanning trees (5 edges)")),
+    ("arborescence_marginals", "a root that is not a node",
+     lambda: structured.arborescence_marginals(torch.zeros(3, 3), root=3), Raises(ValueError, "0 <= root < 3")),
+    ("arborescence_marginals", "a float root", lambda: structured.arborescence_marginals(torch.zeros(3, 3), root=1.0),
+     Raises(TypeError, "root must be an int")),
+    ("arborescence_marginals", "a node the root cannot reach", lambda: structured.arborescence_marginals(
+        torch.tensor([[0.0, 1.0, -INF], [0.0, 0.0, -INF], [0.0, 0.0, 0.0]]), root=0),
+     Raises(ValueError, "cannot be reached from the root 0")),
+    ("arborescence_marginals", "tau = 0.01 in float32, any root",
+     lambda: structured.arborescence_marginals(symmetric_scores(100.0), tau=0.01, root=None),
+     Value(lambda y: bool(torch.isfinite(y).all()) and torch.allclose(y.sum(-2), torch.ones(4, 6), atol=1e-5),
+           "finite marginals, each column summing to 1")),
+    ("max_arborescence", "no root score finite, any root",
+     lambda: structured.max_arborescence(torch.zeros(3, 3).fill_diagonal_(-INF), root=None),
+     Raises(ValueError, "no node with a finite root score")),
+    ("max_arborescence", "a 3-d tensor of one node", lambda: structured.max_arborescence(torch.zeros(2, 1, 1)),
+     Raises(ValueError, "n >= 2")),
+    ("relaxed_arborescence", "NaN scores", lambda: structured.relaxed_arborescence(torch.full((3, 3), NAN)),
+     Raises(ValueError, "NaN")),
+    ("relaxed_arborescence", "tau varying within a graph",
+     lambda: structured.relaxed_arborescence(torch.zeros(2, 3, 3), tau=torch.ones(2, 3, 1)),
+     Raises(ValueError, "one value per row")),
     # schedules
     ("Schedule", "the base class", lambda: anneal.Constant(0.5)(0), Value(lambda t: t == 0.5, "the temperature")),
     ("Constant", "tau 0", lambda: anneal.Constant(0.0), Raises(ValueError, "finite and > 0")),

@@ -7,16 +7,19 @@ import doctest
 import pytest
 
 from gumbel_softmax.structured import (
+    arborescences,
     implicit_mle,
     permutations,
     perturbed,
     plackett_luce,
     relaxations,
     solvers,
+    spanning_trees,
     subsets,
 )
 
-MODULES = [permutations, plackett_luce, subsets, solvers, implicit_mle, perturbed, relaxations]
+MODULES = [permutations, plackett_luce, subsets, spanning_trees, arborescences, solvers, implicit_mle, perturbed,
+           relaxations]
 
 
 @pytest.mark.parametrize("module", MODULES)
