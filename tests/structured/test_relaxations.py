@@ -17,6 +17,8 @@ def build(name: str):
         "gumbel_softmax": relaxation("gumbel_softmax", tau=0.5),
         "k_subset": relaxation("k_subset", k=2, tau=0.5),
         "gumbel_sinkhorn": relaxation("gumbel_sinkhorn", tau=0.5),
+        "spanning_tree": relaxation("spanning_tree", tau=0.5),
+        "arborescence": relaxation("arborescence", tau=0.5, root=None),
     }[name]
 
 
@@ -24,7 +26,8 @@ def build(name: str):
 def test_one_loop_trains_with_every_method(name, generator):
     scores = torch.randn(4, 5, 5, generator=generator, requires_grad=True)
     method = build(name)
-    out = method(scores, generator=generator)
+    given = (scores + scores.mT) / 2 if name == "spanning_tree" else scores  # undirected: symmetric scores
+    out = method(given, generator=generator)
     assert out.shape == scores.shape and torch.isfinite(out).all()
     (out * torch.randn(4, 5, 5, generator=generator)).sum().backward()
     assert torch.isfinite(scores.grad).all() and bool((scores.grad != 0).any())

@@ -14,6 +14,10 @@ configuration string away:
 - `"k_subset"`: relaxed k-hot marginals (`relaxed_k_subset`), pathwise; options `k`, `tau`, `hard`.
 - `"gumbel_sinkhorn"`: a relaxed permutation matrix (`gumbel_sinkhorn`), pathwise; options `tau`,
   `n_iters`, `hard`, `noise_factor`.
+- `"spanning_tree"`: relaxed edge marginals of a spanning tree (`relaxed_spanning_tree`; symmetric scores),
+  pathwise; options `tau`, `hard`.
+- `"arborescence"`: relaxed edge marginals of a directed tree (`relaxed_arborescence`), pathwise; options
+  `tau`, `hard`, `root`.
 
 The black-box methods need a `solver` for the structure (`top_k_argmax`, `matching_argmax`,
 `grid_path_argmax`, or your own); the relaxations carry theirs. Options are checked when the method is
@@ -33,9 +37,11 @@ import torch
 from torch import Tensor
 
 from gumbel_softmax.functional import gumbel_softmax
+from gumbel_softmax.structured.arborescences import relaxed_arborescence
 from gumbel_softmax.structured.implicit_mle import imle
 from gumbel_softmax.structured.permutations import gumbel_sinkhorn
 from gumbel_softmax.structured.perturbed import perturbed_argmax
+from gumbel_softmax.structured.spanning_trees import relaxed_spanning_tree
 from gumbel_softmax.structured.subsets import relaxed_k_subset
 
 __all__ = ["Relaxation", "relaxation", "RELAXATIONS"]
@@ -46,6 +52,8 @@ _FUNCTIONS: dict[str, Callable[..., Tensor]] = {
     "gumbel_softmax": gumbel_softmax,
     "k_subset": relaxed_k_subset,
     "gumbel_sinkhorn": gumbel_sinkhorn,
+    "spanning_tree": relaxed_spanning_tree,
+    "arborescence": relaxed_arborescence,
 }
 _REQUIRED: dict[str, tuple[str, ...]] = {"imle": ("solver",), "perturbed": ("solver",), "k_subset": ("k",)}
 _FIXED = {"gumbel_softmax": ("eps", "dim"), "k_subset": ("dim",)}  # not a switch's business
@@ -79,7 +87,8 @@ def relaxation(name: str, **options: Any) -> Relaxation:
     """Build the method `name` with its options fixed; see the module docstring for the table.
 
     Args:
-        name: `"imle"`, `"perturbed"`, `"gumbel_softmax"`, `"k_subset"` or `"gumbel_sinkhorn"`.
+        name: one of `RELAXATIONS`: `"imle"`, `"perturbed"`, `"gumbel_softmax"`, `"k_subset"`,
+            `"gumbel_sinkhorn"`, `"spanning_tree"` or `"arborescence"`.
         **options: the keyword options of that method's function (for example `solver=` and `lam=`
             for `"imle"`, `tau=` for the relaxations).
 
