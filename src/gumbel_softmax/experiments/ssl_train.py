@@ -248,8 +248,8 @@ def train_ssl(config: SSLConfig) -> dict[str, Any]:
     scores = evaluate(model, data.images.test, data.test_labels, config.eval_samples,
                       _eval_generator(config, device, config.steps))
     final = {"step": config.steps, "unlabeled": config.unlabeled, "classes": config.classes,
-             "labels": config.labels, "test_accuracy": scores["accuracy"], "test_elbo": scores["elbo"],
-             "train_seconds_this_process": seconds, "test_confusion": scores["confusion"]}
+             "labels": config.labels, "eval_samples": config.eval_samples, "test_accuracy": scores["accuracy"],
+             "test_elbo": scores["elbo"], "train_seconds_this_process": seconds, "test_confusion": scores["confusion"]}
     log.append({"kind": "eval", "split": "test", "step": config.steps, "accuracy": scores["accuracy"],
                 "elbo": scores["elbo"]})
     log.write_csv()
