@@ -87,8 +87,13 @@ def run_table(args: argparse.Namespace) -> list[dict[str, Any]]:
 
     Every configuration is checked before the first run trains, so a bad row or option costs nothing.
     """
-    from gumbel_softmax.experiments.ssl_train import check_ssl_config, train_ssl
+    from gumbel_softmax.experiments.ssl_train import check_ssl_config, train_ssl, unlabeled_method
 
+    for row in args.rows:
+        try:
+            unlabeled_method(row)
+        except ValueError as error:
+            raise ValueError(f"--rows {row}: {error}") from None
     configs = {(row, seed): config_for(args, row, seed) for row in args.rows for seed in args.seeds}
     for config in configs.values():
         check_ssl_config(config)
