@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from gumbel_softmax.cli import comma_separated, seed, whole
+from gumbel_softmax.cli import comma_separated, non_negative_float, seed, whole
 from gumbel_softmax.experiments import options as shared
 from gumbel_softmax.experiments.config import MAX_SIZE
 from gumbel_softmax.experiments.ssl_config import NETS, SSLConfig
@@ -27,16 +27,17 @@ def add_train_ssl(parser: argparse.ArgumentParser) -> None:
                         help="how the unlabeled term treats the class y: marginalize (the exact sum over the "
                              "classes, one decoder pass each) or an estimator name such as gumbel_softmax, "
                              "st_gumbel_softmax, gumbel_rao, reinmax or reinforce (one pass)")
-    parser.add_argument("--labels", type=int, default=d.labels,
+    parser.add_argument("--labels", type=whole(1, MAX_SIZE), default=d.labels,
                         help="labeled training images, the same number per class, picked by --data-seed")
-    parser.add_argument("--alpha", type=float, default=d.alpha,
+    parser.add_argument("--alpha", type=non_negative_float, default=d.alpha,
                         help="weight of the classification loss -log q(y|x) on the labeled minibatch (Jang et al. "
                              "tried 0.1, 0.2, 0.3, 0.8 and 1.0)")
     parser.add_argument("--net", choices=["auto", *NETS], default=d.net,
                         help="auto: the paper's convolutional networks on MNIST, MLPs on digits")
-    parser.add_argument("--width", type=int, default=d.width, help="hidden width of the MLP networks")
-    parser.add_argument("--z-size", type=int, default=d.z_size, help="size of the Gaussian style variable z")
-    parser.add_argument("--eval-samples", type=int, default=d.eval_samples,
+    parser.add_argument("--width", type=whole(1, MAX_SIZE), default=d.width, help="hidden width of the MLP networks")
+    parser.add_argument("--z-size", type=whole(1, MAX_SIZE), default=d.z_size,
+                        help="size of the Gaussian style variable z")
+    parser.add_argument("--eval-samples", type=whole(1, MAX_SIZE), default=d.eval_samples,
                         help="style draws per class in the test ELBO (the class is summed exactly)")
     shared.add(parser, ["--classes"], classes={
         "default": d.classes,

@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from gumbel_softmax import anneal, estimators
 from gumbel_softmax.estimators.base import Estimator
 from gumbel_softmax.experiments import checkpoint as ckpt
-from gumbel_softmax.experiments.config import RUN_FILES, check_out, check_same_run
+from gumbel_softmax.experiments.config import MAX_SIZE, RUN_FILES, check_out, check_same_run
 from gumbel_softmax.experiments.data import BatchOrder, ImageData, binarize, load
 from gumbel_softmax.experiments.distributed import World, check_device
 from gumbel_softmax.experiments.metrics import MetricsLog, remove_stale_temporaries, write_atomic
@@ -80,8 +80,13 @@ def check_ssl_config(config: SSLConfig) -> anneal.Schedule:
         raise ValueError(f"--net must be auto, {' or '.join(NETS)}, got {config.net!r}")
     if config.network() == "cnn" and config.dataset != "mnist":
         raise ValueError("--net cnn is built for 28x28 MNIST images; use --net mlp (or auto) with --dataset digits")
-    if config.width < 1 or config.z_size < 1:
-        raise ValueError("--width and --z-size must be >= 1")
+    for name, value in (("--labels", config.labels), ("--width", config.width), ("--z-size", config.z_size),
+                        ("--eval-samples", config.eval_samples), ("--classes", config.classes)):
+        if not 1 <= value <= MAX_SIZE:
+            raise ValueError(f"{name} takes a whole number from 1 to {MAX_SIZE}, got {value}")
+    if config.data_dir is not None and config.dataset != "mnist":
+        raise ValueError(f"--data-dir is read for --dataset mnist only, not {config.dataset!r}: drop it, or add "
+                         "--dataset mnist")
     if min(config.checkpoint_every, config.eval_every) < 0 or config.log_every < 1:
         raise ValueError("--checkpoint-every and --eval-every must be >= 0 (0: none), --log-every >= 1")
     if config.resume and config.overwrite:
