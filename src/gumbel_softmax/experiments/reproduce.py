@@ -48,7 +48,7 @@ from gumbel_softmax.experiments.train import train
 from gumbel_softmax.studies.report import format_table
 
 __all__ = ["ROWS", "PAPER", "MODELS", "run_table", "format_results", "export_runs", "save_curves", "finished_run",
-           "read_or_train", "mean_sd", "save_table"]
+           "read_or_train", "mean_sd", "save_table", "table_command"]
 
 # Jang, Gu, Poole 2017, Table 1 (test nats, MNIST, fixed binarization); columns SF ... ST Gumbel-S.
 PAPER: dict[str, dict[str, float]] = {
@@ -300,6 +300,27 @@ def save_table(out: Path, results: list[dict[str, Any]], text: str) -> Path:
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "table.md").write_text(text + "\n")
     return out
+
+
+def table_command(
+    name: str,
+    args: argparse.Namespace,
+    run_table: Callable[[argparse.Namespace], list[dict[str, Any]]],
+    format_results: Callable[[list[dict[str, Any]]], str],
+    errors: tuple[type[Exception], ...] = (ValueError, FileNotFoundError),
+) -> int:
+    """Run a reproduction table's command `name` (`"reproduce ssl"`): check `--out`, train or read back the runs
+    with `run_table`, print `format_results` and save it (`save_table`); 2 with one line on `errors`."""
+    try:
+        check_writable(Path(args.out))
+        results = run_table(args)
+    except errors as error:  # bad options, missing data or dependencies, a folder of another run
+        print(f"gumbel-softmax {name}: error: {error}", file=sys.stderr)
+        return 2
+    text = format_results(results)
+    save_table(Path(args.out), results, text)
+    print(text)
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:

@@ -37,11 +37,11 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
-from gumbel_softmax.experiments.reproduce import mean_sd, read_or_train, save_table
+from gumbel_softmax.experiments.options import config_values
+from gumbel_softmax.experiments.reproduce import mean_sd, read_or_train, table_command
 from gumbel_softmax.experiments.ssl_config import SSLConfig
 from gumbel_softmax.studies.report import format_table
 
@@ -60,21 +60,8 @@ FULL_LENGTH = 2000 * math.ceil(math.log(2) / 3e-5 / 2000)
 
 def config_for(args: argparse.Namespace, row: str, seed: int) -> SSLConfig:
     """The `train ssl` configuration of `row` and `seed`: `train ssl`'s defaults but for the options given here."""
-    return SSLConfig(
-        unlabeled=row,
-        dataset=args.dataset,
-        data_dir=None if args.data_dir is None else str(args.data_dir),
-        steps=args.steps,
-        seed=seed,
-        device=args.device,
-        out=str(Path(args.out) / row / f"seed{seed}"),
-        checkpoint_every=args.checkpoint_every,
-        eval_samples=args.eval_samples,
-        resume=args.resume,
-        overwrite=args.overwrite,
-        progress=args.progress,
-        figures=args.figures,
-    )
+    values = config_values(SSLConfig, args) | {"unlabeled": row, "seed": seed}
+    return SSLConfig(**values | {"out": str(Path(args.out) / row / f"seed{seed}")})
 
 
 def _complete(config: SSLConfig) -> Any:
@@ -141,15 +128,4 @@ def format_results(results: list[dict[str, Any]]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Train (or read back) the table's runs, print it, and save `table.md` and `results.json` in `--out`."""
-    from gumbel_softmax.experiments.config import check_writable
-
-    try:
-        check_writable(Path(args.out))
-        results = run_table(args)
-    except (ValueError, FileNotFoundError) as error:  # bad options, missing data, a folder of another run
-        print(f"gumbel-softmax reproduce ssl: error: {error}", file=sys.stderr)
-        return 2
-    text = format_results(results)
-    save_table(Path(args.out), results, text)
-    print(text)
-    return 0
+    return table_command("reproduce ssl", args, run_table, format_results)

@@ -36,6 +36,7 @@ from gumbel_softmax.experiments.data import BatchOrder, ImageData, binarize, loa
 from gumbel_softmax.experiments.distributed import World, check_device
 from gumbel_softmax.experiments.metrics import MetricsLog, remove_stale_temporaries, write_atomic
 from gumbel_softmax.experiments.options import config_values
+from gumbel_softmax.experiments.progress import progress_bar
 from gumbel_softmax.experiments.ssl import (
     M2,
     MARGINALIZE,
@@ -176,14 +177,6 @@ def _continue_log(log: MetricsLog, config: SSLConfig, model: M2, data: SSLData, 
     write_atomic(log.jsonl, "".join(json.dumps(r) + "\n" for r in records))
 
 
-def _progress(config: SSLConfig, start: int) -> Any:
-    if not config.progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=config.steps, initial=start, desc=f"ssl {config.unlabeled}", dynamic_ncols=True)
-
-
 def train_ssl(config: SSLConfig) -> dict[str, Any]:
     """Run (or resume) one `train ssl` run; return the final metrics (also in `OUT/final.json`).
 
@@ -218,7 +211,7 @@ def train_ssl(config: SSLConfig) -> dict[str, Any]:
     else:
         ckpt.start_fresh(out, log, asdict(config), "gumbel-softmax train ssl", config.resume)
 
-    bar, clock = _progress(config, start), time.perf_counter()
+    bar, clock = progress_bar(config.progress, config.steps, start, f"ssl {config.unlabeled}"), time.perf_counter()
     for step in range(start, config.steps):
         tau = schedule.value(step)
         x_u = binarize(data.images.train[unlabeled_order(step)].to(device), generator)
@@ -236,8 +229,7 @@ def train_ssl(config: SSLConfig) -> dict[str, Any]:
             means = [sum(column) / len(running) for column in zip(*running, strict=True)]
             log.append({"kind": "train", "step": done, "labeled_neg_elbo": means[0], "cross_entropy": means[1],
                         "unlabeled": means[2], "tau": tau})
-            if bar is not None:
-                bar.set_postfix(unlabeled=f"{means[2]:.1f}", ce=f"{means[1]:.3f}", tau=f"{tau:.3f}")
+            bar.set_postfix(unlabeled=f"{means[2]:.1f}", ce=f"{means[1]:.3f}", tau=f"{tau:.3f}")
             if done % config.log_every == 0:
                 running = []
         if config.eval_every and done % config.eval_every == 0 and done < config.steps:
@@ -245,10 +237,8 @@ def train_ssl(config: SSLConfig) -> dict[str, Any]:
         if config.checkpoint_every and done % config.checkpoint_every == 0:
             run.save(out, done, cast(list[float], running))
             log.write_csv()
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
+        bar.update(1)
+    bar.close()
     seconds = time.perf_counter() - clock
     scores = evaluate(model, data.images.test, data.test_labels, config.eval_samples,
                       _eval_generator(config, device, config.steps))

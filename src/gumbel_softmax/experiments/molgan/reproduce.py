@@ -32,12 +32,12 @@ is therefore the same run, and `--resume`/`--report` read it as their own. Reuse
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 from gumbel_softmax.experiments.molgan.config import RESUMABLE_CHANGES, MolGANConfig
-from gumbel_softmax.experiments.reproduce import mean_sd, read_or_train, save_table
+from gumbel_softmax.experiments.options import config_values
+from gumbel_softmax.experiments.reproduce import mean_sd, read_or_train, table_command
 from gumbel_softmax.studies.report import format_table
 
 __all__ = ["PAPER", "METRICS", "config_for", "run_table", "format_results", "run"]
@@ -60,22 +60,8 @@ METRICS: dict[str, tuple[str, int]] = {
 
 def config_for(args: argparse.Namespace, row: str, seed: int) -> MolGANConfig:
     """The `train molgan` configuration of `row` and `seed`: its defaults but for the options given here."""
-    return MolGANConfig(
-        estimator=row,
-        steps=args.steps,
-        seed=seed,
-        data_dir=args.data_dir,
-        cache_dir=args.cache_dir,
-        limit=args.limit,
-        device=args.device,
-        out=str(Path(args.out) / row / f"seed{seed}"),
-        checkpoint_every=args.checkpoint_every,
-        eval_samples=args.eval_samples,
-        resume=args.resume,
-        overwrite=args.overwrite,
-        progress=args.progress,
-        figures=args.figures,
-    )
+    values = config_values(MolGANConfig, args) | {"estimator": row, "seed": seed}
+    return MolGANConfig(**values | {"out": str(Path(args.out) / row / f"seed{seed}")})
 
 
 def _complete(config: MolGANConfig) -> Any:
@@ -141,15 +127,5 @@ def format_results(results: list[dict[str, Any]]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Train (or read back) the table's runs, print it, and save `table.md` and `results.json` in `--out`."""
-    from gumbel_softmax.experiments.config import check_writable
-
-    try:
-        check_writable(Path(args.out))
-        results = run_table(args)
-    except (ValueError, FileNotFoundError, ModuleNotFoundError) as error:  # bad options, missing data or RDKit
-        print(f"gumbel-softmax reproduce molgan: error: {error}", file=sys.stderr)
-        return 2
-    text = format_results(results)
-    save_table(Path(args.out), results, text)
-    print(text)
-    return 0
+    return table_command("reproduce molgan", args, run_table, format_results,
+                         (ValueError, FileNotFoundError, ModuleNotFoundError))  # and missing RDKit
