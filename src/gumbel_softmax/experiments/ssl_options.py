@@ -75,7 +75,7 @@ SSL_ROWS = ("marginalize", "gumbel_softmax", "st_gumbel_softmax", "gumbel_rao", 
 def add_reproduce_ssl(parser: argparse.ArgumentParser) -> None:
     """The options of `reproduce ssl`: rows, seeds and a few of `train ssl`'s; every other option is its default."""
     d = SSLConfig()
-    parser.add_argument("--rows", type=comma_separated(str, "rows"), default=",".join(SSL_ROWS), metavar="ROWS",
+    parser.add_argument("--rows", type=comma_separated(str, "rows"), default=", ".join(SSL_ROWS), metavar="ROWS",
                         help="the table's rows, comma-separated: each a value of train ssl --unlabeled "
                              "(marginalize or an estimator name)")
     parser.add_argument("--seeds", type=comma_separated(seed, "seeds"), default="0,1,2", metavar="SEEDS",

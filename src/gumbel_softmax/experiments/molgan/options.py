@@ -94,7 +94,7 @@ MOLGAN_ROWS = ("gumbel_softmax", "st_gumbel_softmax", "gumbel_rao", "reinmax", "
 def add_reproduce_molgan(parser: argparse.ArgumentParser) -> None:
     """The options of `reproduce molgan`: rows, seeds and a few of `train molgan`'s; the others keep its defaults."""
     add = parser.add_argument
-    add("--rows", type=comma_separated(str, "rows"), default=",".join(MOLGAN_ROWS), metavar="ROWS",
+    add("--rows", type=comma_separated(str, "rows"), default=", ".join(MOLGAN_ROWS), metavar="ROWS",
         help="the table's rows, comma-separated: each a train molgan --estimator")
     add("--seeds", type=comma_separated(seed, "seeds"), default="0,1,2", metavar="SEEDS",
         help="seeds, comma-separated: one run per row and seed, the table shows mean and spread")
