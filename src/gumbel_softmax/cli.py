@@ -197,6 +197,33 @@ COMMANDS["reproduce"]["sorting"] = Command(  # type: ignore[index]
     options=f"{_TRAIN}.sorting_options:add_sorting",
     run=f"{_TRAIN}.sorting:run",
 )
+COMMANDS["reproduce"]["ssl"] = Command(  # type: ignore[index]
+    help="Jang et al. (2017) Table 2: M2's test accuracy and ELBO per unlabeled-term method, beside the paper's",
+    description=(
+        "Trains one train ssl run per row (a --unlabeled value: marginalize or an estimator) and seed, with train "
+        "ssl's defaults for every option not given here, in OUT/<row>/seed<S>, and prints the mean and spread over "
+        "seeds of the test accuracy and the test ELBO beside the paper's Table 2. --resume reuses finished runs of "
+        "the same configuration (also runs started by hand with train ssl in those folders) and continues "
+        "interrupted ones; --report prints the table of what is finished without training."),
+    options=f"{_TRAIN}.ssl_options:add_reproduce_ssl",
+    run=f"{_TRAIN}.reproduce_ssl:run",
+    needs=(_DIGITS, _PROGRESS, _FIGURES),
+)
+
+COMMANDS["reproduce"]["molgan"] = Command(  # type: ignore[index]
+    help="MolGAN on QM9 with every applicable estimator, 3 seeds each, beside De Cao and Kipf's (2018) numbers",
+    description=(
+        "Trains one train molgan run per row (an --estimator) and seed, with train molgan's defaults for every "
+        "option not given here, in OUT/<row>/seed<S>, and prints the mean and spread over seeds of validity, "
+        "uniqueness, novelty, QED, logP and SA with the time per step and per run, beside the paper's QM9 rows. "
+        "--resume reuses finished runs of the same configuration (also runs started by hand with train molgan in "
+        "those folders) and continues interrupted ones; --report prints the table of what is finished without "
+        "training."),
+    options=f"{_TRAIN}.molgan.options:add_reproduce_molgan",
+    run=f"{_TRAIN}.molgan.reproduce:run",
+    needs=(Need("rdkit", "molecules", "the chemistry (RDKit)"), _PROGRESS, _FIGURES),
+)
+
 
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line on stderr (the usage is one `--help` away), exit 2."""

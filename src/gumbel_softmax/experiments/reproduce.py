@@ -35,6 +35,7 @@ import json
 import shutil
 import statistics
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,8 @@ from gumbel_softmax.experiments.options import MODELS, ROWS
 from gumbel_softmax.experiments.train import train
 from gumbel_softmax.studies.report import format_table
 
-__all__ = ["ROWS", "PAPER", "MODELS", "run_table", "format_results", "export_runs", "save_curves"]
+__all__ = ["ROWS", "PAPER", "MODELS", "run_table", "format_results", "export_runs", "save_curves", "finished_run",
+           "read_or_train", "mean_sd", "save_table", "table_command"]
 
 # Jang, Gu, Poole 2017, Table 1 (test nats, MNIST, fixed binarization); columns SF ... ST Gumbel-S.
 PAPER: dict[str, dict[str, float]] = {
@@ -95,36 +97,65 @@ def _shared_row(args: argparse.Namespace, model: str, row: str, seed: int) -> st
     return next(r for r in ROWS if replace(_config(args, model, r, seed), out="") == mine)
 
 
-def _finished(config: TrainConfig) -> dict[str, Any] | None:
+def finished_run(
+    config: Any, complete: Callable[[dict[str, Any]], bool], resumable_changes: frozenset[str] | None = None
+) -> dict[str, Any] | None:
     """The final metrics of the finished run of `config` in `config.out`, else `None`.
 
-    A run there with other data, model, estimator or schedule is refused (`ValueError`),
-    never reported as this one; a run of another length or test bound counts as not finished.
+    `config` is any run configuration with an `out` field (`TrainConfig`, or those of `train ssl` and
+    `train molgan`); `complete(final)` says whether the saved `final.json` is this configuration's end (its
+    length, its test bound); `resumable_changes` as in `check_same_run`. A run there with other data, model,
+    estimator or schedule is refused (`ValueError`), never reported as this one; a run that is not `complete`
+    counts as not finished.
     """
     out = Path(config.out)
     if not (out / "final.json").exists() or not (out / "config.json").exists():
         return None
-    check_same_run(out, config)
+    check_same_run(out, config, resumable_changes)
     final = json.loads((out / "final.json").read_text())
-    if final.get("step") != config.steps or f"test_nll_k{config.eval_samples}" not in final:
-        return None
-    return final
+    return final if complete(final) else None
+
+
+def _complete(config: TrainConfig) -> Callable[[dict[str, Any]], bool]:
+    """Whether a `train` run's `final.json` is at `config.steps` with the test bound of `config.eval_samples`."""
+    return lambda final: final.get("step") == config.steps and f"test_nll_k{config.eval_samples}" in final
+
+
+def _finished(config: TrainConfig) -> dict[str, Any] | None:
+    """`finished_run` of a `train` run (`_complete`)."""
+    return finished_run(config, _complete(config))
+
+
+def read_or_train(
+    args: argparse.Namespace,
+    config: Any,
+    train_run: Callable[[Any], dict[str, Any]],
+    complete: Callable[[dict[str, Any]], bool],
+    resumable_changes: frozenset[str] | None = None,
+) -> dict[str, Any]:
+    """Read back (`args.resume` or `args.report`), or train with `train_run`, the run of `config`.
+
+    `--report` never trains: it returns `{"estimator": ...}` for a run not finished, and adds `other_run`
+    (the reason) for a folder holding another configuration's run. Under `--resume`, a run with a checkpoint
+    continues from it; `complete` and `resumable_changes` as in `finished_run`.
+    """
+    try:
+        final = finished_run(config, complete, resumable_changes) if args.resume or args.report else None
+    except ValueError as error:
+        if not args.report:
+            raise
+        return {"estimator": getattr(config, "estimator", None), "other_run": str(error)}
+    if final is not None:
+        return final
+    if args.report:
+        return {"estimator": getattr(config, "estimator", None)}
+    resume = args.resume and (Path(config.out) / CHECKPOINT).exists()
+    return train_run(replace(config, resume=resume))
 
 
 def _run(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:
     """Read back, or train (`--report`: never), the run of `config`."""
-    try:
-        final = _finished(config) if args.resume or args.report else None
-    except ValueError as error:
-        if not args.report:
-            raise
-        return {"estimator": config.estimator, "other_run": str(error)}
-    if final is not None:
-        return final
-    if args.report:
-        return {"estimator": config.estimator}
-    resume = args.resume and (Path(config.out) / CHECKPOINT).exists()
-    return train(replace(config, resume=resume))
+    return read_or_train(args, config, train, _complete(config))
 
 
 def run_table(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -172,15 +203,20 @@ def _comparable(runs: list[dict[str, Any]]) -> bool:
     )
 
 
-def _cell(runs: list[dict[str, Any]], key: str) -> str:
-    """Mean ± sd of `key` over the finished runs; "not run", "other run" or "k/n seeds" where that applies."""
+def mean_sd(runs: list[dict[str, Any]], key: str, digits: int = 2) -> str:
+    """Mean ± sd of `key` over the finished runs (`digits` decimals); "not run", "other run" or "k/n seeds"
+    where that applies."""
     values = [r[key] for r in runs if key in r]
     if not values:
         return "other run" if any("other_run" in r for r in runs) else "not run"
-    text = f"{values[0]:.2f}"
+    text = f"{values[0]:.{digits}f}"
     if len(values) > 1:
-        text = f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+        text = f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
     return text if len(values) == len(runs) else f"{text} ({len(values)}/{len(runs)} seeds)"
+
+
+def _cell(runs: list[dict[str, Any]], key: str) -> str:
+    return mean_sd(runs, key)
 
 
 def format_results(results: list[dict[str, Any]]) -> str:
@@ -258,6 +294,35 @@ def export_runs(results: list[dict[str, Any]], out: Path, dest: Path) -> int:
     return len(folders)
 
 
+def save_table(out: Path, results: list[dict[str, Any]], text: str) -> Path:
+    """Write `results.json` (one record per run) and `table.md` (`text`) in `out`, made if missing; return `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "table.md").write_text(text + "\n")
+    return out
+
+
+def table_command(
+    name: str,
+    args: argparse.Namespace,
+    run_table: Callable[[argparse.Namespace], list[dict[str, Any]]],
+    format_results: Callable[[list[dict[str, Any]]], str],
+    errors: tuple[type[Exception], ...] = (ValueError, FileNotFoundError),
+) -> int:
+    """Run a reproduction table's command `name` (`"reproduce ssl"`): check `--out`, train or read back the runs
+    with `run_table`, print `format_results` and save it (`save_table`); 2 with one line on `errors`."""
+    try:
+        check_writable(Path(args.out))
+        results = run_table(args)
+    except errors as error:  # bad options, missing data or dependencies, a folder of another run
+        print(f"gumbel-softmax {name}: error: {error}", file=sys.stderr)
+        return 2
+    text = format_results(results)
+    save_table(Path(args.out), results, text)
+    print(text)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Train (or read back) the table's runs, print it, and save it in `--out`; 2 on bad options, with one line."""
     try:
@@ -271,10 +336,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"gumbel-softmax reproduce jang2017: error: {error}", file=sys.stderr)
         return 2
     text = format_results(results)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / "table.md").write_text(text + "\n")
+    out = save_table(Path(args.out), results, text)
     for path in save_curves(results, out):
         print(f"wrote {path}", file=sys.stderr)
     if args.export:

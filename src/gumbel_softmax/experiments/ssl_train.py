@@ -31,11 +31,12 @@ from torch import Tensor, nn
 from gumbel_softmax import anneal, estimators
 from gumbel_softmax.estimators.base import Estimator
 from gumbel_softmax.experiments import checkpoint as ckpt
-from gumbel_softmax.experiments.config import RUN_FILES, check_out, check_same_run
+from gumbel_softmax.experiments.config import MAX_SIZE, RUN_FILES, check_out, check_same_run
 from gumbel_softmax.experiments.data import BatchOrder, ImageData, binarize, load
 from gumbel_softmax.experiments.distributed import World, check_device
 from gumbel_softmax.experiments.metrics import MetricsLog, remove_stale_temporaries, write_atomic
 from gumbel_softmax.experiments.options import config_values
+from gumbel_softmax.experiments.progress import progress_bar
 from gumbel_softmax.experiments.ssl import (
     M2,
     MARGINALIZE,
@@ -80,8 +81,13 @@ def check_ssl_config(config: SSLConfig) -> anneal.Schedule:
         raise ValueError(f"--net must be auto, {' or '.join(NETS)}, got {config.net!r}")
     if config.network() == "cnn" and config.dataset != "mnist":
         raise ValueError("--net cnn is built for 28x28 MNIST images; use --net mlp (or auto) with --dataset digits")
-    if config.width < 1 or config.z_size < 1:
-        raise ValueError("--width and --z-size must be >= 1")
+    for name, value in (("--labels", config.labels), ("--width", config.width), ("--z-size", config.z_size),
+                        ("--eval-samples", config.eval_samples), ("--classes", config.classes)):
+        if not 1 <= value <= MAX_SIZE:
+            raise ValueError(f"{name} takes a whole number from 1 to {MAX_SIZE}, got {value}")
+    if config.data_dir is not None and config.dataset != "mnist":
+        raise ValueError(f"--data-dir is read for --dataset mnist only, not {config.dataset!r}: drop it, or add "
+                         "--dataset mnist")
     if min(config.checkpoint_every, config.eval_every) < 0 or config.log_every < 1:
         raise ValueError("--checkpoint-every and --eval-every must be >= 0 (0: none), --log-every >= 1")
     if config.resume and config.overwrite:
@@ -171,14 +177,6 @@ def _continue_log(log: MetricsLog, config: SSLConfig, model: M2, data: SSLData, 
     write_atomic(log.jsonl, "".join(json.dumps(r) + "\n" for r in records))
 
 
-def _progress(config: SSLConfig, start: int) -> Any:
-    if not config.progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=config.steps, initial=start, desc=f"ssl {config.unlabeled}", dynamic_ncols=True)
-
-
 def train_ssl(config: SSLConfig) -> dict[str, Any]:
     """Run (or resume) one `train ssl` run; return the final metrics (also in `OUT/final.json`).
 
@@ -213,7 +211,7 @@ def train_ssl(config: SSLConfig) -> dict[str, Any]:
     else:
         ckpt.start_fresh(out, log, asdict(config), "gumbel-softmax train ssl", config.resume)
 
-    bar, clock = _progress(config, start), time.perf_counter()
+    bar, clock = progress_bar(config.progress, config.steps, start, f"ssl {config.unlabeled}"), time.perf_counter()
     for step in range(start, config.steps):
         tau = schedule.value(step)
         x_u = binarize(data.images.train[unlabeled_order(step)].to(device), generator)
@@ -231,8 +229,7 @@ def train_ssl(config: SSLConfig) -> dict[str, Any]:
             means = [sum(column) / len(running) for column in zip(*running, strict=True)]
             log.append({"kind": "train", "step": done, "labeled_neg_elbo": means[0], "cross_entropy": means[1],
                         "unlabeled": means[2], "tau": tau})
-            if bar is not None:
-                bar.set_postfix(unlabeled=f"{means[2]:.1f}", ce=f"{means[1]:.3f}", tau=f"{tau:.3f}")
+            bar.set_postfix(unlabeled=f"{means[2]:.1f}", ce=f"{means[1]:.3f}", tau=f"{tau:.3f}")
             if done % config.log_every == 0:
                 running = []
         if config.eval_every and done % config.eval_every == 0 and done < config.steps:
@@ -240,16 +237,14 @@ def train_ssl(config: SSLConfig) -> dict[str, Any]:
         if config.checkpoint_every and done % config.checkpoint_every == 0:
             run.save(out, done, cast(list[float], running))
             log.write_csv()
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
+        bar.update(1)
+    bar.close()
     seconds = time.perf_counter() - clock
     scores = evaluate(model, data.images.test, data.test_labels, config.eval_samples,
                       _eval_generator(config, device, config.steps))
     final = {"step": config.steps, "unlabeled": config.unlabeled, "classes": config.classes,
-             "labels": config.labels, "test_accuracy": scores["accuracy"], "test_elbo": scores["elbo"],
-             "train_seconds_this_process": seconds, "test_confusion": scores["confusion"]}
+             "labels": config.labels, "eval_samples": config.eval_samples, "test_accuracy": scores["accuracy"],
+             "test_elbo": scores["elbo"], "train_seconds_this_process": seconds, "test_confusion": scores["confusion"]}
     log.append({"kind": "eval", "split": "test", "step": config.steps, "accuracy": scores["accuracy"],
                 "elbo": scores["elbo"]})
     log.write_csv()

@@ -46,7 +46,6 @@ from gumbel_softmax.experiments.config import (
 )
 from gumbel_softmax.experiments.data import BatchOrder, ImageData, binarize, load
 from gumbel_softmax.experiments.distributed import (
-    World,
     average_gradients,
     check_device,
     disagreement,
@@ -63,6 +62,7 @@ from gumbel_softmax.experiments.objectives import (
     vae_bounds,
     vae_objective,
 )
+from gumbel_softmax.experiments.progress import progress_bar
 
 # TrainConfig and its checks live in experiments.config; they are re-exported here, where users met them first.
 __all__ = ["train", "Experiment", "TrainConfig", "check_same_run", "learning_rate", "kl_weight"]
@@ -142,27 +142,6 @@ def _eval_generator(config: TrainConfig, device: torch.device, step: int) -> tor
     return torch.Generator(device).manual_seed(config.seed * 1_000_003 + 7 + step)
 
 
-class _Silent:
-    """A progress bar that shows nothing (`--no-progress`, and every rank but the first): no tqdm needed."""
-
-    def set_postfix(self, **_: Any) -> None:
-        pass
-
-    def update(self, _: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress(config: TrainConfig, world: World, start: int) -> Any:
-    if not (config.progress and world.is_main):
-        return _Silent()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=config.steps, initial=start, desc=f"{config.model} {config.estimator}", dynamic_ncols=True)
-
-
 def train(config: TrainConfig) -> dict[str, Any]:
     """Run (or resume) one training run; return the final metrics (also in `OUT/final.json` on rank 0).
 
@@ -204,7 +183,8 @@ def _train(config: TrainConfig, schedule: Any) -> dict[str, Any]:
     elif world.is_main:
         ckpt.start_fresh(out, log, asdict(config) | {"world_size": world.size}, "gumbel-softmax train", config.resume)
 
-    bar, clock = _progress(config, world, start), time.perf_counter()
+    bar = progress_bar(config.progress and world.is_main, config.steps, start, f"{config.model} {config.estimator}")
+    clock = time.perf_counter()
     for step in range(start, config.steps):
         tau = schedule.value(step)
         for group in optimizer.param_groups:  # a function of the step alone, so resuming needs no state

@@ -1,4 +1,7 @@
-"""The options of `gumbel-softmax train molgan`; defaults from `MolGANConfig` (no model or data code loaded)."""
+"""The options of `gumbel-softmax train molgan` and `reproduce molgan`.
+
+Defaults come from `MolGANConfig`; importing this module loads no model or data code.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from gumbel_softmax.cli import (
 from gumbel_softmax.experiments.config import MAX_SIZE
 from gumbel_softmax.experiments.molgan.config import REWARDS, MolGANConfig
 
-__all__ = ["add_train_molgan"]
+__all__ = ["add_train_molgan", "add_reproduce_molgan", "MOLGAN_ROWS"]
 
 _D = MolGANConfig()
 _SIZE = whole(1, MAX_SIZE)
@@ -78,5 +81,37 @@ def add_train_molgan(parser: argparse.ArgumentParser) -> None:
         help="generated graphs per evaluation (5000: MolGAN)")
     add("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     add("--overwrite", action="store_true", help="start afresh in an --out that holds a run, replacing its files")
+    add("--no-progress", dest="progress", action="store_false", help="show no progress bar (no tqdm needed)")
+    add("--no-figures", dest="figures", action="store_false", help="save no figures (no matplotlib needed)")
+
+
+# The rows of `reproduce molgan` by default: every registry estimator that can draw the graph and needs no
+# input-dependent baseline, pathwise ones first; `reinforce_ema` is the score-function row (with a baseline).
+MOLGAN_ROWS = ("gumbel_softmax", "st_gumbel_softmax", "gumbel_rao", "reinmax", "straight_through", "gst", "gst_p",
+               "reinforce_ema")
+
+
+def add_reproduce_molgan(parser: argparse.ArgumentParser) -> None:
+    """The options of `reproduce molgan`: rows, seeds and a few of `train molgan`'s; the others keep its defaults."""
+    add = parser.add_argument
+    add("--rows", type=comma_separated(str, "rows"), default=", ".join(MOLGAN_ROWS), metavar="ROWS",
+        help="the table's rows, comma-separated: each a train molgan --estimator")
+    add("--seeds", type=comma_separated(seed, "seeds"), default="0,1,2", metavar="SEEDS",
+        help="seeds, comma-separated: one run per row and seed, the table shows mean and spread")
+    add("--steps", type=whole(1), default=_D.steps, help="generator steps of each run")
+    add("--eval-samples", type=whole(1, MAX_SIZE), default=_D.eval_samples,
+        help="generated graphs of each run's final evaluation (5000: MolGAN)")
+    add("--data-dir", default=None,
+        help="a folder (or file) of SMILES (.csv with a SMILES column, .smi, .txt); default: QM9 from qm9pack")
+    add("--cache-dir", default=None, help="where the converted graphs are cached (as in train molgan)")
+    add("--limit", type=whole(1), default=None, help="read only the first LIMIT molecules (quick runs)")
+    add("--device", default=_D.device, help="cpu, cuda or cuda:N")
+    add("--checkpoint-every", type=non_negative_int, default=_D.checkpoint_every,
+        help="generator steps between checkpoints (0: none)")
+    add("--out", type=folder, default="runs/reproduce-molgan",
+        help="folder of the runs (OUT/<row>/seed<S>) and the table")
+    add("--resume", action="store_true", help="read back finished runs and continue interrupted ones")
+    add("--overwrite", action="store_true", help="train again the runs whose folders hold other runs' files")
+    add("--report", action="store_true", help="train nothing: print the table of the finished runs in --out")
     add("--no-progress", dest="progress", action="store_false", help="show no progress bar (no tqdm needed)")
     add("--no-figures", dest="figures", action="store_false", help="save no figures (no matplotlib needed)")

@@ -23,7 +23,6 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import torch
@@ -55,6 +54,7 @@ from gumbel_softmax.experiments.molgan.model import (
     unpack,
 )
 from gumbel_softmax.experiments.options import config_values
+from gumbel_softmax.experiments.progress import progress_bar
 from gumbel_softmax.functional import sample as categorical_sample
 
 __all__ = ["MolGAN", "train", "run"]
@@ -233,11 +233,7 @@ def train(config: MolGANConfig) -> dict[str, Any]:
 
     if start == 0 and config.eval_every:
         log.append({"kind": "eval", "step": 0, **evaluate(0, config.eval_samples)})
-    bar: Any = SimpleNamespace(set_postfix=lambda **_: None, update=lambda _: None, close=lambda: None)
-    if config.progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=config.steps, initial=start, desc=f"molgan {config.estimator}", dynamic_ncols=True)
+    bar = progress_bar(config.progress, config.steps, start, f"molgan {config.estimator}")
     last: dict[str, Any] | None = None
     clock = time.perf_counter()
     per_step = config.critic_steps
