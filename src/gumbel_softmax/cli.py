@@ -197,6 +197,7 @@ COMMANDS["reproduce"]["sorting"] = Command(  # type: ignore[index]
     options=f"{_TRAIN}.sorting_options:add_sorting",
     run=f"{_TRAIN}.sorting:run",
 )
+
 COMMANDS["reproduce"]["ssl"] = Command(  # type: ignore[index]
     help="Jang et al. (2017) Table 2: M2's test accuracy and ELBO per unlabeled-term method, beside the paper's",
     description=(
