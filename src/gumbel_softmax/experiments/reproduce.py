@@ -46,7 +46,7 @@ from gumbel_softmax.experiments.options import MODELS, ROWS
 from gumbel_softmax.experiments.train import train
 from gumbel_softmax.studies.report import format_table
 
-__all__ = ["ROWS", "PAPER", "MODELS", "run_table", "format_results", "export_runs", "save_curves"]
+__all__ = ["ROWS", "PAPER", "MODELS", "run_table", "format_results", "export_runs", "save_curves", "mean_sd_cell"]
 
 # Jang, Gu, Poole 2017, Table 1 (test nats, MNIST, fixed binarization); columns SF ... ST Gumbel-S.
 PAPER: dict[str, dict[str, float]] = {
@@ -172,7 +172,7 @@ def _comparable(runs: list[dict[str, Any]]) -> bool:
     )
 
 
-def _cell(runs: list[dict[str, Any]], key: str) -> str:
+def mean_sd_cell(runs: list[dict[str, Any]], key: str) -> str:
     """Mean ± sd of `key` over the finished runs; "not run", "other run" or "k/n seeds" where that applies."""
     values = [r[key] for r in runs if key in r]
     if not values:
@@ -202,9 +202,9 @@ def format_results(results: list[dict[str, Any]]) -> str:
         rows = []
         for row in dict.fromkeys(r["row"] for r in mine):
             runs = [r for r in mine if r["row"] == row]
-            cells = [_cell(runs, first or bound)]
+            cells = [mean_sd_cell(runs, first or bound)]
             if first:
-                cells.append(_cell(runs, bound))
+                cells.append(mean_sd_cell(runs, bound))
             paper = PAPER[model].get(row)
             same = runs[0].get("same_run_as")
             label = f"{row} ({runs[0]['estimator']}{f'; the {same} run' if same else ''})"
