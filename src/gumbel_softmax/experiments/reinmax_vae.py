@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import io
 import json
 import statistics
@@ -59,7 +60,7 @@ from gumbel_softmax.experiments.data import BatchOrder, load_mnist
 from gumbel_softmax.experiments.metrics import write_atomic
 from gumbel_softmax.experiments.models import DiscreteVAE, Latent
 from gumbel_softmax.experiments.reinmax_options import PAPER_ROWS, SETTINGS
-from gumbel_softmax.experiments.reproduce import mean_sd_cell
+from gumbel_softmax.experiments.reproduce import mean_sd_cell, save_results
 from gumbel_softmax.studies.report import format_table
 
 __all__ = ["ReinMaxConfig", "RESUMABLE", "PAPER", "rows", "mnist_images", "build", "train_epoch", "test_neg_elbo",
@@ -141,7 +142,7 @@ def train_epoch(model: DiscreteVAE, optimizer: torch.optim.Optimizer, estimator:
     for k in range(order.per_epoch):
         x = images[order(epoch * order.per_epoch + k)]
         logits = model.encode(x)
-        out = estimator(logits, lambda z, x=x: model.reconstruction_nll(x, z), tau=tau, generator=generator)
+        out = estimator(logits, functools.partial(model.reconstruction_nll, x), tau=tau, generator=generator)
         kl = model.latent.kl_to_uniform(logits)
         optimizer.zero_grad()
         (out.surrogate.mean() + kl.mean()).backward()
@@ -352,9 +353,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     text = format_results(results)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / "table.md").write_text(text + "\n")
+    save_results(results, text, out)
     if args.figures:
         for path in save_curves(results, out):
             print(f"wrote {path}", file=sys.stderr)

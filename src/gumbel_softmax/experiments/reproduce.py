@@ -46,7 +46,8 @@ from gumbel_softmax.experiments.options import MODELS, ROWS
 from gumbel_softmax.experiments.train import train
 from gumbel_softmax.studies.report import format_table
 
-__all__ = ["ROWS", "PAPER", "MODELS", "run_table", "format_results", "export_runs", "save_curves", "mean_sd_cell"]
+__all__ = ["ROWS", "PAPER", "MODELS", "run_table", "format_results", "export_runs", "save_curves", "mean_sd_cell",
+           "save_results"]
 
 # Jang, Gu, Poole 2017, Table 1 (test nats, MNIST, fixed binarization); columns SF ... ST Gumbel-S.
 PAPER: dict[str, dict[str, float]] = {
@@ -258,6 +259,13 @@ def export_runs(results: list[dict[str, Any]], out: Path, dest: Path) -> int:
     return len(folders)
 
 
+def save_results(results: list[dict[str, Any]], text: str, out: Path) -> None:
+    """Write a table's records (`results.json`) and its text (`table.md`) in `out`, made if needed."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "table.md").write_text(text + "\n")
+
+
 def run(args: argparse.Namespace) -> int:
     """Train (or read back) the table's runs, print it, and save it in `--out`; 2 on bad options, with one line."""
     try:
@@ -272,9 +280,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     text = format_results(results)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / "table.md").write_text(text + "\n")
+    save_results(results, text, out)
     for path in save_curves(results, out):
         print(f"wrote {path}", file=sys.stderr)
     if args.export:
