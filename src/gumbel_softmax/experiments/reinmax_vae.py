@@ -302,8 +302,8 @@ def format_results(results: list[dict[str, Any]]) -> str:
             runs = [r for r in mine if r["row"] == label]
             seconds = [r["seconds_per_epoch"] for r in runs if "seconds_per_epoch" in r]
             paper = PAPER.get(name, {}).get(label)
-            relaxed = " (relaxed: trains the relaxed objective)" if any(r.get("relaxed") for r in runs) else ""
-            table.append([f"{label} ({runs[0]['estimator']}){relaxed}", mean_sd_cell(runs, "train_neg_elbo"),
+            relaxed = ", relaxed" if any(r.get("relaxed") for r in runs) else ""  # trains the relaxed objective
+            table.append([f"{label} ({runs[0]['estimator']}{relaxed})", mean_sd_cell(runs, "train_neg_elbo"),
                           mean_sd_cell(runs, "test_neg_elbo"), "-" if paper is None else f"{paper:.2f}",
                           f"{statistics.mean(seconds):.1f}" if seconds else "-"])
         first = mine[0]
@@ -315,7 +315,9 @@ def format_results(results: list[dict[str, Any]]) -> str:
                  else "; the paper ran 160 epochs: the columns are not comparable at this length")
         headers = ["row (estimator)", "ours: train -ELBO", "ours: test -ELBO", "paper, Table 2 (train -ELBO)",
                    "s / epoch"]
-        blocks.append(f"{name} (C x L = {name}): {note}\n" + format_table(headers, table))
+        setting = SETTINGS[name]
+        blocks.append(f"{name} ({setting.classes} categories x {setting.variables} variables): {note}\n"
+                      + format_table(headers, table))
     return "\n\n".join(blocks)
 
 
