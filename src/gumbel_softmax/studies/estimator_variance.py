@@ -13,8 +13,10 @@ Problems (the exact gradient comes from enumerating every configuration):
   and `c` (N(0, 1)), at random logits (N(0, 1)); 1,000 configurations.
 
 For each estimator, temperature (where it has one) and number of samples per estimate
-(`k` for Gumbel-Rao, `n` for RLOO, else 1), many independent estimates (`--toy-draws`
-on the toys, `--draws` on the quadratic) are taken in one batched call, after a warm-up
+(`k` for Gumbel-Rao, `n` for RLOO, else 1; any estimator registered without a row here gets
+one at its default options; DisARM, for binary variables only, runs on `toy-bernoulli` alone), many
+independent estimates (`--toy-draws` on the toys, `--draws` on the quadratic) are taken in one
+batched call, after a warm-up
 of `--warmup` calls (`--relax-warmup` for RELAX, whose network needs more steps to learn
 its control variate; Adam at `lr = 0.03`), of 64 examples each, that lets stateful
 estimators (EMA, NVIL, RELAX) adapt.
@@ -88,7 +90,7 @@ class Config:
 def configs(selected: list[str] | None) -> Iterator[Config]:
     """Every (estimator, temperature, samples) combination of the benchmark."""
     rows = []
-    for name in ("gumbel_softmax", "st_gumbel_softmax", "straight_through", "reinmax"):
+    for name in ("gumbel_softmax", "st_gumbel_softmax", "straight_through", "reinmax", "gst", "gst_p"):
         rows += [Config(name, {}, tau, 1) for tau in TEMPERATURES]
     for k in (1, 10, 100):
         rows += [Config("gumbel_rao", {"k": k}, tau, k) for tau in TEMPERATURES]
@@ -97,6 +99,9 @@ def configs(selected: list[str] | None) -> Iterator[Config]:
     rows += [Config("rloo", {"samples": n}, None, n) for n in (2, 4, 8)]
     for name in ("rebar", "relax"):
         rows += [Config(name, {"lr": RELAX_LR} if name == "relax" else {}, tau, 1) for tau in TEMPERATURES]
+    rows.append(Config("disarm", {}, None, 1))
+    listed = {row.name for row in rows}  # any estimator registered since: one row at its default options
+    rows += [Config(name, {}, None, 1) for name in names() if name not in listed]
     return (row for row in rows if selected is None or row.name in selected)
 
 
@@ -125,6 +130,12 @@ def estimates(problem: Problem, config: Config, draws: int, warmup: int, generat
     for _ in range(warmup if stateful else 0):
         call(WARMUP_BATCH)
     return call(draws)
+
+
+def fits(name: str, problem: Problem) -> bool:
+    """Whether estimator `name` takes the problem's variables (DisARM: binary ones only)."""
+    est = get(name)
+    return est.supports_bernoulli if problem.bernoulli else est.supports_categorical
 
 
 @dataclass
@@ -221,6 +232,8 @@ def run_benchmark(
         if problem_names is not None and problem.name not in problem_names:
             continue
         for config in configs(selected):
+            if not fits(config.name, problem):
+                continue
             n = toy_draws if problem.name.startswith("toy") else draws
             calls = relax_warmup if config.name == "relax" else warmup
             rows.append(measure(problem, config, n, calls, generator))

