@@ -156,6 +156,8 @@ class Estimator:
         mean_field: `True` when the control variate evaluates `f` at the mean `E[z]`
             (MuProp); a network of stochastic layers then feeds the lower layers their means
             too in that evaluation (Gu et al.'s mean-field network).
+        max_joint: the most joint configurations (`K ** variables`) of one example the estimator
+            accepts, for those that enumerate them (the unordered set estimator); `None`: any.
     """
 
     name: str = "estimator"
@@ -166,6 +168,7 @@ class Estimator:
     uses_baseline: bool = False
     needs_baseline: bool = False
     mean_field: bool = False
+    max_joint: int | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"

@@ -136,6 +136,7 @@ class UnorderedSet(Estimator):
 
     name = "unordered_set"
     family = "score_function"
+    max_joint = MAX_CONFIGURATIONS
 
     def __init__(self, samples: int = 4) -> None:
         self.samples = check_samples(samples)

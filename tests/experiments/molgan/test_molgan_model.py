@@ -19,7 +19,8 @@ from gumbel_softmax.experiments.molgan.model import (
 
 PATHWISE = [n for n in estimators.names() if estimators.get(n).family == "pathwise"]
 HARD = [n for n in estimators.names()
-        if not (e := estimators.get(n)).relaxed and e.supports_categorical and not e.needs_baseline]
+        if not (e := estimators.get(n)).relaxed and e.supports_categorical and not e.needs_baseline
+        and e.max_joint is None]
 
 
 def test_pathwise_list_is_the_expected_one():

@@ -34,14 +34,32 @@ from itertools import pairwise
 import torch
 from torch import Tensor, nn
 
+from gumbel_softmax import estimators
 from gumbel_softmax.estimators import Estimator
 from gumbel_softmax.experiments.molgan.chemistry import ATOMS, BONDS, MAX_ATOMS
 
-__all__ = ["Generator", "RelationalGraphConv", "GraphCritic", "pack", "unpack", "draw_graph", "hard_graph",
-           "graph_from_index", "gradient_penalty", "one_hot_graph"]
+__all__ = ["graph_estimator", "Generator", "RelationalGraphConv", "GraphCritic", "pack", "unpack", "draw_graph",
+           "hard_graph", "graph_from_index", "gradient_penalty", "one_hot_graph"]
 
 _ROWS, _COLS = torch.triu_indices(MAX_ATOMS, MAX_ATOMS, 1)
 PAIRS = len(_ROWS)
+
+
+def graph_estimator(name: str) -> Estimator:
+    """The registry estimator `name` if it can draw MolGAN's graph, else `ValueError` saying why.
+
+    The graph is `MAX_ATOMS` node and `PAIRS` pair variables of several types each: binary-only
+    estimators, ones that need an input-dependent baseline network, and ones that enumerate the joint
+    configurations of an example (more than `max_joint` here) cannot draw it.
+    """
+    chosen = estimators.get(name)  # an unknown name: the error lists the registry
+    joint = len(BONDS) ** PAIRS * len(ATOMS) ** MAX_ATOMS
+    if chosen.needs_baseline or not chosen.supports_categorical or (
+            chosen.max_joint is not None and joint > chosen.max_joint):
+        raise ValueError(f"--estimator {name} cannot draw MolGAN's graph (it needs an input-dependent baseline, "
+                         "binary variables, or fewer joint configurations per graph); use e.g. reinforce_ema, rloo "
+                         "or a pathwise estimator")
+    return chosen
 
 
 def _placement(device: torch.device, dtype: torch.dtype) -> Tensor:

@@ -71,13 +71,13 @@ def _complete(config: MolGANConfig) -> Any:
 
 def _check_rows(rows: list[str]) -> None:
     """Refuse (`ValueError`) a row that `train molgan` would refuse, before any run trains."""
-    from gumbel_softmax import estimators
+    from gumbel_softmax.experiments.molgan.model import graph_estimator
 
     for row in rows:
-        chosen = estimators.get(row)  # an unknown name: the error lists the registry
-        if chosen.needs_baseline or not chosen.supports_categorical:
-            raise ValueError(f"--rows {row}: this estimator cannot draw MolGAN's graph (it needs an input-dependent "
-                             "baseline or binary variables); use e.g. reinforce_ema, rloo or a pathwise estimator")
+        try:
+            graph_estimator(row)
+        except ValueError as error:
+            raise ValueError(f"--rows {row}: {error}") from None
 
 
 def run_table(args: argparse.Namespace) -> list[dict[str, Any]]:

@@ -48,6 +48,7 @@ from gumbel_softmax.experiments.molgan.model import (
     GraphCritic,
     draw_graph,
     gradient_penalty,
+    graph_estimator,
     graph_from_index,
     hard_graph,
     one_hot_graph,
@@ -191,10 +192,7 @@ def train(config: MolGANConfig) -> dict[str, Any]:
         schedule = anneal.parse(config.anneal, config.tau, config.steps)
     except ValueError as error:
         raise ValueError(f"--anneal: {error}") from None
-    chosen = estimators.get(config.estimator)  # an unknown name fails before any work
-    if chosen.needs_baseline or not chosen.supports_categorical:
-        raise ValueError(f"--estimator {config.estimator} cannot draw MolGAN's graph (it needs an input-dependent "
-                         "baseline or binary variables); use e.g. reinforce_ema, rloo or a pathwise estimator")
+    graph_estimator(config.estimator)  # an unknown or unfit name fails before any work
     check_out(config, RESUMABLE_CHANGES)
     require_rdkit()
     device = check_device(config.device)
