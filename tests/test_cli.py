@@ -234,8 +234,8 @@ BAD_COMMAND_LINES = [
     # reproduce ssl
     ("reproduce ssl rows unknown", ["reproduce", "ssl", "--rows", "magic", "--out", "{tmp}/t"],
      ["--rows magic", "marginalize"], None),
-    ("reproduce ssl rows binary only", ["reproduce", "ssl", "--rows", "disarm", "--out", "{tmp}/t"],
-     ["--rows disarm", "binary"], None),
+    ("reproduce ssl rows binary only", ["reproduce", "ssl", "--rows", "arms", "--out", "{tmp}/t"],
+     ["--rows arms", "binary"], None),
     ("reproduce ssl rows blank", ["reproduce", "ssl", "--rows", "marginalize,"], ["--rows", "comma-separated"], None),
     ("reproduce ssl seeds -1", ["reproduce", "ssl", "--seeds", "-1"], ["--seeds", "comma-separated"], None),
     ("reproduce ssl steps 0", ["reproduce", "ssl", "--steps", "0"], ["--steps", ">= 1"], None),

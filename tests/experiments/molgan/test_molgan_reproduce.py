@@ -100,7 +100,8 @@ def test_default_rows_are_the_estimators_that_can_draw_the_graph(tmp_path, capsy
               if estimators.get(n).supports_categorical and not estimators.get(n).needs_baseline}
     assert set(MOLGAN_ROWS) <= usable and "reinforce_ema" in MOLGAN_ROWS
     assert {n for n in usable if estimators.get(n).family == "pathwise"} <= set(MOLGAN_ROWS)
-    for rows, says in (("nvil", "cannot draw MolGAN's graph"), ("disarm", "cannot draw"), ("magic", "magic")):
+    for rows, says in (("nvil", "cannot draw MolGAN's graph"), ("arms", "cannot draw"),
+                       ("unordered_set", "fewer joint configurations"), ("magic", "magic")):
         assert main(["reproduce", "molgan", "--rows", rows, "--out", str(tmp_path / "t")]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and says in err[0], err

@@ -88,7 +88,7 @@ def add_train_molgan(parser: argparse.ArgumentParser) -> None:
 # The rows of `reproduce molgan` by default: every registry estimator that can draw the graph and needs no
 # input-dependent baseline, pathwise ones first; `reinforce_ema` is the score-function row (with a baseline).
 MOLGAN_ROWS = ("gumbel_softmax", "st_gumbel_softmax", "gumbel_rao", "reinmax", "straight_through", "gst", "gst_p",
-               "reinforce_ema")
+               "zgr", "decoupled_st", "reinforce_ema")
 
 
 def add_reproduce_molgan(parser: argparse.ArgumentParser) -> None:
