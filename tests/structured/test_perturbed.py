@@ -133,3 +133,21 @@ def test_no_nan_or_inf_at_a_small_sigma_in_float32(generator):
     y = perturbed_argmax(theta, ARGMAX, sigma=0.01, samples=16, generator=generator)
     (y * torch.randn(32, 10, generator=generator)).sum().backward()
     assert torch.isfinite(y).all() and torch.isfinite(theta.grad).all()
+
+
+def test_fenchel_young_loss_with_a_masked_item_is_finite(generator):
+    """`-inf` masks an item (check_logits allows it, and the solver never picks it): the loss must not be
+    `0 * -inf = NaN`; its gradient is still `y*_eps - y`, 0 at the masked item."""
+    theta = torch.randn(4, 6, generator=generator, dtype=torch.float64)
+    theta[:, 2] = float("-inf")
+    theta.requires_grad_()
+    target = top_k_argmax(theta.detach(), 2)
+    solver = partial(top_k_argmax, k=2)
+    state = generator.get_state()
+    loss = fenchel_young_loss(theta, target, solver, sigma=0.5, samples=32, generator=generator)
+    loss.sum().backward()
+    generator.set_state(state)
+    y_star = perturbed_argmax(theta.detach(), solver, sigma=0.5, samples=32, generator=generator)
+    assert bool(torch.isfinite(loss).all())
+    torch.testing.assert_close(theta.grad, y_star - target)
+    assert bool((theta.grad[:, 2] == 0).all())
