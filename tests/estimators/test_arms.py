@@ -119,3 +119,15 @@ def test_extreme_logits_give_a_finite_gradient(copula, generator):
     out = get("arms", copula=copula)(x, lambda b: (b**2).sum(-1), bernoulli=True, generator=generator)
     out.surrogate.sum().backward()
     assert bool(torch.isfinite(x.grad).all())
+
+
+@pytest.mark.parametrize("copula", ["dirichlet", "gaussian"])
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_logits_work_and_keep_their_dtype(copula, dtype, generator):
+    """The copula and its diagonal are computed in float32 (`ndtri` has no float16 kernel); the sample and the
+    gradient come back in the logits' dtype, finite."""
+    x = torch.randn(B, V, generator=generator).to(dtype).requires_grad_()
+    out = get("arms", copula=copula)(x, lambda b: (b * b).sum(-1), bernoulli=True, generator=generator)
+    out.surrogate.sum().backward()
+    assert out.sample.dtype == out.surrogate.dtype == x.grad.dtype == dtype
+    assert bool(torch.isfinite(x.grad).all())

@@ -106,3 +106,13 @@ def test_an_f_that_ignores_its_input_gives_zero_slopes(generator):
     out = get("double_cv", alpha=1.0)(x, lambda b: torch.ones(b.shape[0]), bernoulli=True, generator=generator)
     out.surrogate.sum().backward()
     assert bool((x.grad == 0).all())
+
+
+def test_the_weight_follows_the_logits_device():
+    """`a` and Adam's state move to the device of the logits (as RELAX's `eta` does), so a call on a GPU does not
+    assign a GPU gradient to a CPU weight. Checked on the meta device, the one other device every machine has."""
+    est = get("double_cv", alpha=0.5)
+    x = torch.zeros(4, 3, device="meta", requires_grad=True)
+    out = est(x, lambda b: (b**2).sum(-1), bernoulli=True)
+    out.surrogate.sum().backward()
+    assert est.alpha.device.type == "meta" and x.grad is not None and x.grad.shape == x.shape

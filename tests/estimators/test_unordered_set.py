@@ -130,3 +130,15 @@ def test_the_first_draw_is_what_the_other_estimators_draw(problem):
             for name in ("unordered_set", "reinforce")]  # fmt: skip
     assert torch.equal(outs[0].sample, outs[1].sample)
 
+
+
+@pytest.mark.parametrize("bernoulli", [False, True], ids=["categorical", "bernoulli"])
+def test_an_empty_batch_gives_empty_outputs(problem, bernoulli):
+    """No examples: empty surrogate, loss and sample, and a zero-size gradient (not a reshape error)."""
+    logits, _ = problem
+    x = (logits[:0, :, 0] if bernoulli else logits[:0]).clone().requires_grad_()
+    out = get("unordered_set", samples=3)(x, lambda z: z.flatten(1).sum(-1), bernoulli=bernoulli,
+                                          generator=torch.Generator().manual_seed(0))  # fmt: skip
+    assert out.surrogate.shape == out.loss.shape == (0,) and out.sample.shape == x.shape
+    out.surrogate.sum().backward()
+    assert x.grad is not None and x.grad.shape == x.shape

@@ -94,16 +94,23 @@ def test_event_dims_2_for_grid_paths(generator):
     assert bool((theta.grad[1] == 0).all())
 
 
-def test_fenchel_young_gradient_is_the_maximizer_minus_the_target(generator):
-    theta = torch.randn(5, 6, generator=generator, dtype=torch.float64, requires_grad=True)
+@pytest.mark.parametrize("masked", [False, True], ids=["plain", "masked"])
+def test_fenchel_young_gradient_is_the_maximizer_minus_the_target(masked, generator):
+    """Masked: `-inf` marks an item the solver never picks (check_logits allows it); the loss must stay finite
+    (not `0 * -inf = NaN`), and the gradient there is 0."""
+    theta = torch.randn(5, 6, generator=generator, dtype=torch.float64)
     target = top_k_argmax(torch.randn(5, 6, generator=generator, dtype=torch.float64), 2)
+    if masked:
+        theta[:, 2] = float("-inf")
+        target = top_k_argmax(theta, 2)
+    theta.requires_grad_()
     solver = partial(top_k_argmax, k=2)
     state = generator.get_state()
     loss = fenchel_young_loss(theta, target, solver, sigma=0.5, samples=64, generator=generator)
     loss.sum().backward()
     generator.set_state(state)
     y_star = perturbed_argmax(theta.detach(), solver, sigma=0.5, samples=64, generator=generator)
-    assert loss.shape == (5,)
+    assert loss.shape == (5,) and bool(torch.isfinite(loss).all())
     torch.testing.assert_close(theta.grad, y_star - target)
 
 
@@ -133,3 +140,4 @@ def test_no_nan_or_inf_at_a_small_sigma_in_float32(generator):
     y = perturbed_argmax(theta, ARGMAX, sigma=0.01, samples=16, generator=generator)
     (y * torch.randn(32, 10, generator=generator)).sum().backward()
     assert torch.isfinite(y).all() and torch.isfinite(theta.grad).all()
+

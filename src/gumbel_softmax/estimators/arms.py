@@ -34,7 +34,7 @@ extension, a different estimator. `f` is called `n` times; the surrogate's value
 gradient of `f`'s own parameters) is the mean over the samples, and `sample` is the first.
 Noise: the Dirichlet copula draws `n` standard Gumbels per variable (one `gumbel_noise` tensor of
 shape `(n,) + alpha.shape`) and uses `exp(-G)` as the exponentials `e_k`, `d = e / sum(e)`; the
-Gaussian copula draws `torch.randn((n,) + alpha.shape)`.
+Gaussian copula draws `torch.randn((n,) + alpha.shape)`, both in float32 for float16 and bfloat16 logits.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ import torch
 from torch import Tensor
 
 from gumbel_softmax.estimators.base import Estimator, expand_to, linear_in
-from gumbel_softmax.noise import gumbel_noise
+from gumbel_softmax.noise import compute_dtype, gumbel_noise
 
 __all__ = ["ARMS", "copula_diagonal", "copula_uniforms"]
 
@@ -103,18 +103,20 @@ class ARMS(Estimator):
 
     def estimate(self, logits, f, tau, generator, baseline):
         alpha = logits[..., 1] - logits[..., 0]  # the two-class form (0, l) of Bernoulli logits l
-        p = torch.sigmoid(alpha.detach())
-        q = torch.sigmoid(-alpha.detach().abs())  # min(p, 1 - p)
-        u = copula_uniforms(self.copula, self.samples, alpha.shape, alpha, generator)
+        work = alpha.detach().to(compute_dtype(alpha.dtype))  # float16 has no ndtri, and too coarse uniforms
+        p = torch.sigmoid(work)
+        q = torch.sigmoid(-work.abs())  # min(p, 1 - p)
+        u = copula_uniforms(self.copula, self.samples, alpha.shape, work, generator)
         u = torch.where(p < 0.5, u, 1 - u)
-        b = (u < p).to(alpha.dtype)
+        bits = (u < p).to(work.dtype)
+        b = bits.to(alpha.dtype)
         losses = torch.stack([f(torch.stack([1 - x, x], -1)) for x in b])
         loss = losses.mean(0)
         joint = copula_diagonal(self.copula, self.samples, q)
         gap = q - joint
         debias = torch.where(gap > 0, q * (1 - q) / gap.clamp_min(torch.finfo(q.dtype).tiny), torch.ones_like(q))
-        centred = (losses - loss).detach()
-        terms = expand_to(centred, b) * (b - p)
+        centred = (losses - loss).detach().to(work.dtype)
+        terms = expand_to(centred, bits) * (bits - p)
         grad = terms.sum(0) / (self.samples - 1) * debias
-        surrogate = loss + linear_in(alpha, grad, loss.ndim)
+        surrogate = loss + linear_in(alpha, grad.to(alpha.dtype), loss.ndim)
         return surrogate, loss, torch.stack([1 - b[0], b[0]], -1)

@@ -69,6 +69,7 @@ class DoubleCV(Estimator):
     def estimate(self, logits, f, tau, generator, baseline):
         logit = logits[..., 1] - logits[..., 0]  # the two-class form (0, l) of Bernoulli logits l
         p = torch.sigmoid(logit.detach())
+        self.follow(p.device)
         bits, losses, slopes = [], [], []
         for _ in range(self.samples):
             b = draw(logits, generator)[1][..., 1].requires_grad_()
@@ -98,6 +99,14 @@ class DoubleCV(Estimator):
         n = signal.shape[0]
         centred = signal - (signal.sum(0, keepdim=True) - signal) / (n - 1)
         return (expand_to(centred, score) * score).mean(0)
+
+    def follow(self, device: torch.device) -> None:
+        """Move `a` and Adam's state to `device`, where the estimates are (Adam casts its state on load)."""
+        if self.alpha.device != device:
+            state = self.optimizer.state_dict()
+            self.alpha = self.alpha.detach().to(device).requires_grad_()
+            self.optimizer = torch.optim.Adam([self.alpha], lr=self.lr)
+            self.optimizer.load_state_dict(state)
 
     def step(self, rloo: torch.Tensor, local: torch.Tensor) -> None:
         """One Adam step on `a` down `d/da mean((rloo + a local)^2) = 2 mean((rloo + a local) local)`."""

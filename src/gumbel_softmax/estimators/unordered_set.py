@@ -117,7 +117,7 @@ def place_values(k: int, count: int, device: torch.device) -> Tensor:
 
 def ravel(index: Tensor, k: int, batch_ndim: int) -> Tensor:
     """Per-variable categories `[*batch, *variables]` to joint configuration numbers `[*batch]`."""
-    flat = index.reshape(index.shape[:batch_ndim] + (-1,))
+    flat = index.reshape(index.shape[:batch_ndim] + (math.prod(index.shape[batch_ndim:]),))  # -1 fails at batch 0
     return (flat * place_values(k, flat.shape[-1], index.device)).sum(-1)
 
 

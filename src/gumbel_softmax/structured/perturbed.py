@@ -157,7 +157,7 @@ def fenchel_young_loss(
     """The perturbed Fenchel-Young loss `F_eps(theta) - <theta, y>`, whose gradient is `y*_eps(theta) - y`.
 
     Args:
-        theta: scores, a floating tensor `[..., *structure]`.
+        theta: scores, a floating tensor `[..., *structure]`; `-inf` masks an item the solver never picks.
         y: the target structures (or any points of their convex hull), broadcastable to `theta`; no
             gradient flows into `y`.
         solver: a MAP solver `scores -> structure`.
@@ -204,5 +204,10 @@ def fenchel_young_loss(
     perturbed = x + sigma * z
     ys = solve(solver, perturbed.detach())
     dims = tuple(range(-event_dims, 0))
-    maxima = (ys * perturbed).sum(dims).mean(0)  # F_eps(theta) by Monte Carlo; its gradient is mean y*
-    return (maxima - (x * y.detach().to(work)).sum(dims)).to(theta.dtype)
+    maxima = _inner(ys, perturbed, dims).mean(0)  # F_eps(theta) by Monte Carlo; its gradient is mean y*
+    return (maxima - _inner(y.detach().to(work), x, dims)).to(theta.dtype)
+
+
+def _inner(y: Tensor, scores: Tensor, dims: tuple[int, ...]) -> Tensor:
+    """`<y, scores>` over `dims`, where an entry with `y = 0` adds 0 even at a masked (`-inf`) score."""
+    return torch.where(y != 0, y * scores, torch.zeros((), dtype=scores.dtype, device=scores.device)).sum(dims)
