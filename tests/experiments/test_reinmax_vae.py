@@ -173,7 +173,7 @@ def test_gradient_quality_study_runs_and_refuses_bad_options(tiny_mnist, tmp_pat
         (e, n) for e in (0, 1) for n in ("reinmax", "straight_through", "reinforce")]
     assert all(r["relative_bias"] >= 0 and r["noise_floor"] > 0 for r in saved)
     assert (out / "gradient_quality.png").read_bytes().startswith(b"\x89PNG")
-    for bad, message in ((["--estimators", "disarm"], "cannot be measured here"), (["--draws", "1"], "at least 2"),
+    for bad, message in ((["--estimators", "arms"], "cannot be measured here"), (["--draws", "1"], "at least 2"),
                          (["--train-estimator", "nope"], "unknown 'nope'")):
         assert main(args[:-4] + ["--out", str(out)] + bad) == 2
         err = capsys.readouterr().err.strip()

@@ -59,12 +59,13 @@ def test_the_options_list_the_problems_the_study_has():
     assert list(PROBLEMS) == [problem.name for problem in estimator_variance.problems(0)]
 
 
-def test_every_registered_estimator_has_a_row_and_disarm_runs_on_binary_problems_only():
+def test_every_registered_estimator_has_a_row_and_binary_only_ones_run_on_binary_problems_only():
     from gumbel_softmax.estimators import names
     from gumbel_softmax.studies.estimator_variance import configs, fits, problems
 
     listed = {config.name for config in configs(None)}
     assert set(names()) <= listed and {"gst", "gst_p", "disarm"} <= listed
     toy_bernoulli, toy_categorical, quadratic = problems(0)
-    assert fits("disarm", toy_bernoulli) and not fits("disarm", toy_categorical) and not fits("disarm", quadratic)
+    assert fits("arms", toy_bernoulli) and not fits("arms", toy_categorical) and not fits("arms", quadratic)
+    assert fits("disarm", toy_bernoulli) and fits("disarm", toy_categorical) and fits("disarm", quadratic)
     assert fits("gst", toy_bernoulli) and fits("gst", quadratic)
