@@ -13,8 +13,10 @@ Problems (the exact gradient comes from enumerating every configuration):
   and `c` (N(0, 1)), at random logits (N(0, 1)); 1,000 configurations.
 
 For each estimator, temperature (where it has one) and number of samples per estimate
-(`k` for Gumbel-Rao, `n` for RLOO, else 1; any estimator registered without a row here gets
-one at its default options; DisARM, for binary variables only, runs on `toy-bernoulli` alone), many
+(`k` for Gumbel-Rao, `n` for RLOO and the unordered set estimator, else 1; any estimator registered
+without a row here gets one at its default options; ARMS and double control variates, for binary
+variables only, run on `toy-bernoulli` alone, and the unordered set estimator only where the problem
+has at least `n` joint configurations), many
 independent estimates (`--toy-draws` on the toys, `--draws` on the quadratic) are taken in one
 batched call, after a warm-up
 of `--warmup` calls (`--relax-warmup` for RELAX, whose network needs more steps to learn
@@ -100,6 +102,8 @@ def configs(selected: list[str] | None) -> Iterator[Config]:
     for name in ("rebar", "relax"):
         rows += [Config(name, {"lr": RELAX_LR} if name == "relax" else {}, tau, 1) for tau in TEMPERATURES]
     rows.append(Config("disarm", {}, None, 1))
+    rows += [Config("decoupled_st", {}, tau, 1) for tau in TEMPERATURES]  # tau: the backward temperature
+    rows += [Config("unordered_set", {"samples": n}, None, n) for n in (2, 4, 8)]
     listed = {row.name for row in rows}  # any estimator registered since: one row at its default options
     rows += [Config(name, {}, None, 1) for name in names() if name not in listed]
     return (row for row in rows if selected is None or row.name in selected)
@@ -132,9 +136,15 @@ def estimates(problem: Problem, config: Config, draws: int, warmup: int, generat
     return call(draws)
 
 
-def fits(name: str, problem: Problem) -> bool:
-    """Whether estimator `name` takes the problem's variables (DisARM: binary ones only)."""
+def fits(name: str, problem: Problem, samples: int = 1) -> bool:
+    """Whether estimator `name` takes the problem's variables (ARMS, double CV: binary ones only), and, for one
+    that draws `samples` distinct joint configurations (the unordered set estimator), whether there are that many."""
     est = get(name)
+    if est.max_joint is not None:
+        classes = 2 if problem.bernoulli else problem.logits.shape[-1]
+        variables = problem.logits.numel() // (1 if problem.bernoulli else classes)
+        if classes**variables < samples:
+            return False
     return est.supports_bernoulli if problem.bernoulli else est.supports_categorical
 
 
@@ -232,7 +242,7 @@ def run_benchmark(
         if problem_names is not None and problem.name not in problem_names:
             continue
         for config in configs(selected):
-            if not fits(config.name, problem):
+            if not fits(config.name, problem, config.samples):
                 continue
             n = toy_draws if problem.name.startswith("toy") else draws
             calls = relax_warmup if config.name == "relax" else warmup
