@@ -294,8 +294,9 @@ def export_runs(results: list[dict[str, Any]], out: Path, dest: Path) -> int:
     return len(folders)
 
 
-def save_table(out: Path, results: list[dict[str, Any]], text: str) -> Path:
-    """Write `results.json` (one record per run) and `table.md` (`text`) in `out`, made if missing; return `out`."""
+def save_table(out: Path, results: Any, text: str) -> Path:
+    """Write `results.json` (`results` as JSON: one record per run, or one record of the whole table) and
+    `table.md` (`text`) in `out`, made if missing; return `out`."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "table.md").write_text(text + "\n")
