@@ -118,3 +118,19 @@ def test_the_paper_column_is_comparable_only_on_mnist_at_full_length():
         assert "not comparable" in reproduce_ssl.format_results([record | change])
     assert "no finished run yet" in reproduce_ssl.format_results([{k: v for k, v in record.items()
                                                                    if not k.startswith("test_")}])
+
+
+def test_resume_restarts_a_run_killed_before_its_first_checkpoint(tmp_path, capsys):
+    """As `train ssl --resume` does: a run of this configuration that left no checkpoint and no final.json
+    (killed early) starts again under --resume, with the numbers of an uninterrupted run, and is not refused
+    as "another run" (which would leave only --overwrite, retraining every finished run too)."""
+    options = _reproduce(tmp_path, "--rows", "gumbel_softmax", "--seeds", "0", "--checkpoint-every", "0")
+    assert main(options) == 0
+    run = tmp_path / "gumbel_softmax" / "seed0"
+    whole = json.loads((run / "final.json").read_text())
+    (run / "final.json").unlink()  # what a kill before the first checkpoint leaves: config.json and the logs
+    capsys.readouterr()
+    assert main([*options, "--resume"]) == 0, capsys.readouterr().err
+    again = json.loads((run / "final.json").read_text())
+    assert {k: v for k, v in again.items() if "seconds" not in k} == {k: v for k, v in whole.items()
+                                                                      if "seconds" not in k}

@@ -137,7 +137,8 @@ def read_or_train(
 
     `--report` never trains: it returns `{"estimator": ...}` for a run not finished, and adds `other_run`
     (the reason) for a folder holding another configuration's run. Under `--resume`, a run with a checkpoint
-    continues from it; `complete` and `resumable_changes` as in `finished_run`.
+    continues from it, and one of this configuration killed before its first checkpoint starts again (as
+    `train --resume` does); `complete` and `resumable_changes` as in `finished_run`.
     """
     try:
         final = finished_run(config, complete, resumable_changes) if args.resume or args.report else None
@@ -149,8 +150,12 @@ def read_or_train(
         return final
     if args.report:
         return {"estimator": getattr(config, "estimator", None)}
-    resume = args.resume and (Path(config.out) / CHECKPOINT).exists()
-    return train_run(replace(config, resume=resume))
+    out = Path(config.out)
+    # Resume a run with a checkpoint, or one killed before its first (config.json, no final.json): the
+    # command's check_out restarts the latter when it is this configuration, as `train --resume` does.
+    # An empty folder starts fresh without --resume's "found no checkpoint" note.
+    unfinished = (out / CHECKPOINT).exists() or ((out / "config.json").exists() and not (out / "final.json").exists())
+    return train_run(replace(config, resume=args.resume and unfinished))
 
 
 def _run(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:
