@@ -314,17 +314,25 @@ def table_command(
     run_table: Callable[[argparse.Namespace], list[dict[str, Any]]],
     format_results: Callable[[list[dict[str, Any]]], str],
     errors: tuple[type[Exception], ...] = (ValueError, FileNotFoundError),
+    figures: Callable[[list[dict[str, Any]], Path], list[Path]] | None = None,
 ) -> int:
-    """Run a reproduction table's command `name` (`"reproduce ssl"`): check `--out`, train or read back the runs
-    with `run_table`, print `format_results` and save it (`save_table`); 2 with one line on `errors`."""
+    """Run a reproduction table's command `name` (`"reproduce ssl"`): check `--out` (and that `--resume` and
+    `--overwrite` are not both given), train or read back the runs with `run_table`, print `format_results`
+    and save it (`save_table`), then, unless `--no-figures`, `figures(results, out)`; 2 with one line on
+    `errors`."""
     try:
         check_writable(Path(args.out))
+        if args.resume and args.overwrite:
+            raise ValueError("--resume continues the runs in --out and --overwrite replaces them: give one of them")
         results = run_table(args)
     except errors as error:  # bad options, missing data or dependencies, a folder of another run
         print(f"gumbel-softmax {name}: error: {error}", file=sys.stderr)
         return 2
     text = format_results(results)
-    save_table(Path(args.out), results, text)
+    out = save_table(Path(args.out), results, text)
+    if figures is not None and getattr(args, "figures", True):
+        for path in figures(results, out):
+            print(f"wrote {path}", file=sys.stderr)
     print(text)
     return 0
 
