@@ -134,3 +134,17 @@ def test_resume_restarts_a_run_killed_before_its_first_checkpoint(tmp_path, caps
     again = json.loads((run / "final.json").read_text())
     assert {k: v for k, v in again.items() if "seconds" not in k} == {k: v for k, v in whole.items()
                                                                       if "seconds" not in k}
+
+
+@pytest.mark.parametrize("resume", [[], ["--resume"]])
+def test_a_later_folder_of_another_run_is_refused_before_anything_trains(tmp_path, capsys, resume):
+    """Seed 1's folder holds a run with another alpha: the table stops with one line before seed 0 trains
+    (not after hours of earlier runs), with or without --resume."""
+    hand = ["train", "ssl", "--unlabeled", "gumbel_softmax", "--alpha", "0.5", "--seed", "1",
+            "--out", str(tmp_path / "gumbel_softmax" / "seed1"), *QUICK]
+    assert main(hand) == 0
+    capsys.readouterr()
+    assert main(_reproduce(tmp_path, "--rows", "gumbel_softmax", "--seeds", "0,1", *resume)) == 2
+    err = capsys.readouterr().err.strip()
+    assert "seed1" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "gumbel_softmax" / "seed0").exists()

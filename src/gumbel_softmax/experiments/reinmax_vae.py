@@ -61,7 +61,7 @@ from gumbel_softmax.experiments.data import BatchOrder, load_mnist
 from gumbel_softmax.experiments.metrics import write_atomic
 from gumbel_softmax.experiments.models import DiscreteVAE, Latent
 from gumbel_softmax.experiments.reinmax_options import PAPER_ROWS, SETTINGS
-from gumbel_softmax.experiments.reproduce import mean_sd, read_or_train, table_command
+from gumbel_softmax.experiments.reproduce import check_runs, mean_sd, read_or_train, table_command
 from gumbel_softmax.studies.report import format_table
 
 __all__ = ["ReinMaxConfig", "RESUMABLE", "PAPER", "rows", "mnist_images", "build", "train_epoch", "test_neg_elbo",
@@ -264,8 +264,10 @@ def run_table(args: argparse.Namespace) -> list[dict[str, Any]]:
     once, and only when a run trains.
     """
     data = functools.cache(lambda: mnist_images(args.data_dir))
+    configs = _configs(args)
+    check_runs(args, [(config, _complete(config)) for config in configs], RESUMABLE)
     results = []
-    for config in _configs(args):
+    for config in configs:
         record: dict[str, Any] = {"config": config.config, "row": config.row, "seed": config.seed,
                                   "estimator": config.estimator, "folder": config.out, "epochs": config.epochs,
                                   "batch_size": config.batch_size, "lr": config.lr, "tau": config.tau,

@@ -42,13 +42,13 @@ from typing import Any
 
 from gumbel_softmax import anneal
 from gumbel_softmax.experiments.checkpoint import CHECKPOINT
-from gumbel_softmax.experiments.config import TrainConfig, check_same_run, check_writable
+from gumbel_softmax.experiments.config import TrainConfig, check_out, check_same_run, check_writable
 from gumbel_softmax.experiments.options import MODELS, ROWS
 from gumbel_softmax.experiments.train import train
 from gumbel_softmax.studies.report import format_table
 
 __all__ = ["ROWS", "PAPER", "MODELS", "run_table", "format_results", "export_runs", "save_curves", "finished_run",
-           "read_or_train", "mean_sd", "save_table", "table_command"]
+           "read_or_train", "check_runs", "mean_sd", "save_table", "table_command"]
 
 # Jang, Gu, Poole 2017, Table 1 (test nats, MNIST, fixed binarization); columns SF ... ST Gumbel-S.
 PAPER: dict[str, dict[str, float]] = {
@@ -150,12 +150,35 @@ def read_or_train(
         return final
     if args.report:
         return {"estimator": getattr(config, "estimator", None)}
+    return train_run(_to_train(args, config))
+
+
+def _to_train(args: argparse.Namespace, config: Any) -> Any:
+    """`config` as `read_or_train` trains it: resuming a run with a checkpoint, or one killed before its first
+    (config.json, no final.json), which the command's check_out restarts when it is this configuration, as
+    `train --resume` does. An empty folder starts fresh without --resume's "found no checkpoint" note."""
     out = Path(config.out)
-    # Resume a run with a checkpoint, or one killed before its first (config.json, no final.json): the
-    # command's check_out restarts the latter when it is this configuration, as `train --resume` does.
-    # An empty folder starts fresh without --resume's "found no checkpoint" note.
     unfinished = (out / CHECKPOINT).exists() or ((out / "config.json").exists() and not (out / "final.json").exists())
-    return train_run(replace(config, resume=args.resume and unfinished))
+    return replace(config, resume=args.resume and unfinished)
+
+
+def check_runs(
+    args: argparse.Namespace,
+    runs: list[tuple[Any, Callable[[dict[str, Any]], bool]]],
+    resumable_changes: frozenset[str] | None = None,
+) -> None:
+    """Refuse (`ValueError`), before anything trains, what `read_or_train` would refuse part way through a
+    table: a folder holding another configuration's run, or (without `--resume` or `--overwrite`) any run.
+
+    `runs` holds each run's configuration and its `complete` test; `--report` checks nothing.
+    """
+    if args.report:
+        return
+    for config, complete in runs:
+        if args.resume and (Path(config.out) / "config.json").exists():
+            check_same_run(Path(config.out), config, resumable_changes)  # also an unfinished run's
+        if not (args.resume and finished_run(config, complete, resumable_changes) is not None):
+            check_out(_to_train(args, config), resumable_changes)
 
 
 def _run(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from typing import Any
 
 from gumbel_softmax.experiments.molgan.config import RESUMABLE_CHANGES, MolGANConfig
 from gumbel_softmax.experiments.options import config_values
-from gumbel_softmax.experiments.reproduce import mean_sd, read_or_train, table_command
+from gumbel_softmax.experiments.reproduce import check_runs, mean_sd, read_or_train, table_command
 from gumbel_softmax.studies.report import format_table
 
 __all__ = ["PAPER", "METRICS", "default_rows", "config_for", "run_table", "format_results", "run"]
@@ -100,6 +100,7 @@ def run_table(args: argparse.Namespace) -> list[dict[str, Any]]:
     configs = {(row, seed): config_for(args, row, seed) for row in rows for seed in args.seeds}
     for config in configs.values():
         check_molgan_config(config)
+    check_runs(args, [(config, _complete(config)) for config in configs.values()], RESUMABLE_CHANGES)
     results = []
     for (row, seed), config in configs.items():
         final = read_or_train(args, config, train, _complete(config), RESUMABLE_CHANGES)
