@@ -186,3 +186,16 @@ def test_missing_mnist_is_one_line(tmp_path, capsys, monkeypatch):
     assert main(_args(tmp_path, tmp_path / "out", "--rows", "ST", "--epochs", "1")) == 2
     err = capsys.readouterr().err.strip()
     assert "MNIST not found" in err and err.count("\n") == 0
+
+
+def test_gradient_quality_refuses_more_estimates_than_fit_before_loading_anything(tmp_path, capsys, monkeypatch):
+    """--draws x --examples images go through the model in one batch: a product that cannot fit is one line,
+    exit 2, before the data is read or anything trains (not an allocation failure after the exact gradients)."""
+    def no_data(*_):
+        raise AssertionError("the data was read before the options were checked")
+
+    monkeypatch.setattr(gradient_quality, "mnist_images", no_data)
+    code = main(["study", "gradient-quality", "--draws", "1000000", "--examples", "1000", "--at", "0",
+                 "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--draws" in err and "--examples" in err and len(err.strip().splitlines()) == 1

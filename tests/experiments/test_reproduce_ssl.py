@@ -118,3 +118,33 @@ def test_the_paper_column_is_comparable_only_on_mnist_at_full_length():
         assert "not comparable" in reproduce_ssl.format_results([record | change])
     assert "no finished run yet" in reproduce_ssl.format_results([{k: v for k, v in record.items()
                                                                    if not k.startswith("test_")}])
+
+
+def test_resume_restarts_a_run_killed_before_its_first_checkpoint(tmp_path, capsys):
+    """As `train ssl --resume` does: a run of this configuration that left no checkpoint and no final.json
+    (killed early) starts again under --resume, with the numbers of an uninterrupted run, and is not refused
+    as "another run" (which would leave only --overwrite, retraining every finished run too)."""
+    options = _reproduce(tmp_path, "--rows", "gumbel_softmax", "--seeds", "0", "--checkpoint-every", "0")
+    assert main(options) == 0
+    run = tmp_path / "gumbel_softmax" / "seed0"
+    whole = json.loads((run / "final.json").read_text())
+    (run / "final.json").unlink()  # what a kill before the first checkpoint leaves: config.json and the logs
+    capsys.readouterr()
+    assert main([*options, "--resume"]) == 0, capsys.readouterr().err
+    again = json.loads((run / "final.json").read_text())
+    assert {k: v for k, v in again.items() if "seconds" not in k} == {k: v for k, v in whole.items()
+                                                                      if "seconds" not in k}
+
+
+@pytest.mark.parametrize("resume", [[], ["--resume"]])
+def test_a_later_folder_of_another_run_is_refused_before_anything_trains(tmp_path, capsys, resume):
+    """Seed 1's folder holds a run with another alpha: the table stops with one line before seed 0 trains
+    (not after hours of earlier runs), with or without --resume."""
+    hand = ["train", "ssl", "--unlabeled", "gumbel_softmax", "--alpha", "0.5", "--seed", "1",
+            "--out", str(tmp_path / "gumbel_softmax" / "seed1"), *QUICK]
+    assert main(hand) == 0
+    capsys.readouterr()
+    assert main(_reproduce(tmp_path, "--rows", "gumbel_softmax", "--seeds", "0,1", *resume)) == 2
+    err = capsys.readouterr().err.strip()
+    assert "seed1" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "gumbel_softmax" / "seed0").exists()

@@ -45,6 +45,7 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,12 +56,12 @@ from torch import Tensor
 from gumbel_softmax import estimators
 from gumbel_softmax.estimators.base import Estimator
 from gumbel_softmax.experiments.checkpoint import CHECKPOINT, load, rng_state, save_atomic, set_rng_state
-from gumbel_softmax.experiments.config import check_out, check_same_run, check_writable
+from gumbel_softmax.experiments.config import check_out, check_same_run
 from gumbel_softmax.experiments.data import BatchOrder, load_mnist
 from gumbel_softmax.experiments.metrics import write_atomic
 from gumbel_softmax.experiments.models import DiscreteVAE, Latent
 from gumbel_softmax.experiments.reinmax_options import PAPER_ROWS, SETTINGS
-from gumbel_softmax.experiments.reproduce import mean_sd, save_table
+from gumbel_softmax.experiments.reproduce import check_runs, mean_sd, read_or_train, table_command
 from gumbel_softmax.studies.report import format_table
 
 __all__ = ["ReinMaxConfig", "RESUMABLE", "PAPER", "rows", "mnist_images", "build", "train_epoch", "test_neg_elbo",
@@ -251,37 +252,28 @@ def _configs(args: argparse.Namespace) -> list[ReinMaxConfig]:
     return runs
 
 
-def _finished(config: ReinMaxConfig) -> dict[str, Any] | None:
-    """The final numbers of the finished run of `config` in its folder (same configuration and length), else `None`."""
-    out = Path(config.out)
-    if not (out / "final.json").exists() or not (out / "config.json").exists():
-        return None
-    check_same_run(out, config, RESUMABLE)
-    final = json.loads((out / "final.json").read_text())
-    return final if final.get("epochs") == config.epochs else None
+def _complete(config: ReinMaxConfig) -> Callable[[dict[str, Any]], bool]:
+    """Whether a run's `final.json` ends `config`'s run: at its number of epochs."""
+    return lambda final: final.get("epochs") == config.epochs
 
 
 def run_table(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Train (or read back; `--report`: only read back) every run of the table; one record per run."""
-    data: tuple[Tensor, Tensor] | None = None
+    """Train (or read back; `--report`: only read back) every run of the table; one record per run.
+
+    Reuse follows `reproduce jang2017` (`gumbel_softmax.experiments.reproduce.read_or_train`); MNIST is read
+    once, and only when a run trains.
+    """
+    data = functools.cache(lambda: mnist_images(args.data_dir))
+    configs = _configs(args)
+    check_runs(args, [(config, _complete(config)) for config in configs], RESUMABLE)
     results = []
-    for config in _configs(args):
+    for config in configs:
         record: dict[str, Any] = {"config": config.config, "row": config.row, "seed": config.seed,
                                   "estimator": config.estimator, "folder": config.out, "epochs": config.epochs,
                                   "batch_size": config.batch_size, "lr": config.lr, "tau": config.tau,
                                   "optimizer": config.optimizer}
-        try:
-            final = _finished(config) if args.resume or args.report else None
-        except ValueError as error:
-            if not args.report:
-                raise
-            results.append(record | {"other_run": str(error)})
-            continue
-        if final is None and not args.report:
-            if data is None:
-                data = mnist_images(config.data_dir)
-            final = train_run(config, *data)
-        results.append(record | (final or {}))
+        final = read_or_train(args, config, lambda c: train_run(c, *data()), _complete(config), RESUMABLE)
+        results.append(record | final)
     return results
 
 
@@ -345,19 +337,4 @@ def save_curves(results: list[dict[str, Any]], out: Path) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     """Train (or read back) the table's runs, print it and save it in `--out`; 2 on bad options, with one line."""
-    try:
-        check_writable(Path(args.out))
-        if args.resume and args.overwrite:
-            raise ValueError("--resume continues the runs in --out and --overwrite replaces them: give one of them")
-        results = run_table(args)
-    except (ValueError, FileNotFoundError) as error:  # bad options, missing data, a folder of another run
-        print(f"gumbel-softmax reproduce reinmax: error: {error}", file=sys.stderr)
-        return 2
-    text = format_results(results)
-    out = Path(args.out)
-    save_table(out, results, text)
-    if args.figures:
-        for path in save_curves(results, out):
-            print(f"wrote {path}", file=sys.stderr)
-    print(text)
-    return 0
+    return table_command("reproduce reinmax", args, run_table, format_results, figures=save_curves)

@@ -42,13 +42,13 @@ from typing import Any
 
 from gumbel_softmax import anneal
 from gumbel_softmax.experiments.checkpoint import CHECKPOINT
-from gumbel_softmax.experiments.config import TrainConfig, check_same_run, check_writable
+from gumbel_softmax.experiments.config import TrainConfig, check_out, check_same_run, check_writable
 from gumbel_softmax.experiments.options import MODELS, ROWS
 from gumbel_softmax.experiments.train import train
 from gumbel_softmax.studies.report import format_table
 
 __all__ = ["ROWS", "PAPER", "MODELS", "run_table", "format_results", "export_runs", "save_curves", "finished_run",
-           "read_or_train", "mean_sd", "save_table", "table_command"]
+           "read_or_train", "check_runs", "mean_sd", "save_table", "table_command"]
 
 # Jang, Gu, Poole 2017, Table 1 (test nats, MNIST, fixed binarization); columns SF ... ST Gumbel-S.
 PAPER: dict[str, dict[str, float]] = {
@@ -137,7 +137,8 @@ def read_or_train(
 
     `--report` never trains: it returns `{"estimator": ...}` for a run not finished, and adds `other_run`
     (the reason) for a folder holding another configuration's run. Under `--resume`, a run with a checkpoint
-    continues from it; `complete` and `resumable_changes` as in `finished_run`.
+    continues from it, and one of this configuration killed before its first checkpoint starts again (as
+    `train --resume` does); `complete` and `resumable_changes` as in `finished_run`.
     """
     try:
         final = finished_run(config, complete, resumable_changes) if args.resume or args.report else None
@@ -149,8 +150,35 @@ def read_or_train(
         return final
     if args.report:
         return {"estimator": getattr(config, "estimator", None)}
-    resume = args.resume and (Path(config.out) / CHECKPOINT).exists()
-    return train_run(replace(config, resume=resume))
+    return train_run(_to_train(args, config))
+
+
+def _to_train(args: argparse.Namespace, config: Any) -> Any:
+    """`config` as `read_or_train` trains it: resuming a run with a checkpoint, or one killed before its first
+    (config.json, no final.json), which the command's check_out restarts when it is this configuration, as
+    `train --resume` does. An empty folder starts fresh without --resume's "found no checkpoint" note."""
+    out = Path(config.out)
+    unfinished = (out / CHECKPOINT).exists() or ((out / "config.json").exists() and not (out / "final.json").exists())
+    return replace(config, resume=args.resume and unfinished)
+
+
+def check_runs(
+    args: argparse.Namespace,
+    runs: list[tuple[Any, Callable[[dict[str, Any]], bool]]],
+    resumable_changes: frozenset[str] | None = None,
+) -> None:
+    """Refuse (`ValueError`), before anything trains, what `read_or_train` would refuse part way through a
+    table: a folder holding another configuration's run, or (without `--resume` or `--overwrite`) any run.
+
+    `runs` holds each run's configuration and its `complete` test; `--report` checks nothing.
+    """
+    if args.report:
+        return
+    for config, complete in runs:
+        if args.resume and (Path(config.out) / "config.json").exists():
+            check_same_run(Path(config.out), config, resumable_changes)  # also an unfinished run's
+        if not (args.resume and finished_run(config, complete, resumable_changes) is not None):
+            check_out(_to_train(args, config), resumable_changes)
 
 
 def _run(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:
@@ -294,8 +322,9 @@ def export_runs(results: list[dict[str, Any]], out: Path, dest: Path) -> int:
     return len(folders)
 
 
-def save_table(out: Path, results: list[dict[str, Any]], text: str) -> Path:
-    """Write `results.json` (one record per run) and `table.md` (`text`) in `out`, made if missing; return `out`."""
+def save_table(out: Path, results: Any, text: str) -> Path:
+    """Write `results.json` (`results` as JSON: one record per run, or one record of the whole table) and
+    `table.md` (`text`) in `out`, made if missing; return `out`."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "table.md").write_text(text + "\n")
@@ -308,17 +337,25 @@ def table_command(
     run_table: Callable[[argparse.Namespace], list[dict[str, Any]]],
     format_results: Callable[[list[dict[str, Any]]], str],
     errors: tuple[type[Exception], ...] = (ValueError, FileNotFoundError),
+    figures: Callable[[list[dict[str, Any]], Path], list[Path]] | None = None,
 ) -> int:
-    """Run a reproduction table's command `name` (`"reproduce ssl"`): check `--out`, train or read back the runs
-    with `run_table`, print `format_results` and save it (`save_table`); 2 with one line on `errors`."""
+    """Run a reproduction table's command `name` (`"reproduce ssl"`): check `--out` (and that `--resume` and
+    `--overwrite` are not both given), train or read back the runs with `run_table`, print `format_results`
+    and save it (`save_table`), then, unless `--no-figures`, `figures(results, out)`; 2 with one line on
+    `errors`."""
     try:
         check_writable(Path(args.out))
+        if args.resume and args.overwrite:
+            raise ValueError("--resume continues the runs in --out and --overwrite replaces them: give one of them")
         results = run_table(args)
     except errors as error:  # bad options, missing data or dependencies, a folder of another run
         print(f"gumbel-softmax {name}: error: {error}", file=sys.stderr)
         return 2
     text = format_results(results)
-    save_table(Path(args.out), results, text)
+    out = save_table(Path(args.out), results, text)
+    if figures is not None and getattr(args, "figures", True):
+        for path in figures(results, out):
+            print(f"wrote {path}", file=sys.stderr)
     print(text)
     return 0
 

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from gumbel_softmax.experiments.options import config_values
-from gumbel_softmax.experiments.reproduce import mean_sd, read_or_train, table_command
+from gumbel_softmax.experiments.reproduce import check_runs, mean_sd, read_or_train, table_command
 from gumbel_softmax.experiments.ssl_config import SSLConfig
 from gumbel_softmax.studies.report import format_table
 
@@ -84,6 +84,7 @@ def run_table(args: argparse.Namespace) -> list[dict[str, Any]]:
     configs = {(row, seed): config_for(args, row, seed) for row in args.rows for seed in args.seeds}
     for config in configs.values():
         check_ssl_config(config)
+    check_runs(args, [(config, _complete(config)) for config in configs.values()])
     results = []
     for (row, seed), config in configs.items():
         final = read_or_train(args, config, train_ssl, _complete(config))

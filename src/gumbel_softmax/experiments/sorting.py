@@ -17,7 +17,6 @@ the wrong place with probability `1 - 1/n` and gets a sequence wrong with probab
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import platform
 import time
@@ -29,9 +28,10 @@ from torch import Tensor, nn
 
 from gumbel_softmax.experiments.config import check_writable
 from gumbel_softmax.experiments.distributed import check_device
+from gumbel_softmax.experiments.reproduce import save_table
 from gumbel_softmax.structured import best_permutation, gumbel_sinkhorn
 
-__all__ = ["SortingRow", "SortingNet", "train_and_test", "table", "run", "PAPER"]
+__all__ = ["SortingRow", "SortingNet", "train_and_test", "table", "check_sizes", "run", "PAPER", "MAX_ELEMENTS"]
 
 # The paper's table of sorting results (Mena et al. 2018, Sec. 5.1) could not be confirmed from its text in
 # the sources available to this project; no number is copied. Fill in {n: (prop. wrong, prop. any wrong)}
@@ -112,10 +112,36 @@ def table(rows: list[SortingRow]) -> str:
     return "\n".join(lines)
 
 
+# The largest tensors a run may build, in elements: the training step's `samples x batch x n x n` scores
+# through `sinkhorn_iters` iterations, and the test's `test_size x n x max(n, hidden)`. About 400 MB each in
+# float32; a larger request is refused before any training rather than failing (or swapping) part way.
+MAX_ELEMENTS = 10**8
+
+
+def check_sizes(args: argparse.Namespace) -> None:
+    """Refuse (`ValueError`, saying what to lower) sizes whose tensors would exceed `MAX_ELEMENTS`."""
+    n = max(args.ns)
+    train = args.samples * args.batch_size * n * n * args.sinkhorn_iters
+    if train > MAX_ELEMENTS:
+        raise ValueError(f"--samples {args.samples} x --batch-size {args.batch_size} x n^2 ({n}^2) x --sinkhorn-iters "
+                         f"{args.sinkhorn_iters} = {train:.3g} elements, over the {MAX_ELEMENTS:.0e} this command "
+                         "allows; lower one of them")
+    test = args.test_size * n * max(n, args.hidden)
+    if test > MAX_ELEMENTS:
+        raise ValueError(f"--test-size {args.test_size} x n ({n}) x max(n, --hidden {args.hidden}) = {test:.3g} "
+                         f"elements, over the {MAX_ELEMENTS:.0e} this command allows; lower one of them")
+
+
 def run(args: argparse.Namespace) -> int:
     """`gumbel-softmax reproduce sorting`: one run per n, the table printed and written to --out."""
-    check_writable(args.out)
+    out = Path(args.out)
+    check_writable(out)
     check_device(args.device)
+    check_sizes(args)
+    found = [name for name in ("results.json", "table.md") if (out / name).exists()]
+    if found and not args.overwrite:
+        raise ValueError(f"{out} already holds results ({', '.join(found)}); write to a new --out or replace them "
+                         "with --overwrite")
     rows = []
     for n in args.ns:
         row = train_and_test(n, steps=args.steps, batch_size=args.batch_size, lr=args.lr, tau=args.tau,
@@ -127,12 +153,9 @@ def run(args: argparse.Namespace) -> int:
         rows.append(row)
     text = table(rows)
     print(text)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
                 if k not in ("command", "command_name", "command_group", "reproduce_command")}
     record = {"settings": settings, "rows": [asdict(r) for r in rows], "machine": platform.platform(),
               "processor": platform.processor(), "torch": torch.__version__, "threads": torch.get_num_threads()}
-    (out / "results.json").write_text(json.dumps(record, indent=2) + "\n")
-    (out / "table.md").write_text(text + "\n")
+    save_table(out, record, text)
     return 0

@@ -52,8 +52,12 @@ from gumbel_softmax.experiments.reinmax_options import SETTINGS
 from gumbel_softmax.experiments.reinmax_vae import ReinMaxConfig, build, mnist_images, train_epoch
 from gumbel_softmax.studies.report import format_table, new_figure, save_figure
 
-__all__ = ["Measurement", "measured_estimators", "exact_reconstruction_gradient", "estimates", "measure", "table",
-           "plot", "run"]
+__all__ = ["MAX_ESTIMATES", "Measurement", "measured_estimators", "exact_reconstruction_gradient", "estimates",
+           "measure", "table", "plot", "run"]
+
+# The most images (`--draws` x `--examples`) one estimator's batched call takes: 2^17 is the authors' 1,024
+# draws on 128 images, a few GB of activations on the CPU. A larger product is refused before anything runs.
+MAX_ESTIMATES = 2**17
 
 
 @dataclass
@@ -172,6 +176,9 @@ def run(args: argparse.Namespace) -> int:
         check_writable(Path(args.out))
         if args.draws < 2:
             raise ValueError(f"--draws must be at least 2 (a standard deviation needs two), got {args.draws}")
+        if args.draws * args.examples > MAX_ESTIMATES:
+            raise ValueError(f"--draws {args.draws} x --examples {args.examples} = {args.draws * args.examples} images "
+                             f"in one batch, over the {MAX_ESTIMATES} this study allows; lower one of them")
         names = measured_estimators(args.estimators)
         train_name = args.train_estimator
         if train_name not in estimators.names():

@@ -20,7 +20,7 @@ from gumbel_softmax.cli import (
 from gumbel_softmax.experiments.config import MAX_SIZE
 from gumbel_softmax.experiments.molgan.config import REWARDS, MolGANConfig
 
-__all__ = ["add_train_molgan", "add_reproduce_molgan", "MOLGAN_ROWS"]
+__all__ = ["add_train_molgan", "add_reproduce_molgan"]
 
 _D = MolGANConfig()
 _SIZE = whole(1, MAX_SIZE)
@@ -85,17 +85,12 @@ def add_train_molgan(parser: argparse.ArgumentParser) -> None:
     add("--no-figures", dest="figures", action="store_false", help="save no figures (no matplotlib needed)")
 
 
-# The rows of `reproduce molgan` by default: every registry estimator that can draw the graph and needs no
-# input-dependent baseline, pathwise ones first; `reinforce_ema` is the score-function row (with a baseline).
-MOLGAN_ROWS = ("gumbel_softmax", "st_gumbel_softmax", "gumbel_rao", "reinmax", "straight_through", "gst", "gst_p",
-               "zgr", "decoupled_st", "reinforce_ema")
-
-
 def add_reproduce_molgan(parser: argparse.ArgumentParser) -> None:
     """The options of `reproduce molgan`: rows, seeds and a few of `train molgan`'s; the others keep its defaults."""
     add = parser.add_argument
-    add("--rows", type=comma_separated(str, "rows"), default=", ".join(MOLGAN_ROWS), metavar="ROWS",
-        help="the table's rows, comma-separated: each a train molgan --estimator")
+    add("--rows", type=comma_separated(str, "rows"), default=None, metavar="ROWS",
+        help="the table's rows, comma-separated: each a train molgan --estimator; when not given, every pathwise "
+             "estimator of the registry that takes categorical variables, then reinforce_ema")
     add("--seeds", type=comma_separated(seed, "seeds"), default="0,1,2", metavar="SEEDS",
         help="seeds, comma-separated: one run per row and seed, the table shows mean and spread")
     add("--steps", type=whole(1), default=_D.steps, help="generator steps of each run")

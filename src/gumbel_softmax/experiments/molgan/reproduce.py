@@ -8,9 +8,10 @@ mean normalized QED, logP and SA of the valid molecules (`gumbel_softmax.experim
 the time per generator step and per run read from the runs' `final.json` (`seconds_per_step`,
 `train_seconds`: the whole run's training time, across resumptions).
 
-The rows, by default: `gumbel_softmax`, `st_gumbel_softmax`, `gumbel_rao`, `reinmax`, `straight_through`,
-`gst`, `gst_p` (pathwise) and `reinforce_ema` (score function with a moving-average baseline); `--rows` takes
-any estimator `train molgan --estimator` takes.
+The rows, by default (`default_rows`): every pathwise estimator of the registry that takes categorical
+variables (`gumbel_softmax`, `st_gumbel_softmax`, `gumbel_rao`, `reinmax`, `straight_through`, `gst`, ...,
+and any registered later), then `reinforce_ema` (score function with a moving-average baseline); `--rows`
+takes any estimator `train molgan --estimator` takes.
 
 The paper's rows beside ours are its comparison on QM9 with the VAE baselines, valid / unique / novel in
 percent: MolGAN 98.1 / 10.4 / 94.2, CharacterVAE 10.3 / 67.5 / 90.0, GrammarVAE 60.2 / 9.3 / 80.9, GraphVAE
@@ -37,10 +38,10 @@ from typing import Any
 
 from gumbel_softmax.experiments.molgan.config import RESUMABLE_CHANGES, MolGANConfig
 from gumbel_softmax.experiments.options import config_values
-from gumbel_softmax.experiments.reproduce import mean_sd, read_or_train, table_command
+from gumbel_softmax.experiments.reproduce import check_runs, mean_sd, read_or_train, table_command
 from gumbel_softmax.studies.report import format_table
 
-__all__ = ["PAPER", "METRICS", "config_for", "run_table", "format_results", "run"]
+__all__ = ["PAPER", "METRICS", "default_rows", "config_for", "run_table", "format_results", "run"]
 
 # De Cao and Kipf 2018, the comparison on QM9 (valid, unique, novel; percent); see the module docstring.
 PAPER: dict[str, tuple[float, float, float]] = {
@@ -56,6 +57,15 @@ METRICS: dict[str, tuple[str, int]] = {
     "qed": ("QED", 3), "logp": ("logP", 3), "sa": ("SA", 3),
     "seconds_per_step": ("s / step", 3), "train_minutes": ("min / run", 1),
 }
+
+
+def default_rows() -> list[str]:
+    """The rows when `--rows` is not given: the registry's categorical pathwise estimators, then `reinforce_ema`."""
+    from gumbel_softmax import estimators
+
+    pathwise = [name for name in estimators.names() if estimators.get(name).family == "pathwise"
+                and estimators.get(name).supports_categorical and not estimators.get(name).needs_baseline]
+    return [*pathwise, "reinforce_ema"]
 
 
 def config_for(args: argparse.Namespace, row: str, seed: int) -> MolGANConfig:
@@ -85,10 +95,12 @@ def run_table(args: argparse.Namespace) -> list[dict[str, Any]]:
     from gumbel_softmax.experiments.molgan.config import check_molgan_config
     from gumbel_softmax.experiments.molgan.train import train
 
-    _check_rows(args.rows)
-    configs = {(row, seed): config_for(args, row, seed) for row in args.rows for seed in args.seeds}
+    rows = args.rows or default_rows()
+    _check_rows(rows)
+    configs = {(row, seed): config_for(args, row, seed) for row in rows for seed in args.seeds}
     for config in configs.values():
         check_molgan_config(config)
+    check_runs(args, [(config, _complete(config)) for config in configs.values()], RESUMABLE_CHANGES)
     results = []
     for (row, seed), config in configs.items():
         final = read_or_train(args, config, train, _complete(config), RESUMABLE_CHANGES)
