@@ -279,6 +279,7 @@ BAD_COMMAND_LINES = [
     ("molgan wgan-weight 2", ["train", "molgan", "--wgan-weight", "2"], ["--wgan-weight", "from 0 to 1"], None),
     ("molgan out empty", ["train", "molgan", "--out", ""], ["--out", "folder name"], None),
     ("molgan eval-samples huge", ["train", "molgan", "--eval-samples", HUGE], ["--eval-samples", "from 1 to"], None),
+    ("molgan limit 3", ["train", "molgan", "--limit", "3"], ["--limit", ">= 10"], None),
     ("active-units rows blank", ["study", "active-units", "--rows", ","], ["--rows"], None),
     ("relaxation-gap taus 0", ["study", "relaxation-gap", "--taus", "0,1"], ["--taus"], None),
     ("relaxation-gap taus nan", ["study", "relaxation-gap", "--taus", "nan"], ["--taus"], None),

@@ -44,7 +44,8 @@ def add_train_ssl(parser: argparse.ArgumentParser) -> None:
         "help": "number of classes k; other than 10, every image gets a random label of k (Jang et al.'s "
                 "speed-up measurement; the accuracy is then meaningless)"})
     # The validation and test splits are binarized once by `load` (the same draws in every run).
-    shared.add(parser, _SHARED, steps={"default": d.steps}, out={"default": d.out},
+    shared.add(parser, _SHARED, steps={"default": d.steps, "help": "optimizer steps (Jang et al. give no length for "
+                                       "this experiment)"}, out={"default": d.out},
                anneal={"default": d.anneal, "help": "temperature schedule; the default is Jang et al.'s "
                        "max(0.5, exp(-3e-5 t)) recomputed every 2000 steps (Section 4.3)"},
                eval_every={"default": d.eval_every,
@@ -84,7 +85,8 @@ def add_reproduce_ssl(parser: argparse.ArgumentParser) -> None:
                         help="style draws per class in each run's test ELBO (the class is summed exactly)")
     shared.add(parser, ["--dataset", "--data-dir", "--steps", "--device", "--checkpoint-every", "--out", "--resume",
                         "--overwrite", "--no-progress", "--no-figures"],
-               steps={"default": d.steps}, checkpoint_every={"default": d.checkpoint_every},
+               steps={"default": d.steps, "help": "optimizer steps of each run (Jang et al. give no length for "
+                      "this experiment)"}, checkpoint_every={"default": d.checkpoint_every},
                out={"default": "runs/reproduce-ssl", "help": "folder of the runs (OUT/<row>/seed<S>) and the table"},
                resume={"help": "read back finished runs and continue interrupted ones"},
                overwrite={"help": "train again the runs whose folders hold other runs' files"})

@@ -75,10 +75,16 @@ def test_a_folder_with_another_run_is_refused(tmp_path):
     ({"reward": "tastiness"}, "--reward"),
     ({"anneal": "sometimes"}, "--anneal"),
     ({"steps": 0}, "--steps"),
+    ({"estimator": "unordered_set"}, "fewer joint configurations"),
+    ({"cache_dir": "a-file"}, "--cache-dir .* is a file"),
 ])
 def test_bad_options_are_refused_before_any_work(tmp_path, changes, says):
+    (tmp_path / "a-file").write_text("not a folder")
+    if "cache_dir" in changes:
+        changes = {"cache_dir": str(tmp_path / changes["cache_dir"])}
     with pytest.raises(ValueError, match=says):
         train(small(tmp_path, **changes))
+    assert not (tmp_path / "run").exists()
 
 
 def test_missing_rdkit_gives_one_line_and_exit_2(monkeypatch, capsys):

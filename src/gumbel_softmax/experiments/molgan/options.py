@@ -65,7 +65,7 @@ def add_train_molgan(parser: argparse.ArgumentParser) -> None:
     add("--cache-dir", default=None,
         help="where the converted graphs are cached; default: DATA_DIR/.molgan-cache, or "
              "~/.cache/gumbel-softmax/molgan for the packaged QM9")
-    add("--limit", type=whole(1), default=None, help="read only the first LIMIT molecules (quick runs)")
+    add("--limit", type=whole(10), default=None, help="read only the first LIMIT molecules, at least 10 (quick runs)")
     add("--aromatic", dest="kekulize", action="store_false",
         help="encode aromatic bonds as MolGAN does, instead of Kekule single and double bonds")
     add("--data-seed", type=seed, default=_D.data_seed, help="seed of the 80/10/10 split")
@@ -99,7 +99,7 @@ def add_reproduce_molgan(parser: argparse.ArgumentParser) -> None:
     add("--data-dir", default=None,
         help="a folder (or file) of SMILES (.csv with a SMILES column, .smi, .txt); default: QM9 from qm9pack")
     add("--cache-dir", default=None, help="where the converted graphs are cached (as in train molgan)")
-    add("--limit", type=whole(1), default=None, help="read only the first LIMIT molecules (quick runs)")
+    add("--limit", type=whole(10), default=None, help="read only the first LIMIT molecules, at least 10 (quick runs)")
     add("--device", default=_D.device, help="cpu, cuda or cuda:N")
     add("--checkpoint-every", type=non_negative_int, default=_D.checkpoint_every,
         help="generator steps between checkpoints (0: none)")

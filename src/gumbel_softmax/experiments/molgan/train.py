@@ -30,7 +30,7 @@ from torch import Tensor
 
 from gumbel_softmax import anneal, estimators
 from gumbel_softmax.experiments import checkpoint as ckpt
-from gumbel_softmax.experiments.config import RUN_FILES, check_out, check_same_run
+from gumbel_softmax.experiments.config import RUN_FILES, check_out, check_same_run, check_writable
 from gumbel_softmax.experiments.data import BatchOrder
 from gumbel_softmax.experiments.distributed import check_device
 from gumbel_softmax.experiments.metrics import MetricsLog, remove_stale_temporaries, write_atomic
@@ -194,6 +194,8 @@ def train(config: MolGANConfig) -> dict[str, Any]:
         raise ValueError(f"--anneal: {error}") from None
     graph_estimator(config.estimator)  # an unknown or unfit name fails before any work
     check_out(config, RESUMABLE_CHANGES)
+    if config.cache_dir is not None:
+        check_writable(Path(config.cache_dir), "--cache-dir")
     require_rdkit()
     device = check_device(config.device)
     data = molecules.load(config.data_dir, kekulize=config.kekulize, data_seed=config.data_seed,
