@@ -35,6 +35,7 @@ from torch import Tensor
 from gumbel_softmax._compile import read_once_when_compiled
 
 __all__ = [
+    "check_sample_count",
     "set_validation",
     "validation_enabled",
     "validation",
@@ -280,6 +281,14 @@ def check_noise(noise: object, logits: Tensor, *, validate: bool | None = None) 
         nan = torch.isnan(noise.detach())
         if bool(nan.any()):
             raise ValueError(f"gumbels contain NaN ({int(nan.sum())} of {noise.numel()} values)")
+
+
+def check_sample_count(owner: str, samples: object, minimum: int) -> int:
+    """`samples` if it is an int (not a bool) `>= minimum`, else `ValueError` naming `owner`: the one check of
+    an estimator's number of draws (RLOO, IndeCateR, ARMS, double control variates)."""
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < minimum:
+        raise ValueError(f"{owner} needs samples >= {minimum} (an int), got {samples!r}")
+    return samples
 
 
 def check_positive_finite(name: str, value: object, *, zero_ok: bool = False) -> float:

@@ -45,6 +45,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from gumbel_softmax.checks import check_sample_count
 from gumbel_softmax.estimators.base import Estimator, expand_to, linear_in
 from gumbel_softmax.noise import compute_dtype, gumbel_noise
 
@@ -95,8 +96,7 @@ class ARMS(Estimator):
     supports_categorical = False
 
     def __init__(self, samples: int = 4, copula: str = "dirichlet") -> None:
-        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 2:
-            raise ValueError(f"ARMS needs samples >= 2 (an int), got {samples!r}")
+        check_sample_count("ARMS", samples, 2)
         if copula not in COPULAS:
             raise ValueError(f"copula must be one of {', '.join(map(repr, COPULAS))}, got {copula!r}")
         self.samples, self.copula = samples, copula

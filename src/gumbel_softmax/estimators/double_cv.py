@@ -37,7 +37,7 @@ import math
 
 import torch
 
-from gumbel_softmax.checks import check_positive_finite
+from gumbel_softmax.checks import check_positive_finite, check_sample_count
 from gumbel_softmax.estimators.base import Estimator, draw, expand_to, linear_in, sum_to
 
 __all__ = ["DoubleCV"]
@@ -57,8 +57,7 @@ class DoubleCV(Estimator):
     supports_categorical = False
 
     def __init__(self, samples: int = 4, alpha: float = 0.0, lr: float = 1e-3) -> None:
-        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 2:
-            raise ValueError(f"double_cv needs samples >= 2 (an int), got {samples!r}")
+        check_sample_count("double_cv", samples, 2)
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha):
             raise ValueError(f"alpha (the control variate's initial weight) must be a finite number, got {alpha!r}")
         self.samples = samples

@@ -33,6 +33,7 @@ import math
 
 import torch
 
+from gumbel_softmax.checks import check_sample_count
 from gumbel_softmax.estimators.base import Estimator, draw, one_hot, sum_to, zero_valued
 
 __all__ = ["IndeCateR"]
@@ -50,9 +51,7 @@ class IndeCateR(Estimator):
     family = "score_function"
 
     def __init__(self, samples: int = 1) -> None:
-        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-            raise ValueError(f"IndeCateR needs samples >= 1 (an int), got {samples!r}")
-        self.samples = samples
+        self.samples = check_sample_count("IndeCateR", samples, 1)
 
     def estimate(self, logits, f, tau, generator, baseline):
         draws = [draw(logits, generator) for _ in range(self.samples)]

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import torch
 
+from gumbel_softmax.checks import check_sample_count
 from gumbel_softmax.estimators.base import Estimator, check_baseline, draw, log_prob, score_term, zero_valued
 
 __all__ = ["Reinforce", "RLOO"]
@@ -129,9 +130,7 @@ class RLOO(Estimator):
     family = "score_function"
 
     def __init__(self, samples: int = 4) -> None:
-        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 2:
-            raise ValueError(f"RLOO needs samples >= 2 (an int), got {samples!r}")
-        self.samples = samples
+        self.samples = check_sample_count("RLOO", samples, 2)
 
     def estimate(self, logits, f, tau, generator, baseline):
         draws = [draw(logits, generator) for _ in range(self.samples)]
