@@ -366,7 +366,7 @@ ROWS: list[tuple[str, str, Callable[[], object], Raises | Value]] = [
     ("imle", "an unknown noise", lambda: structured.imle(Z, structured.matching_argmax, noise="uniform"),
      Raises(ValueError, "noise must be one of")),
     ("imle", "samples = 0", lambda: structured.imle(Z, structured.matching_argmax, samples=0),
-     Raises(ValueError, "samples must be an int >= 1")),
+     Raises(ValueError, "imle needs samples >= 1")),
     ("imle", "NaN scores", lambda: structured.imle(WITH_NAN, structured.matching_argmax), Raises(ValueError, "NaN")),
     ("perturbed_argmax", "sigma = 0", lambda: structured.perturbed_argmax(Z, structured.top_k_argmax, sigma=0.0),
      Raises(ValueError, "sigma must be finite and > 0")),

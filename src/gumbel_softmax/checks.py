@@ -283,11 +283,15 @@ def check_noise(noise: object, logits: Tensor, *, validate: bool | None = None) 
             raise ValueError(f"gumbels contain NaN ({int(nan.sum())} of {noise.numel()} values)")
 
 
-def check_sample_count(owner: str, samples: object, minimum: int) -> int:
-    """`samples` if it is an int (not a bool) `>= minimum`, else `ValueError` naming `owner`: the one check of
-    an estimator's number of draws (RLOO, IndeCateR, ARMS, double control variates)."""
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < minimum:
-        raise ValueError(f"{owner} needs samples >= {minimum} (an int), got {samples!r}")
+def check_sample_count(owner: str, samples: object, minimum: int, maximum: int | None = None) -> int:
+    """`samples` if it is an int (not a bool) from `minimum` to `maximum` (no upper bound when `None`), else
+    `ValueError` naming `owner`: the one check of a number of draws (RLOO, IndeCateR, ARMS, double control
+    variates, the unordered set estimator, perturbed optimizers, I-MLE)."""
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < minimum or (
+        maximum is not None and samples > maximum
+    ):
+        bound = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+        raise ValueError(f"{owner} needs samples {bound} (an int), got {samples!r}")
     return samples
 
 

@@ -56,6 +56,7 @@ import math
 import torch
 from torch import Tensor
 
+from gumbel_softmax.checks import check_sample_count
 from gumbel_softmax.estimators.base import Estimator, draw, log_prob, one_hot, zero_valued
 from gumbel_softmax.estimators.exact import MAX_CONFIGURATIONS
 from gumbel_softmax.subset import sample_without_replacement
@@ -85,13 +86,6 @@ def log_set_probability(log_p: Tensor, log_rest: Tensor) -> Tensor:
     left = torch.logcumsumexp(ordered.flip(-1), -1).flip(-1)  # mass of draws t..m
     left = torch.logaddexp(left, log_rest[..., None, None])
     return torch.logsumexp((ordered - left).sum(-1), -1)
-
-
-def check_samples(samples: int) -> int:
-    """`samples` if it is an int from 2 to `MAX_SAMPLES`, else `ValueError`."""
-    if isinstance(samples, bool) or not isinstance(samples, int) or not 2 <= samples <= MAX_SAMPLES:
-        raise ValueError(f"the unordered set estimator needs samples (an int) from 2 to {MAX_SAMPLES}, got {samples!r}")
-    return samples
 
 
 def joint_log_probs(logits: Tensor, batch_ndim: int) -> Tensor:
@@ -139,7 +133,7 @@ class UnorderedSet(Estimator):
     max_joint = MAX_CONFIGURATIONS
 
     def __init__(self, samples: int = 4) -> None:
-        self.samples = check_samples(samples)
+        self.samples = check_sample_count("the unordered set estimator", samples, 2, MAX_SAMPLES)
 
     def estimate(self, logits, f, tau, generator, baseline):
         k, classes = self.samples, logits.shape[-1]

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-__all__ = ["Solver", "check_solver", "solve", "check_samples", "check_event_dims"]
+__all__ = ["Solver", "check_solver", "solve", "check_event_dims"]
 
 Solver = Callable[[Tensor], Tensor]
 
@@ -40,13 +40,6 @@ def solve(solver: Solver, scores: Tensor) -> Tensor:
             "matrix, a 0/1 mask of a path)"
         )
     return out.to(dtype=scores.dtype, device=scores.device)
-
-
-def check_samples(samples: object, name: str = "samples") -> int:
-    """A count of noise draws: an int >= 1."""
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-        raise ValueError(f"{name} must be an int >= 1 (a number of noise draws), got {samples!r}")
-    return samples
 
 
 def check_event_dims(event_dims: object, theta: Tensor) -> int:

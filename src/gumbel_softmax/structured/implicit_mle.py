@@ -48,9 +48,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from gumbel_softmax.checks import check_generator, check_logits, check_positive_finite
+from gumbel_softmax.checks import check_generator, check_logits, check_positive_finite, check_sample_count
 from gumbel_softmax.noise import compute_dtype, log_exponential, noise_target
-from gumbel_softmax.structured._solve import Solver, check_samples, check_solver, solve
+from gumbel_softmax.structured._solve import Solver, check_solver, solve
 
 __all__ = ["sum_of_gamma_noise", "imle"]
 
@@ -195,7 +195,7 @@ def imle(
     s = _check_terms(s)
     tau = check_positive_finite("noise_temperature", noise_temperature)
     if samples is not None:
-        samples = check_samples(samples)
+        samples = check_sample_count("imle", samples, 1)
     check_generator(generator, theta.device)
     work = compute_dtype(theta.dtype)
     shape = theta.shape if samples is None else torch.Size((samples,)) + theta.shape

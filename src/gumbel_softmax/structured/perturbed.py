@@ -46,9 +46,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from gumbel_softmax.checks import check_generator, check_logits, check_positive_finite
+from gumbel_softmax.checks import check_generator, check_logits, check_positive_finite, check_sample_count
 from gumbel_softmax.noise import compute_dtype, log_exponential
-from gumbel_softmax.structured._solve import Solver, check_event_dims, check_samples, check_solver, solve
+from gumbel_softmax.structured._solve import Solver, check_event_dims, check_solver, solve
 
 __all__ = ["perturbed_argmax", "fenchel_young_loss"]
 
@@ -70,7 +70,7 @@ def _checked(theta: Tensor, solver: object, sigma: float, samples: int, noise: s
     check_logits(theta, -1, "theta")
     solver = check_solver(solver)
     sigma = check_positive_finite("sigma", sigma)
-    samples = check_samples(samples)
+    samples = check_sample_count("perturbed", samples, 1)
     if noise not in NOISES:
         raise ValueError(f"noise must be one of {', '.join(map(repr, NOISES))}; got {noise!r}")
     event_dims = check_event_dims(event_dims, theta)
