@@ -36,6 +36,19 @@ def test_train_refuses_a_folder_holding_a_run_and_leaves_it_untouched(tmp_path, 
     assert json.loads((out / "config.json").read_text())["seed"] == 7
 
 
+def test_overwrite_removes_the_old_runs_figures_and_nothing_else(tmp_path):
+    """A replaced run's figures go with it (a new run without figures must not show the old one's); files the
+    run did not write stay."""
+    out = tmp_path / "R"
+    out.mkdir()
+    for name in ("curves.png", "reconstructions.png", "notes.txt", "my_plot.png"):
+        (out / name).write_text("the earlier run's or the user's")
+    (out / "config.json").write_text("{}")
+    assert main(["train", "vae", *SMALL, "--steps", "2", "--no-figures", "--overwrite", "--out", str(out)]) == 0
+    assert not (out / "curves.png").exists() and not (out / "reconstructions.png").exists()
+    assert (out / "notes.txt").exists() and (out / "my_plot.png").exists()
+
+
 def test_a_folder_without_a_checkpoint_is_not_offered_to_resume(tmp_path):
     (tmp_path / "final.json").write_text("{}")
     for resume in (False, True):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,15 +148,23 @@ def check_resume_step(out: Path, start: int, steps: int) -> None:
                          f"resume with --steps {start} or more")
 
 
-def start_fresh(out: Path, log: MetricsLog, record: dict[str, Any], command: str, resume: bool) -> None:
+def start_fresh(out: Path, log: MetricsLog, record: dict[str, Any], command: str, resume: bool,
+                figures: Sequence[str] = ()) -> None:
     """Begin a run in `out` from step 0 and write its `config.json` (`record`) atomically.
 
-    The caller has refused a folder that holds another run (`config.check_out`); what is removed here is
-    what a run of the same configuration killed before its first checkpoint left behind.
+    The caller has refused a folder that holds another run unless `--overwrite` asked to replace it
+    (`config.check_out`). What is removed here is the run's own output: its log, checkpoint and final
+    scores, and the figures it writes (`figures`: names or glob patterns relative to `out`, such as
+    `"molecules/step*.png"`), so that an old run's figure never sits beside a new run's records. Nothing
+    else in `out` is touched.
     """
     if resume:
         print(f"{command}: --resume found no checkpoint in {out}; starting a fresh run", file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
     for stale in (log.jsonl, log.csv, out / CHECKPOINT, out / "final.json"):
         stale.unlink(missing_ok=True)
+    for pattern in figures:
+        for stale in out.glob(pattern):
+            if stale.is_file():
+                stale.unlink()
     write_atomic(out / "config.json", json.dumps(record, indent=2) + "\n")

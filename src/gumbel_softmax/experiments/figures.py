@@ -11,7 +11,10 @@ from torch import Tensor
 
 from gumbel_softmax.studies.report import new_figure, save_figure
 
-__all__ = ["save_figures", "curves", "image_grid", "table_curves"]
+__all__ = ["FIGURES", "save_figures", "curves", "image_grid", "table_curves"]
+
+# What `save_figures` writes into a run's folder (a fresh run over it removes them first).
+FIGURES = ("curves.png", "reconstructions.png")
 
 
 def curves(records: list[dict[str, Any]], path: Path, title: str = "") -> Path:
@@ -82,7 +85,8 @@ def save_figures(
 
     model, n = exp.model, 12
     x = data.test[:n].to(exp.device)
-    paths = [curves(records, out / "curves.png", f"{exp.config.model} / {exp.config.estimator}")]
+    curves_png, grid_png = (out / name for name in FIGURES)
+    paths = [curves(records, curves_png, f"{exp.config.model} / {exp.config.estimator}")]
     if isinstance(model, DiscreteVAE):
         latent = model.latent
         z = latent.sample(model.encode(x), generator)
@@ -99,5 +103,5 @@ def save_figures(
             h = model.latent.sample(model.layer_logits(index, h), generator)
         predicted = torch.cat([x[:, :half], torch.sigmoid(model.output(h.flatten(1)))], 1)
         rows = [("test images", x), ("upper half given, lower half predicted: p(lower | h)", predicted)]
-    paths.append(image_grid(rows, data.shape, out / "reconstructions.png"))
+    paths.append(image_grid(rows, data.shape, grid_png))
     return paths

@@ -10,7 +10,10 @@ import torch
 from gumbel_softmax.experiments.ssl import M2
 from gumbel_softmax.studies.report import new_figure, save_figure
 
-__all__ = ["save_ssl_figures", "ssl_curves", "class_grid", "confusion_matrix"]
+__all__ = ["SSL_FIGURES", "save_ssl_figures", "ssl_curves", "class_grid", "confusion_matrix"]
+
+# What `save_ssl_figures` writes into a run's folder (a fresh run over it removes them first).
+SSL_FIGURES = ("curves.png", "class_grid.png", "confusion.png")
 
 
 def ssl_curves(records: list[dict[str, Any]], path: Path) -> Path:
@@ -61,5 +64,6 @@ def confusion_matrix(confusion: list[list[int]], path: Path) -> Path:
 def save_ssl_figures(out: Path, model: M2, shape: tuple[int, int], records: list[dict[str, Any]],
                      confusion: list[list[int]]) -> list[Path]:
     """Write `curves.png`, `class_grid.png` and `confusion.png` into `out`."""
-    return [ssl_curves(records, out / "curves.png"), class_grid(model, shape, out / "class_grid.png"),
-            confusion_matrix(confusion, out / "confusion.png")]
+    curves_png, grid_png, confusion_png = (out / name for name in SSL_FIGURES)
+    return [ssl_curves(records, curves_png), class_grid(model, shape, grid_png),
+            confusion_matrix(confusion, confusion_png)]

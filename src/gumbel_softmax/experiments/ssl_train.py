@@ -46,6 +46,7 @@ from gumbel_softmax.experiments.ssl import (
     ssl_objective,
 )
 from gumbel_softmax.experiments.ssl_config import NETS, SSLConfig
+from gumbel_softmax.experiments.ssl_figures import SSL_FIGURES
 
 __all__ = ["SSLData", "train_ssl", "run", "prepare_data", "unlabeled_method", "check_ssl_config", "evaluate",
            "config_from_args"]
@@ -209,7 +210,7 @@ def train_ssl(config: SSLConfig) -> dict[str, Any]:
         log.truncate_after(start)
         _continue_log(log, config, model, data, device, start)
     else:
-        ckpt.start_fresh(out, log, asdict(config), "gumbel-softmax train ssl", config.resume)
+        ckpt.start_fresh(out, log, asdict(config), "gumbel-softmax train ssl", config.resume, SSL_FIGURES)
 
     bar, clock = progress_bar(config.progress, config.steps, start, f"ssl {config.unlabeled}"), time.perf_counter()
     for step in range(start, config.steps):

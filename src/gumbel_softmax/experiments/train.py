@@ -52,6 +52,7 @@ from gumbel_softmax.experiments.distributed import (
     mean_over_ranks,
     setup,
 )
+from gumbel_softmax.experiments.figures import FIGURES
 from gumbel_softmax.experiments.metrics import MetricsLog, remove_stale_temporaries, write_atomic
 from gumbel_softmax.experiments.models import DiscreteVAE, StructuredOutputNetwork, mlp
 from gumbel_softmax.experiments.objectives import (
@@ -181,7 +182,8 @@ def _train(config: TrainConfig, schedule: Any) -> dict[str, Any]:
         ckpt.check_resume_step(out, start, config.steps)
         log.truncate_after(start)
     elif world.is_main:
-        ckpt.start_fresh(out, log, asdict(config) | {"world_size": world.size}, "gumbel-softmax train", config.resume)
+        ckpt.start_fresh(out, log, asdict(config) | {"world_size": world.size}, "gumbel-softmax train", config.resume,
+                         FIGURES)
 
     bar = progress_bar(config.progress and world.is_main, config.steps, start, f"{config.model} {config.estimator}")
     clock = time.perf_counter()

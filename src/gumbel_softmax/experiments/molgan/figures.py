@@ -7,7 +7,10 @@ from typing import Any
 
 from gumbel_softmax.experiments.molgan.chemistry import require_rdkit
 
-__all__ = ["molecule_grid", "metric_curves"]
+__all__ = ["MOLGAN_FIGURES", "molecule_grid", "metric_curves"]
+
+# What a `train molgan` run draws into its folder (a fresh run over it removes them first).
+MOLGAN_FIGURES = ("curves.png", "molecules/step*.png")
 
 
 def molecule_grid(smiles: list[str], path: Path, per_row: int = 6, count: int = 24) -> Path | None:

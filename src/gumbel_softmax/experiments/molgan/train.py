@@ -42,6 +42,7 @@ from gumbel_softmax.experiments.molgan.config import (
     MolGANConfig,
     check_molgan_config,
 )
+from gumbel_softmax.experiments.molgan.figures import MOLGAN_FIGURES
 from gumbel_softmax.experiments.molgan.metrics import reward, score_samples
 from gumbel_softmax.experiments.molgan.model import (
     Generator,
@@ -221,7 +222,7 @@ def train(config: MolGANConfig) -> dict[str, Any]:
         if any(r.get("final") for r in log.records()):  # the end of a shorter run: recomputed if still due
             write_atomic(log.jsonl, "".join(json.dumps(r) + "\n" for r in log.records() if not r.get("final")))
     else:
-        ckpt.start_fresh(out, log, asdict(config), "gumbel-softmax train molgan", config.resume)
+        ckpt.start_fresh(out, log, asdict(config), "gumbel-softmax train molgan", config.resume, MOLGAN_FIGURES)
 
     def evaluate(step: int, samples: int) -> dict[str, Any]:
         scores = score_samples(*gan.sample(samples, _eval_generator(config, device, step)), known)
