@@ -208,6 +208,7 @@ COMMANDS["reproduce"]["sorting"] = Command(  # type: ignore[index]
         "placed numbers and of sequences with any error beside the paper's, and writes them to --out."),
     options=f"{_TRAIN}.sorting_options:add_sorting",
     run=f"{_TRAIN}.sorting:run",
+    needs=(_PROGRESS,),
 )
 
 COMMANDS["reproduce"]["ssl"] = Command(  # type: ignore[index]

@@ -22,7 +22,8 @@ def test_a_tiny_run_sorts_better_than_chance():
 
 def test_the_command_prints_and_writes_the_table(tmp_path, capsys):
     assert main(["reproduce", "sorting", "--ns", "4", "--steps", "5", "--test-size", "20", "--out", str(tmp_path)]) == 0
-    printed = capsys.readouterr().out
+    printed, err = capsys.readouterr()
+    assert "sorting n=4" in err and "5/5" in err  # the progress bar, on stderr
     assert "| 4 |" in printed and "not confirmed" in printed
     record = json.loads((tmp_path / "results.json").read_text())
     assert [row["n"] for row in record["rows"]] == [4]

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from gumbel_softmax.experiments.config import check_writable
 from gumbel_softmax.experiments.distributed import check_device
+from gumbel_softmax.experiments.progress import progress_bar
 from gumbel_softmax.experiments.reproduce import save_table
 from gumbel_softmax.structured import best_permutation, gumbel_sinkhorn
 
@@ -73,8 +74,9 @@ def _errors(net: SortingNet, x: Tensor) -> tuple[float, float]:
 
 def train_and_test(n: int, *, steps: int = 500, batch_size: int = 10, lr: float = 0.1, tau: float = 1.0,
                    sinkhorn_iters: int = 10, samples: int = 5, hidden: int = 32, noise_factor: float = 1.0,
-                   test_size: int = 1000, seed: int = 0, device: str = "cpu") -> SortingRow:
-    """Train one network for sequences of length `n` and test it on `test_size` fresh sequences."""
+                   test_size: int = 1000, seed: int = 0, device: str = "cpu", progress: bool = False) -> SortingRow:
+    """Train one network for sequences of length `n` and test it on `test_size` fresh sequences (`progress`:
+    a bar over the steps, with the last loss)."""
     dev = torch.device(device)
     torch.manual_seed(seed)  # the weights' initialization
     generator = torch.Generator(device=dev).manual_seed(seed)
@@ -82,7 +84,8 @@ def train_and_test(n: int, *, steps: int = 500, batch_size: int = 10, lr: float 
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
     start = time.perf_counter()
     loss = torch.tensor(math.nan)
-    for _ in range(steps):
+    bar = progress_bar(progress, steps, 0, f"sorting n={n}")
+    for step in range(steps):
         x = torch.rand(batch_size, n, device=dev, generator=generator)
         ordered = x.sort(-1).values
         scores = net(x).expand(samples, batch_size, n, n)
@@ -92,6 +95,10 @@ def train_and_test(n: int, *, steps: int = 500, batch_size: int = 10, lr: float 
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        bar.update()
+        if step % 50 == 0 or step == steps - 1:
+            bar.set_postfix(loss=f"{float(loss.detach()):.4g}")
+    bar.close()
     seconds = time.perf_counter() - start
     test = torch.rand(test_size, n, device=dev, generator=generator)
     prop_wrong, prop_any = _errors(net, test)
@@ -147,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         row = train_and_test(n, steps=args.steps, batch_size=args.batch_size, lr=args.lr, tau=args.tau,
                              sinkhorn_iters=args.sinkhorn_iters, samples=args.samples, hidden=args.hidden,
                              noise_factor=args.noise_factor, test_size=args.test_size, seed=args.seed,
-                             device=args.device)
+                             device=args.device, progress=args.progress)
         print(f"n={n}: prop. wrong {row.prop_wrong:.3f}, prop. any wrong {row.prop_any_wrong:.3f} "
               f"({row.seconds:.1f} s)", flush=True)
         rows.append(row)

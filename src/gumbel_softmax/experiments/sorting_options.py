@@ -35,5 +35,7 @@ def add_sorting(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--out", type=folder, default="runs/sorting",
                         help="folder of results.json and table.md")
+    parser.add_argument("--no-progress", dest="progress", action="store_false",
+                        help="show no progress bar (no tqdm needed)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the results.json and table.md of an earlier run in --out")
