@@ -1,0 +1,118 @@
+"""Score finished `train ssl` runs' last checkpoints on the validation and the test split.
+
+The runs record the validation accuracy during training and the test accuracy at the end, so a drop between
+the two mixes two things: the split and the extra steps. This script scores the same (final) model on both
+splits, which separates them. It reads `config.json` and `checkpoint.pt` of each run folder given and prints
+one markdown row per run; it trains nothing and writes nothing.
+
+With `--skew` it reads only each run's `final.json` and prints how far its predicted class proportions on the
+test split are from the true ones: the total variation `0.5 * sum_c |n_true(c) - n_predicted(c)| / n`, the
+share of test images that would have to change predicted class for the proportions to match.
+
+With `--compare` it takes the folders in pairs, a run's record and the same command run again (on another
+machine, say), and prints both runs' test accuracy and test ELBO from their `final.json` and the differences.
+
+    python docs/results/ssl/splits.py RUN_FOLDER [RUN_FOLDER ...]
+    python docs/results/ssl/splits.py --skew RUN_FOLDER [RUN_FOLDER ...]
+    python docs/results/ssl/splits.py --compare RECORD RERUN [RECORD RERUN ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import fields
+from pathlib import Path
+
+import torch
+
+from gumbel_softmax.experiments.checkpoint import load
+from gumbel_softmax.experiments.ssl import M2
+from gumbel_softmax.experiments.ssl_config import SSLConfig
+from gumbel_softmax.experiments.ssl_train import prepare_data
+
+
+@torch.no_grad()
+def accuracy(model: M2, images: torch.Tensor, labels: torch.Tensor, batch: int = 1000) -> float:
+    """The fraction of `images` whose `argmax q(y | x)` is their label."""
+    correct = sum(int((model.classify(images[i : i + batch]).argmax(-1) == labels[i : i + batch]).sum())
+                  for i in range(0, len(images), batch))
+    return correct / len(images)
+
+
+def missing(folder: Path, files: tuple[str, ...]) -> str | None:
+    """What `folder` lacks of `files` (a run not yet finished, or not a run), in words; None if nothing."""
+    absent = [name for name in files if not (folder / name).is_file()]
+    return f"{folder}: no {' or '.join(absent)}; give the folder of a finished `train ssl` run" if absent else None
+
+
+def score(folder: Path) -> str:
+    """One markdown row: the run, its last step, validation and test accuracy of its final model."""
+    names = {f.name for f in fields(SSLConfig)}
+    saved = json.loads((folder / "config.json").read_text())
+    config = SSLConfig(**{k: v for k, v in saved.get("config", saved).items() if k in names})
+    data = prepare_data(config)
+    model = M2(data.images.shape, config.classes, config.z_size, config.network(), config.width)
+    state = load(folder / "checkpoint.pt")
+    model.load_state_dict(state["model"])
+    model.eval()
+    valid = accuracy(model, data.images.valid, data.valid_labels)
+    test = accuracy(model, data.images.test, data.test_labels)
+    return (f"| {folder} | {config.unlabeled} | {config.alpha:g} | {state['step']} | {100 * valid:.2f} | "
+            f"{100 * test:.2f} |")
+
+
+def skew(folder: Path) -> str:
+    """One markdown row: the run, its test accuracy and the total variation of its predicted class proportions."""
+    final = json.loads((folder / "final.json").read_text())
+    confusion = torch.tensor(final["test_confusion"], dtype=torch.float64)  # rows: true class, columns: predicted
+    distance = 0.5 * (confusion.sum(1) - confusion.sum(0)).abs().sum() / confusion.sum()
+    return f"| {folder} | {final['unlabeled']} | {100 * final['test_accuracy']:.2f} | {float(distance):.3f} |"
+
+
+def compare(record: Path, rerun: Path) -> str:
+    """One markdown row: the rerun, and its test accuracy and ELBO beside the record's, with the differences."""
+    first, second = (json.loads((folder / "final.json").read_text()) for folder in (record, rerun))
+    accuracy_a, accuracy_b = 100 * first["test_accuracy"], 100 * second["test_accuracy"]
+    elbo_a, elbo_b = first["test_elbo"], second["test_elbo"]
+    return (f"| {rerun} | {accuracy_a:.2f} | {accuracy_b:.2f} | {accuracy_b - accuracy_a:+.2f} | {elbo_a:.2f} | "
+            f"{elbo_b:.2f} | {elbo_b - elbo_a:+.2f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="run folders holding config.json and checkpoint.pt")
+    parser.add_argument("--skew", action="store_true",
+                        help="read final.json only and print the test class proportions' total variation")
+    parser.add_argument("--compare", action="store_true",
+                        help="take the folders in pairs (record, rerun) and print their final.json's test results")
+    args = parser.parse_args()
+    if args.skew and args.compare:
+        parser.error("--skew and --compare print different tables; give one of them")
+    if args.compare and len(args.runs) % 2:
+        parser.error(f"--compare takes folders in pairs (record, rerun); {len(args.runs)} given")
+    needed = ("final.json",) if args.skew or args.compare else ("config.json", "checkpoint.pt")
+    for folder in args.runs:
+        problem = missing(folder, needed)
+        if problem:
+            parser.error(problem)
+    if args.compare:
+        print("| rerun | record: test accuracy (%) | rerun | difference | record: test ELBO | rerun | difference |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for record, rerun in zip(args.runs[::2], args.runs[1::2]):
+            print(compare(record, rerun))
+        return
+    if args.skew:
+        print("| run | unlabeled | test accuracy (%) | class proportions: total variation |")
+        print("|---|---|---:|---:|")
+        for folder in args.runs:
+            print(skew(folder))
+        return
+    print("| run | unlabeled | alpha | step | valid accuracy (%) | test accuracy (%) |")
+    print("|---|---|---:|---:|---:|---:|")
+    for folder in args.runs:
+        print(score(folder))
+
+
+if __name__ == "__main__":
+    main()
