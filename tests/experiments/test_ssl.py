@@ -22,7 +22,7 @@ from gumbel_softmax.experiments.ssl import (
     unlabeled_loss,
 )
 from gumbel_softmax.experiments.ssl_speed import measure, table
-from gumbel_softmax.experiments.ssl_train import unlabeled_method
+from gumbel_softmax.experiments.ssl_train import classification_scores, unlabeled_method
 
 pytest.importorskip("sklearn")
 
@@ -86,6 +86,19 @@ def test_neg_elbo_given_class_matches_the_formula():
     torch.testing.assert_close(ours, _by_hand(model, x, 2, noise))
     uniform = class_neg_entropy(torch.zeros(2, 4, dtype=torch.float64))
     torch.testing.assert_close(uniform, torch.full((2,), -math.log(4.0), dtype=torch.float64))
+
+
+def test_classification_scores_count_each_image_once_by_true_and_predicted_class():
+    model, _ = _tiny(classes=3)
+    images = torch.bernoulli(torch.full((23, 6), 0.5, dtype=torch.float64), generator=torch.Generator().manual_seed(2))
+    labels = torch.randint(0, 3, (23,), generator=torch.Generator().manual_seed(3))
+    predicted = model.classify(images).argmax(-1)
+    by_hand = torch.zeros(3, 3, dtype=torch.int64)
+    for true, guess in zip(labels.tolist(), predicted.tolist(), strict=True):
+        by_hand[true, guess] += 1
+    accuracy, confusion = classification_scores(model, images, labels, batch=5)  # batches of 5, 5, 5, 5, 3
+    assert torch.equal(confusion, by_hand)
+    assert accuracy == (predicted == labels).sum().item() / 23
 
 
 def test_labeled_subset_has_ten_per_class_and_depends_only_on_the_seed():

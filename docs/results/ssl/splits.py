@@ -29,15 +29,18 @@ import torch
 from gumbel_softmax.experiments.checkpoint import load
 from gumbel_softmax.experiments.ssl import M2
 from gumbel_softmax.experiments.ssl_config import SSLConfig
-from gumbel_softmax.experiments.ssl_train import prepare_data
+from gumbel_softmax.experiments.ssl_train import SSLData, classification_scores, prepare_data
+
+# The data set of each (dataset, data_dir, data_seed, classes, labels) met so far: runs of one study share it.
+_DATA: dict[tuple[object, ...], SSLData] = {}
 
 
-@torch.no_grad()
-def accuracy(model: M2, images: torch.Tensor, labels: torch.Tensor, batch: int = 1000) -> float:
-    """The fraction of `images` whose `argmax q(y | x)` is their label."""
-    correct = sum(int((model.classify(images[i : i + batch]).argmax(-1) == labels[i : i + batch]).sum())
-                  for i in range(0, len(images), batch))
-    return correct / len(images)
+def data_of(config: SSLConfig) -> SSLData:
+    """`prepare_data(config)`, loaded once for all the runs that read the same data."""
+    key = (config.dataset, config.data_dir, config.data_seed, config.classes, config.labels)
+    if key not in _DATA:
+        _DATA[key] = prepare_data(config)
+    return _DATA[key]
 
 
 def missing(folder: Path, files: tuple[str, ...]) -> str | None:
@@ -51,13 +54,13 @@ def score(folder: Path) -> str:
     names = {f.name for f in fields(SSLConfig)}
     saved = json.loads((folder / "config.json").read_text())
     config = SSLConfig(**{k: v for k, v in saved.get("config", saved).items() if k in names})
-    data = prepare_data(config)
+    data = data_of(config)
     model = M2(data.images.shape, config.classes, config.z_size, config.network(), config.width)
     state = load(folder / "checkpoint.pt")
     model.load_state_dict(state["model"])
     model.eval()
-    valid = accuracy(model, data.images.valid, data.valid_labels)
-    test = accuracy(model, data.images.test, data.test_labels)
+    valid, _ = classification_scores(model, data.images.valid, data.valid_labels)
+    test, _ = classification_scores(model, data.images.test, data.test_labels)
     return (f"| {folder} | {config.unlabeled} | {config.alpha:g} | {state['step']} | {100 * valid:.2f} | "
             f"{100 * test:.2f} |")
 
@@ -97,21 +100,19 @@ def main() -> None:
         if problem:
             parser.error(problem)
     if args.compare:
-        print("| rerun | record: test accuracy (%) | rerun | difference | record: test ELBO | rerun | difference |")
-        print("|---|---:|---:|---:|---:|---:|---:|")
-        for record, rerun in zip(args.runs[::2], args.runs[1::2]):
-            print(compare(record, rerun))
-        return
-    if args.skew:
-        print("| run | unlabeled | test accuracy (%) | class proportions: total variation |")
-        print("|---|---|---:|---:|")
-        for folder in args.runs:
-            print(skew(folder))
-        return
-    print("| run | unlabeled | alpha | step | valid accuracy (%) | test accuracy (%) |")
-    print("|---|---|---:|---:|---:|---:|")
-    for folder in args.runs:
-        print(score(folder))
+        header = ("| rerun | record: test accuracy (%) | rerun | difference | record: test ELBO | rerun | "
+                  "difference |\n|---|---:|---:|---:|---:|---:|---:|")
+        rows = (compare(record, rerun) for record, rerun in zip(args.runs[::2], args.runs[1::2]))
+    elif args.skew:
+        header = "| run | unlabeled | test accuracy (%) | class proportions: total variation |\n|---|---|---:|---:|"
+        rows = (skew(folder) for folder in args.runs)
+    else:
+        header = ("| run | unlabeled | alpha | step | valid accuracy (%) | test accuracy (%) |\n"
+                  "|---|---|---:|---:|---:|---:|")
+        rows = (score(folder) for folder in args.runs)
+    print(header)
+    for row in rows:
+        print(row)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ from gumbel_softmax.experiments.ssl_config import NETS, SSLConfig
 from gumbel_softmax.experiments.ssl_figures import SSL_FIGURES
 
 __all__ = ["SSLData", "train_ssl", "run", "prepare_data", "unlabeled_method", "check_ssl_config", "evaluate",
-           "config_from_args"]
+           "classification_scores", "config_from_args"]
 
 
 def unlabeled_method(name: str) -> str | Estimator:
@@ -143,22 +143,31 @@ def _eval_generator(config: SSLConfig, device: torch.device, step: int) -> torch
 
 
 @torch.no_grad()
+def classification_scores(model: M2, images: Tensor, labels: Tensor, batch: int = 500) -> tuple[float, Tensor]:
+    """Accuracy of `argmax q(y | x)` on `images` and the confusion matrix (rows: true class, columns:
+    predicted); no noise is drawn."""
+    device = next(model.parameters()).device
+    confusion = torch.zeros(model.classes, model.classes, dtype=torch.int64)
+    for start in range(0, len(images), batch):
+        predicted = model.classify(images[start : start + batch].to(device)).argmax(-1).cpu()
+        confusion += torch.bincount(labels[start : start + batch] * model.classes + predicted,
+                                    minlength=model.classes**2).reshape(model.classes, model.classes)
+    return int(confusion.trace()) / len(images), confusion
+
+
+@torch.no_grad()
 def evaluate(
     model: M2, images: Tensor, labels: Tensor, samples: int, generator: torch.Generator, batch: int = 500
 ) -> dict[str, Any]:
     """Accuracy of `argmax q(y | x)`, the ELBO `-mean U(x)` (exact sum over classes) and the confusion matrix
     (rows: true class, columns: predicted)."""
     device = next(model.parameters()).device
-    correct, elbo = 0, 0.0
-    confusion = torch.zeros(model.classes, model.classes, dtype=torch.int64)
+    accuracy, confusion = classification_scores(model, images, labels, batch)
+    elbo = 0.0
     for start in range(0, len(images), batch):
-        x, y = images[start : start + batch].to(device), labels[start : start + batch]
-        predicted = model.classify(x).argmax(-1).cpu()
-        correct += int((predicted == y).sum())
-        confusion += torch.bincount(y * model.classes + predicted, minlength=model.classes**2).reshape(
-            model.classes, model.classes)
-        elbo -= float(marginal_neg_elbo(model, x, generator, samples).double().sum())
-    return {"accuracy": correct / len(images), "elbo": elbo / len(images), "confusion": confusion.tolist()}
+        elbo -= float(marginal_neg_elbo(model, images[start : start + batch].to(device), generator, samples)
+                      .double().sum())
+    return {"accuracy": accuracy, "elbo": elbo / len(images), "confusion": confusion.tolist()}
 
 
 def _validate(model: M2, data: SSLData, config: SSLConfig, device: torch.device, step: int) -> dict[str, Any]:
