@@ -23,6 +23,7 @@ import argparse
 import json
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -49,10 +50,21 @@ def missing(folder: Path, files: tuple[str, ...]) -> str | None:
     return f"{folder}: no {' or '.join(absent)}; give the folder of a finished `train ssl` run" if absent else None
 
 
+def read_json(path: Path) -> dict[str, Any]:
+    """The object in `path`; `ValueError` naming the file if it is not one (a damaged or foreign file)."""
+    try:
+        value = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not a `train ssl` record ({error})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path} is not a `train ssl` record (not a JSON object)")
+    return value
+
+
 def score(folder: Path) -> str:
     """One markdown row: the run, its last step, validation and test accuracy of its final model."""
     names = {f.name for f in fields(SSLConfig)}
-    saved = json.loads((folder / "config.json").read_text())
+    saved = read_json(folder / "config.json")
     config = SSLConfig(**{k: v for k, v in saved.get("config", saved).items() if k in names})
     data = data_of(config)
     model = M2(data.images.shape, config.classes, config.z_size, config.network(), config.width)
@@ -67,7 +79,7 @@ def score(folder: Path) -> str:
 
 def skew(folder: Path) -> str:
     """One markdown row: the run, its test accuracy and the total variation of its predicted class proportions."""
-    final = json.loads((folder / "final.json").read_text())
+    final = read_json(folder / "final.json")
     confusion = torch.tensor(final["test_confusion"], dtype=torch.float64)  # rows: true class, columns: predicted
     distance = 0.5 * (confusion.sum(1) - confusion.sum(0)).abs().sum() / confusion.sum()
     return f"| {folder} | {final['unlabeled']} | {100 * final['test_accuracy']:.2f} | {float(distance):.3f} |"
@@ -75,7 +87,7 @@ def skew(folder: Path) -> str:
 
 def compare(record: Path, rerun: Path) -> str:
     """One markdown row: the rerun, and its test accuracy and ELBO beside the record's, with the differences."""
-    first, second = (json.loads((folder / "final.json").read_text()) for folder in (record, rerun))
+    first, second = (read_json(folder / "final.json") for folder in (record, rerun))
     accuracy_a, accuracy_b = 100 * first["test_accuracy"], 100 * second["test_accuracy"]
     elbo_a, elbo_b = first["test_elbo"], second["test_elbo"]
     return (f"| {rerun} | {accuracy_a:.2f} | {accuracy_b:.2f} | {accuracy_b - accuracy_a:+.2f} | {elbo_a:.2f} | "
@@ -110,9 +122,13 @@ def main() -> None:
         header = ("| run | unlabeled | alpha | step | valid accuracy (%) | test accuracy (%) |\n"
                   "|---|---|---:|---:|---:|---:|")
         rows = (score(folder) for folder in args.runs)
-    print(header)
-    for row in rows:
-        print(row)
+    try:
+        table = [header, *rows]  # every row before any is printed: a bad record leaves no half table
+    except KeyError as error:
+        parser.error(f"a record lacks {error}: give folders of `train ssl` runs")
+    except (ValueError, FileNotFoundError) as error:  # a damaged record, or the data set not found (says how)
+        parser.error(str(error))
+    print("\n".join(table))
 
 
 if __name__ == "__main__":
